@@ -1,0 +1,60 @@
+"""Basket error codes (stable, snake_case) and the exceptions that carry them."""
+
+from checkout_project.api.errors import ApplicationError, Conflict, Gone, NotFound, PreconditionFailed
+
+LANDING_STATE_NOT_FOUND = "Basket not found in landing state"
+
+
+class BasketNotFound(NotFound):
+    code = "basket_not_found"
+
+    def __init__(self, message: str = LANDING_STATE_NOT_FOUND) -> None:
+        super().__init__(message)
+
+
+class BasketCompleted(Conflict):
+    code = "basket_completed"
+
+    def __init__(self) -> None:
+        super().__init__("This basket has already been completed and can no longer change.")
+
+
+class BasketExpired(Gone):
+    code = "basket_expired"
+
+    def __init__(self) -> None:
+        super().__init__("This basket has expired.")
+
+
+class VersionMismatch(PreconditionFailed):
+    def __init__(self, current: int) -> None:
+        super().__init__(
+            "The basket changed since you read it (If-Match does not match its version).",
+            details={"currentVersion": current},
+        )
+
+
+class InvalidOrderItems(ApplicationError):
+    """Several per-item problems; `code` is the first one's, `details[field][index]` has each."""
+
+    def __init__(self, field: str, problems: dict[int, tuple[str, str]]) -> None:
+        first_index = min(problems)
+        code, message = problems[first_index]
+        super().__init__(
+            f"{field}[{first_index}]: {message}",
+            code=code,
+            details={field: {str(index): {"code": c, "message": m} for index, (c, m) in problems.items()}},
+        )
+
+
+class Codes:
+    OFFER_NOT_FOUND = "offer_not_found"
+    OFFER_VERSION_STALE = "offer_version_stale"
+    OFFER_TYPE_MISMATCH = "offer_type_mismatch"
+    OFFER_NOT_AVAILABLE_IN_COUNTRY = "offer_not_available_in_country"
+    QUANTITY_OUT_OF_RANGE = "quantity_out_of_range"
+    CURRENCY_MISMATCH = "currency_mismatch"
+    ADD_ON_PARENT_REQUIRED = "add_on_parent_required"
+    ADD_ON_NOT_COMPATIBLE = "add_on_not_compatible"
+    ORDER_ITEM_NOT_FOUND = "order_item_not_found"
+    INVALID_CURSOR = "invalid_cursor"

@@ -1,0 +1,10 @@
+"""Row locks for basket writes. Every basket mutation locks the basket row first."""
+
+from django.db.models import QuerySet
+
+from baskets.models import Basket
+
+
+def lock_baskets(queryset: QuerySet[Basket]) -> QuerySet[Basket]:
+    # `of=("self",)` keeps the lock on the basket row even when related rows are joined in.
+    return queryset.select_for_update(of=("self",))

@@ -1,0 +1,364 @@
+"""Every basket write. Each service owns its transaction and locks the basket row it changes."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from baskets.actors import Actor
+from baskets.errors import (
+    BasketCompleted,
+    BasketExpired,
+    BasketNotFound,
+    Codes,
+    InvalidOrderItems,
+    VersionMismatch,
+)
+from baskets.locks import lock_baskets
+from baskets.models import BASKET_TRANSITIONS, Basket, BasketEvent, BasketStatus, OrderItem, OrderType
+from baskets.selectors import visible_baskets
+from checkout_project.api.errors import ApplicationError
+from subscriptions.models import Offer
+from subscriptions.selectors import cross_sell_pairs, offers_by_id
+
+CUSTOMER_DETAIL_FIELDS = {
+    "email": "email",
+    "firstName": "first_name",
+    "lastName": "last_name",
+    "companyName": "company_name",
+    "phone": "phone",
+}
+
+
+@dataclass
+class BasketChange:
+    """A basket after a write, with its items in order and what each requested action did."""
+
+    basket: Basket
+    items: list[OrderItem]
+    action_results: list[dict[str, Any]]
+
+
+# --- Shared checks ------------------------------------------------------------------------
+
+
+def basket_ensure_mutable(basket: Basket) -> None:
+    """Raises 409 for a completed basket and 410 for one whose lifetime is over."""
+    if basket.status == BasketStatus.COMPLETED:
+        raise BasketCompleted()
+    if basket.status == BasketStatus.EXPIRED or basket.expires_at <= timezone.now():
+        raise BasketExpired()
+
+
+def basket_check_version(basket: Basket, if_match: int | None) -> None:
+    if if_match is not None and if_match != basket.version:
+        raise VersionMismatch(basket.version)
+
+
+def _offer_problem(
+    offer: Offer | None, requested: dict[str, Any], *, quantity: int, country: str, currency: str | None
+) -> tuple[str, str] | None:
+    """Why this offer cannot be added as requested, or None when it can."""
+    if offer is None or not offer.published:
+        return Codes.OFFER_NOT_FOUND, f"Offer {requested.get('id')!r} does not exist or is not published."
+    version = requested.get("version")
+    if version and version != offer.version:
+        return Codes.OFFER_VERSION_STALE, f"Offer version {version!r} is not current (current: {offer.version})."
+    if not offer.min_quantity <= quantity <= offer.max_quantity:
+        return (
+            Codes.QUANTITY_OUT_OF_RANGE,
+            f"Quantity must be between {offer.min_quantity} and {offer.max_quantity} for this offer.",
+        )
+    if country and offer.allowed_countries and country not in offer.allowed_countries:
+        return Codes.OFFER_NOT_AVAILABLE_IN_COUNTRY, f"This offer is not sold in {country}."
+    if currency and offer.currency != currency:
+        return Codes.CURRENCY_MISMATCH, f"The basket is priced in {currency}; this offer is in {offer.currency}."
+    return None
+
+
+def _new_item(basket: Basket, offer: Offer, *, quantity: int, position: int, parent_id=None) -> OrderItem:
+    return OrderItem(
+        id=uuid.uuid4(),
+        basket=basket,
+        position=position,
+        type=offer.type,
+        offer_id=offer.pk,
+        offer_version=offer.version,
+        offer_snapshot=offer.snapshot,
+        quantity=quantity,
+        parent_id=parent_id,
+    )
+
+
+def basket_record_event(*, basket: Basket, actor: Actor, kind: str, data: dict[str, Any] | None = None) -> BasketEvent:
+    return BasketEvent.objects.create(
+        basket=basket,
+        kind=kind,
+        application=actor.application,
+        customer=actor.customer,
+        partner=actor.partner,
+        staff_user=actor.user if actor.is_staff else None,
+        version=basket.version,
+        data=data or {},
+    )
+
+
+@transaction.atomic
+def basket_transition(*, basket: Basket, to: str, actor: Actor, data: dict[str, Any] | None = None) -> Basket:
+    """The only writer of `Basket.status`. The caller must hold the basket's row lock."""
+    if to not in BASKET_TRANSITIONS[basket.status]:
+        if basket.status == BasketStatus.COMPLETED:
+            raise BasketCompleted()
+        if basket.status == BasketStatus.EXPIRED:
+            raise BasketExpired()
+        raise ApplicationError(f"A basket cannot go from {basket.status} to {to}.", code="invalid_transition")
+    now = timezone.now()
+    basket.status = to
+    basket.version += 1
+    basket.updated = now
+    fields = ["status", "version", "updated"]
+    if to == BasketStatus.COMPLETED:
+        basket.completed_at = now
+        fields.append("completed_at")
+    basket.save(update_fields=fields)
+    basket_record_event(basket=basket, actor=actor, kind=to, data=data)
+    return basket
+
+
+# --- Initiate ----------------------------------------------------------------------------
+
+
+def _plan_items(basket: Basket, requested_items: Sequence[dict[str, Any]], *, country: str) -> list[OrderItem]:
+    """Validate the requested items as a whole and build them; raises InvalidOrderItems."""
+    offers = offers_by_id(item["offer"]["id"] for item in requested_items)
+    add_on_ids = [o.pk for o in offers.values() if o.type == Offer.Type.ADD_ON]
+    parent_ids = [o.pk for o in offers.values() if o.type == Offer.Type.OFFER]
+    compatible = cross_sell_pairs(parent_ids, add_on_ids)
+
+    problems: dict[int, tuple[str, str]] = {}
+    items: list[OrderItem] = []
+    currency: str | None = None
+    for index, requested in enumerate(requested_items):
+        offer = offers.get(requested["offer"]["id"])
+        quantity = requested.get("quantity", 1)
+        problem = _offer_problem(offer, requested["offer"], quantity=quantity, country=country, currency=currency)
+        if problem is None and requested.get("type") and requested["type"] != offer.type:
+            problem = Codes.OFFER_TYPE_MISMATCH, f"This offer is of type {offer.type!r}."
+        parent = None
+        if problem is None and offer.type == Offer.Type.ADD_ON:
+            # An add-on belongs to the nearest preceding offer item that sells it.
+            parent = next(
+                (it for it in reversed(items) if it.type == "offer" and (it.offer_id, offer.pk) in compatible),
+                None,
+            )
+            if parent is None:
+                problem = (
+                    Codes.ADD_ON_PARENT_REQUIRED,
+                    "An add-on must follow an offer in this order that offers it as an add-on.",
+                )
+        if problem:
+            problems[index] = problem
+            continue
+        currency = currency or offer.currency
+        items.append(
+            _new_item(basket, offer, quantity=quantity, position=index, parent_id=parent.id if parent else None)
+        )
+    if problems:
+        raise InvalidOrderItems("orderItems", problems)
+    return items
+
+
+@transaction.atomic
+def basket_initiate(
+    *,
+    actor: Actor,
+    order: dict[str, Any],
+    landing_basket_id: uuid.UUID | None = None,
+    if_match: int | None = None,
+    entry: dict[str, Any] | None = None,
+) -> BasketChange:
+    """Create a basket, or replace the items and details of the caller's active landing basket.
+
+    Locks the landing basket when there is one. Raises InvalidOrderItems (400) with every
+    refused item, VersionMismatch (412). Writes nothing when it raises.
+    """
+    now = timezone.now()
+    basket = None
+    if landing_basket_id is not None:
+        basket = (
+            lock_baskets(visible_baskets(actor))
+            .filter(pk=landing_basket_id, status=BasketStatus.ACTIVE, expires_at__gt=now)
+            .first()
+        )
+    if basket is not None:
+        basket_check_version(basket, if_match)
+        basket.version += 1
+        kind = "items_replaced"
+    else:
+        basket = Basket(
+            id=uuid.uuid4(),
+            created=now,
+            expires_at=now + settings.BASKET_LIFETIME,
+            order_type=OrderType.NEW,
+            application=actor.application,
+            created_by_customer_token=actor.is_customer_token,
+            customer=actor.customer,
+            partner=actor.partner,
+            created_by_staff=actor.user if actor.is_staff else None,
+            entry=entry or {},
+        )
+        kind = "created"
+
+    country = order.get("country") or ""
+    items = _plan_items(basket, order.get("orderItems", []), country=country)
+    details = order.get("customerDetails") or {}
+    for wire_name, field in CUSTOMER_DETAIL_FIELDS.items():
+        setattr(basket, field, details.get(wire_name) or "")
+    basket.tracking = order.get("tracking") or {}
+    basket.custom_fields = order.get("customFields") or {}
+    basket.country = country
+    basket.source = order.get("source") or ""
+    basket.external_id = order.get("external_id") or ""
+    basket.currency = items[0].offer_snapshot.get("currency", "") if items else ""
+    basket.updated = now
+
+    if kind == "created":
+        basket.save(force_insert=True)
+    else:
+        basket.save()
+        basket.items.all().delete()
+    OrderItem.objects.bulk_create(items)
+    basket_record_event(
+        basket=basket,
+        actor=actor,
+        kind=kind,
+        data={"orderItems": [{"offer": it.offer_id, "quantity": it.quantity} for it in items]},
+    )
+    return BasketChange(basket=basket, items=items, action_results=[])
+
+
+# --- Update ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def basket_apply_actions(
+    *,
+    actor: Actor,
+    basket_id: uuid.UUID | None,
+    actions: Sequence[dict[str, Any]],
+    if_match: int | None = None,
+) -> BasketChange:
+    """Apply add / remove / update actions all-or-nothing, in order, under the basket's row lock.
+
+    Raises BasketNotFound (404) for a basket the caller cannot see, BasketCompleted (409),
+    BasketExpired (410), VersionMismatch (412) and InvalidOrderItems (400, every refused action
+    under `details.actions[index]`). Writes nothing when it raises.
+    """
+    basket = lock_baskets(visible_baskets(actor)).filter(pk=basket_id).first() if basket_id else None
+    if basket is None:
+        raise BasketNotFound()
+    basket_ensure_mutable(basket)
+    basket_check_version(basket, if_match)
+
+    items = list(basket.items.order_by("position", "created"))
+    current: dict[uuid.UUID, OrderItem] = {item.id: item for item in items}
+    original_quantity = {item.id: item.quantity for item in items}
+    offers = offers_by_id(
+        [item.offer_id for item in items]
+        + [action["offer"]["id"] for action in actions if action["orderItemActionType"] == "add"]
+    )
+    compatible = cross_sell_pairs(
+        [o.pk for o in offers.values() if o.type == Offer.Type.OFFER],
+        [o.pk for o in offers.values() if o.type == Offer.Type.ADD_ON],
+    )
+    next_position = max((item.position for item in items), default=-1) + 1
+    problems: dict[int, tuple[str, str]] = {}
+    results: list[dict[str, Any]] = []
+    added: list[OrderItem] = []
+
+    for index, action in enumerate(actions):
+        kind = action["orderItemActionType"]
+        problem: tuple[str, str] | None = None
+        item_id = action.get("id")
+        target = current.get(item_id) if item_id else None
+        if kind in {"remove", "update"} and target is None:
+            problem = Codes.ORDER_ITEM_NOT_FOUND, f"No order item {item_id} in this basket."
+        elif kind == "remove":
+            removed = [target.id] + [i.id for i in current.values() if i.parent_id == target.id]
+            for removed_id in removed:
+                del current[removed_id]
+        elif kind == "update":
+            offer = offers.get(target.offer_id)
+            quantity = action["quantity"]
+            low, high = (offer.min_quantity, offer.max_quantity) if offer else (1, quantity)
+            if not low <= quantity <= high:
+                problem = Codes.QUANTITY_OUT_OF_RANGE, f"Quantity must be between {low} and {high} for this offer."
+            else:
+                target.quantity = quantity
+        else:  # add
+            offer = offers.get(action["offer"]["id"])
+            quantity = action.get("quantity", 1)
+            currency = next((i.offer_snapshot.get("currency") for i in current.values()), None)
+            problem = _offer_problem(
+                offer, action["offer"], quantity=quantity, country=basket.country, currency=currency
+            )
+            if problem is None and action.get("type") and action["type"] != offer.type:
+                problem = Codes.OFFER_TYPE_MISMATCH, f"This offer is of type {offer.type!r}."
+            parent_id = action.get("parentId")
+            if problem is None and offer.type == Offer.Type.ADD_ON:
+                parent = current.get(parent_id) if parent_id else None
+                if parent is None or parent.type != "offer":
+                    problem = Codes.ADD_ON_PARENT_REQUIRED, "An add-on needs parentId: an offer item of this basket."
+                elif (parent.offer_id, offer.pk) not in compatible:
+                    problem = Codes.ADD_ON_NOT_COMPATIBLE, "This add-on is not sold with that offer."
+            elif problem is None and parent_id:
+                problem = Codes.OFFER_TYPE_MISMATCH, "Only add-ons have a parentId."
+            if problem is None:
+                new = _new_item(basket, offer, quantity=quantity, position=next_position, parent_id=parent_id)
+                next_position += 1
+                current[new.id] = new
+                added.append(new)
+                target = new
+        if problem:
+            problems[index] = problem
+            continue
+        results.append(
+            {"index": index, "orderItemActionType": kind, "status": "applied", "orderItemId": str(target.id)}
+        )
+    if problems:
+        raise InvalidOrderItems("actions", problems)
+
+    added_ids = {item.id for item in added}
+    removed_ids = [item_id for item_id in original_quantity if item_id not in current]
+    changed = [
+        item for item in current.values() if item.id not in added_ids and item.quantity != original_quantity[item.id]
+    ]
+    if removed_ids:
+        OrderItem.objects.filter(basket=basket, id__in=removed_ids).delete()
+    if added:
+        OrderItem.objects.bulk_create(added)
+    if changed:
+        OrderItem.objects.bulk_update(changed, ["quantity"])
+    if basket.currency == "" or not items:
+        basket.currency = next((i.offer_snapshot.get("currency", "") for i in current.values()), "")
+    basket.version += 1
+    basket.updated = timezone.now()
+    basket.save(update_fields=["version", "updated", "currency"])
+    basket_record_event(
+        basket=basket,
+        actor=actor,
+        kind="items_changed",
+        data={
+            "actions": [
+                {"index": r["index"], "type": r["orderItemActionType"], "item": r["orderItemId"]} for r in results
+            ]
+        },
+    )
+    ordered = sorted(current.values(), key=lambda item: item.position)
+    return BasketChange(basket=basket, items=ordered, action_results=results)

@@ -1,0 +1,184 @@
+"""One error vocabulary and one JSON shape for every error the API returns (API.md §1)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions
+from rest_framework.response import Response
+
+logger = logging.getLogger(__name__)
+
+
+class ApplicationError(Exception):
+    """A domain error: a stable machine `code`, a human `message`, an HTTP status, optional details."""
+
+    status_code = 400
+    code = "invalid_request"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status_code = status
+        self.details = details
+        self.headers = headers or {}
+
+
+class NotFound(ApplicationError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(ApplicationError):
+    status_code = 409
+    code = "conflict"
+
+
+class Gone(ApplicationError):
+    status_code = 410
+    code = "gone"
+
+
+class PreconditionFailed(ApplicationError):
+    status_code = 412
+    code = "precondition_failed"
+
+
+class UnprocessableEntity(ApplicationError):
+    status_code = 422
+    code = "unprocessable_entity"
+
+
+class Locked(ApplicationError):
+    status_code = 423
+    code = "locked"
+
+
+class UpstreamUnavailable(ApplicationError):
+    status_code = 502
+    code = "upstream_unavailable"
+
+
+def error_body(message: str, code: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"message": message, "code": code}
+    if details:
+        body["details"] = details
+    return body
+
+
+def flatten_validation_errors(detail: Any, prefix: str = "") -> dict[str, str]:
+    """DRF's nested error structure as {"order.orderItems.0.quantity": "message"}."""
+    flat: dict[str, str] = {}
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            path = key if not prefix else (prefix if key == "non_field_errors" else f"{prefix}.{key}")
+            if key == "non_field_errors" and not prefix:
+                path = "body"
+            flat.update(flatten_validation_errors(value, path))
+    elif isinstance(detail, list):
+        if all(not isinstance(item, (dict, list)) for item in detail):
+            flat[prefix or "body"] = " ".join(str(item) for item in detail)
+        else:
+            for index, item in enumerate(detail):
+                if item:
+                    flat.update(flatten_validation_errors(item, f"{prefix}.{index}" if prefix else str(index)))
+    else:
+        flat[prefix or "body"] = str(detail)
+    return flat
+
+
+_DRF_CODES: list[tuple[type[exceptions.APIException], str, str | None]] = [
+    (exceptions.NotAuthenticated, "unauthorized", "Unauthorized"),
+    (exceptions.AuthenticationFailed, "unauthorized", "Unauthorized"),
+    (exceptions.PermissionDenied, "insufficient_scope", None),
+    (exceptions.NotFound, "not_found", None),
+    (exceptions.MethodNotAllowed, "method_not_allowed", None),
+    (exceptions.UnsupportedMediaType, "unsupported_media_type", None),
+    (exceptions.NotAcceptable, "not_acceptable", None),
+    (exceptions.ParseError, "malformed_json", None),
+    (exceptions.Throttled, "throttled", None),
+]
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's EXCEPTION_HANDLER: renders every error in the contract's shape."""
+    headers: dict[str, str] = {}
+    if isinstance(exc, ApplicationError):
+        return Response(error_body(exc.message, exc.code, exc.details), status=exc.status_code, headers=exc.headers)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    if not isinstance(exc, exceptions.APIException):
+        return None
+
+    if getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = exc.auth_header
+    if getattr(exc, "wait", None):
+        headers["Retry-After"] = str(int(exc.wait))
+
+    if isinstance(exc, exceptions.ValidationError):
+        details = flatten_validation_errors(exc.detail)
+        first = next(iter(details.items()), ("body", "Invalid request body."))
+        body = error_body(f"Invalid request: {first[0]}: {first[1]}", "validation_error", details)
+        return Response(body, status=400, headers=headers)
+
+    code, message = "error", None
+    for exc_class, exc_code, exc_message in _DRF_CODES:
+        if isinstance(exc, exc_class):
+            code, message = exc_code, exc_message
+            break
+    if message is None:
+        message = str(exc.detail) if isinstance(exc.detail, str) else "Request refused."
+    detail_code = getattr(exc, "code_override", None)
+    return Response(error_body(message, detail_code or code), status=exc.status_code, headers=headers)
+
+
+def _json_error(request, status: int, message: str, code: str) -> JsonResponse:
+    return JsonResponse(error_body(message, code), status=status)
+
+
+def handler404(request, exception=None):
+    if request.path.startswith("/api/") or request.path.startswith("/oauth2/"):
+        return _json_error(request, 404, "Not found.", "not_found")
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)
+
+
+def handler500(request):
+    if request.path.startswith("/api/"):
+        return _json_error(request, 500, "Internal server error.", "server_error")
+    from django.views.defaults import server_error
+
+    return server_error(request)
+
+
+def handler400(request, exception=None):
+    if request.path.startswith("/api/"):
+        return _json_error(request, 400, "Bad request.", "bad_request")
+    from django.views.defaults import bad_request
+
+    return bad_request(request, exception)
+
+
+def handler403(request, exception=None):
+    if request.path.startswith("/api/"):
+        return _json_error(request, 403, "Forbidden.", "forbidden")
+    from django.views.defaults import permission_denied
+
+    return permission_denied(request, exception)

@@ -1,0 +1,38 @@
+"""Input fields shared by every endpoint's serializers."""
+
+from __future__ import annotations
+
+import json
+
+from rest_framework import serializers
+
+from checkout_project.api.wire import parse_aware_datetime
+
+
+class AwareDateTimeField(serializers.Field):
+    """ISO 8601 with an offset; naive or malformed values are refused (API.md §1)."""
+
+    default_error_messages = {"invalid": "Expected an ISO 8601 date-time with an offset, e.g. 2024-03-26T15:44:54Z."}
+
+    def to_internal_value(self, data):
+        parsed = parse_aware_datetime(data)
+        if parsed is None:
+            self.fail("invalid")
+        return parsed
+
+    def to_representation(self, value):
+        return value.isoformat()
+
+
+class JSONObjectField(serializers.DictField):
+    """A free-form JSON object with a size cap (tracking, customFields)."""
+
+    def __init__(self, *, max_bytes: int = 8192, **kwargs):
+        self.max_bytes = max_bytes
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if len(json.dumps(value)) > self.max_bytes:
+            raise serializers.ValidationError(f"At most {self.max_bytes} bytes of JSON.")
+        return value

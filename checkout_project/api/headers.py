@@ -1,0 +1,20 @@
+"""Conditional-request headers: ETag out, If-Match in."""
+
+from __future__ import annotations
+
+from checkout_project.api.errors import ApplicationError
+
+
+def parse_if_match(request) -> int | None:
+    """The basket version named by If-Match (`"3"`, `W/"3"` or `3`); None when absent or `*`."""
+    raw = request.headers.get("If-Match")
+    if raw is None or raw.strip() == "*":
+        return None
+    value = raw.strip().removeprefix("W/").strip('"')
+    if not value.isdigit():
+        raise ApplicationError('If-Match must be a basket version, e.g. "3".', code="invalid_if_match")
+    return int(value)
+
+
+def set_etag(response, version: int) -> None:
+    response["ETag"] = f'"{version}"'

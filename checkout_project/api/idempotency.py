@@ -1,0 +1,86 @@
+"""`Idempotency-Key` on every POST/PUT (API.md §4): replay the first answer, 422 on a different body."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework.response import Response
+
+from baskets.actors import Actor
+from checkout_project.api.errors import ApplicationError, UnprocessableEntity
+from checkout_project.api.models import IdempotencyRecord
+
+HEADER = "Idempotency-Key"
+_KEPT_HEADERS = ("ETag",)
+
+
+def _request_hash(request) -> str:
+    canonical = json.dumps(
+        {"method": request.method, "path": request.path, "body": request.data}, sort_keys=True, default=str
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _replay(record: IdempotencyRecord, request_hash: str) -> Response:
+    if record.request_hash != request_hash:
+        raise UnprocessableEntity(
+            "This Idempotency-Key was used with a different request.", code="idempotency_key_reused"
+        )
+    response = Response(record.body, status=record.status_code, headers=record.headers)
+    response["Idempotent-Replayed"] = "true"
+    for name, cookie in record.cookies.items():
+        response.set_cookie(name, **cookie)
+    return response
+
+
+def idempotent(request, actor: Actor, handler: Callable[[], Response]) -> Response:
+    """Run `handler` at most once per (client, key); concurrent duplicates wait and replay.
+
+    The record is inserted first, in the handler's transaction: a concurrent request with the
+    same key blocks on the unique index until the first commits, then replays its answer. A
+    refused request (4xx) rolls back with its record, so the key can be used again.
+    """
+    key = request.headers.get(HEADER)
+    if key is None:
+        return handler()
+    if not 1 <= len(key) <= 255:
+        raise ApplicationError("Idempotency-Key must be 1 to 255 characters.", code="invalid_idempotency_key")
+    request_hash = _request_hash(request)
+    expired_before = timezone.now() - settings.IDEMPOTENCY_KEY_LIFETIME
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                record = IdempotencyRecord.objects.create(
+                    client_key=actor.client_key, key=key, request_hash=request_hash
+                )
+        except IntegrityError:
+            existing = IdempotencyRecord.objects.get(client_key=actor.client_key, key=key)
+            if existing.created >= expired_before:
+                return _replay(existing, request_hash)
+            existing.delete()
+            record = IdempotencyRecord.objects.create(client_key=actor.client_key, key=key, request_hash=request_hash)
+        response = handler()
+        if not 200 <= response.status_code < 300:
+            transaction.set_rollback(True)
+            return response
+        record.status_code = response.status_code
+        record.body = response.data
+        record.headers = {name: response[name] for name in _KEPT_HEADERS if response.has_header(name)}
+        record.cookies = {
+            name: {
+                "value": morsel.value,
+                "max_age": int(morsel["max-age"]) if morsel["max-age"] else None,
+                "path": morsel["path"] or "/",
+                "secure": bool(morsel["secure"]),
+                "httponly": bool(morsel["httponly"]),
+                "samesite": morsel["samesite"] or None,
+            }
+            for name, morsel in response.cookies.items()
+        }
+        record.save(update_fields=["status_code", "body", "headers", "cookies"])
+    return response

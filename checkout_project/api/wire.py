@@ -1,0 +1,24 @@
+"""Wire formats shared by every endpoint: times (ISO 8601 UTC, milliseconds)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def iso_utc(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_aware_datetime(value: str) -> datetime | None:
+    """An ISO 8601 date-time with an offset, or None when malformed or naive."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("z", "Z"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        return None
+    return parsed.astimezone(UTC)

@@ -1,0 +1,195 @@
+"""Catalog (products, offers and their price schedules, add-ons), customers and subscriptions."""
+
+import secrets
+import uuid
+
+from django.conf import settings
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+
+
+def new_offer_id() -> str:
+    return secrets.token_hex(20)
+
+
+def new_subscription_reference() -> str:
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+    return "".join(secrets.choice(alphabet) for _ in range(12))
+
+
+class Product(models.Model):
+    path = models.CharField(max_length=255, unique=True, help_text="Catalog path, e.g. /products/digital")
+    product_code = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=255)
+    available = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["path"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.product_code})"
+
+
+class TermType(models.TextChoices):
+    MONTHS = "months", "Months"
+    YEARS = "years", "Years"
+
+
+class IntervalType(models.TextChoices):
+    DAYS = "days", "Days"
+    WEEKS = "weeks", "Weeks"
+    MONTHS = "months", "Months"
+    YEARS = "years", "Years"
+
+
+class Offer(models.Model):
+    class Type(models.TextChoices):
+        OFFER = "offer", "Offer"
+        ADD_ON = "add_on", "Add-on"
+
+    id = models.CharField(primary_key=True, max_length=40, default=new_offer_id, editable=False)
+    type = models.CharField(max_length=10, choices=Type.choices, default=Type.OFFER)
+    name = models.CharField(max_length=255)
+    path = models.CharField(max_length=255, unique=True, help_text="Catalog path, e.g. /offers/digital-annual")
+    products = models.ManyToManyField(Product, related_name="offers", blank=True)
+    currency = models.CharField(max_length=3, default="GBP")
+    term_length = models.PositiveIntegerField(default=12, validators=[MinValueValidator(1)])
+    term_type = models.CharField(max_length=10, choices=TermType.choices, default=TermType.MONTHS)
+    published = models.BooleanField(default=True)
+    min_quantity = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)])
+    max_quantity = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)])
+    upgrade_offers = models.ManyToManyField(
+        "self", symmetrical=False, blank=True, related_name="upgraded_from", limit_choices_to={"type": "offer"}
+    )
+    downgrade_offers = models.ManyToManyField(
+        "self", symmetrical=False, blank=True, related_name="downgraded_from", limit_choices_to={"type": "offer"}
+    )
+    cross_sell_add_ons = models.ManyToManyField(
+        "self", symmetrical=False, blank=True, related_name="cross_sold_with", limit_choices_to={"type": "add_on"}
+    )
+    renewal_offer = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="renews")
+    segments = models.JSONField(default=list, blank=True)
+    allowed_countries = models.JSONField(default=list, blank=True, help_text="ISO 3166 codes; empty = all")
+    # Denormalised, priced content of the offer (name, path, products, charges, term) and its hash.
+    # Written only by subscriptions.services.offer_refresh_version, read on every basket request.
+    snapshot = models.JSONField(default=dict, editable=False)
+    version = models.CharField(max_length=40, blank=True, editable=False)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["path"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(max_quantity__gte=models.F("min_quantity")), name="offer_quantity_range"
+            ),
+            models.CheckConstraint(condition=Q(currency__regex=r"^[A-Z]{3}$"), name="offer_currency_iso"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} [{self.path}]"
+
+
+class Charge(models.Model):
+    """One charge of an offer's price schedule, e.g. "75.00 for 52 weeks" then "31.96 every 4 weeks"."""
+
+    class Type(models.TextChoices):
+        RECURRING = "recurring", "Recurring"
+        ONE_TIME = "one_time", "One-time"
+
+    offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="charges")
+    position = models.PositiveIntegerField(default=0)
+    name = models.CharField(max_length=255, blank=True)
+    amount = models.DecimalField(max_digits=12, decimal_places=2, validators=[MinValueValidator(0)])
+    type = models.CharField(max_length=10, choices=Type.choices, default=Type.RECURRING)
+    repeat_interval = models.PositiveIntegerField(default=1)
+    repeat_interval_type = models.CharField(max_length=10, choices=IntervalType.choices, default="months")
+    repeat_count = models.PositiveIntegerField(
+        null=True, blank=True, help_text="How many times the charge repeats; empty = until cancelled"
+    )
+    delay_interval = models.PositiveIntegerField(default=0)
+    delay_interval_type = models.CharField(max_length=10, choices=IntervalType.choices, default="months")
+
+    class Meta:
+        ordering = ["offer", "position", "id"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gte=0), name="charge_amount_non_negative")]
+
+    def __str__(self) -> str:
+        return f"{self.amount} ({self.type})"
+
+
+class Customer(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="customer"
+    )
+    email = models.EmailField(unique=True)
+    first_name = models.CharField(max_length=150, blank=True)
+    last_name = models.CharField(max_length=150, blank=True)
+    company_name = models.CharField(max_length=255, blank=True)
+    phone = models.CharField(max_length=50, blank=True)
+    segments = models.JSONField(default=list, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["email"]
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def public_id(self) -> str:
+        return f"cus-{self.id}"
+
+
+class Subscription(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        CANCELLED = "cancelled", "Cancelled"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    reference = models.CharField(
+        max_length=12,
+        unique=True,
+        default=new_subscription_reference,
+        validators=[RegexValidator(r"^[A-Z0-9]{12}$")],
+    )
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="subscriptions")
+    offer = models.ForeignKey(Offer, on_delete=models.PROTECT, related_name="subscriptions")
+    quantity = models.PositiveIntegerField(default=1)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    term_start = models.DateTimeField()
+    term_end = models.DateTimeField()
+    pending_offer = models.ForeignKey(
+        Offer, null=True, blank=True, on_delete=models.PROTECT, related_name="pending_subscriptions"
+    )
+    pending_change = models.JSONField(null=True, blank=True, help_text="The scheduled change, as ordered")
+    pending_change_at = models.DateTimeField(null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created"]
+        constraints = [
+            models.CheckConstraint(condition=Q(term_end__gt=models.F("term_start")), name="subscription_term")
+        ]
+
+    def __str__(self) -> str:
+        return self.reference
+
+    @property
+    def public_id(self) -> str:
+        return f"sub-{self.id}"
+
+
+class SubscriptionAddOn(models.Model):
+    subscription = models.ForeignKey(Subscription, on_delete=models.CASCADE, related_name="add_ons")
+    offer = models.ForeignKey(Offer, on_delete=models.PROTECT, related_name="+", limit_choices_to={"type": "add_on"})
+    quantity = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["subscription", "offer"], name="subscription_add_on_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.offer_id} x{self.quantity}"

@@ -1,0 +1,150 @@
+"""factory_boy factories for every model the tests build."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import timedelta
+
+import factory
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+from oauth2_provider.models import AccessToken, Application
+
+from baskets.models import Basket, OrderItem
+from checkout_project.api.models import ClientProfile
+from subscriptions import services as catalog_services
+from subscriptions.models import Customer, Offer, Product, Subscription
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda o: f"{o.username}@example.com")
+    password = factory.django.Password("correct horse battery staple")
+
+
+class CustomerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Customer
+
+    user = factory.SubFactory(UserFactory)
+    email = factory.LazyAttribute(lambda o: o.user.email if o.user else f"{uuid.uuid4().hex[:8]}@example.com")
+    first_name = "Ada"
+    last_name = "Lovelace"
+
+
+class ApplicationFactory(factory.django.DjangoModelFactory):
+    """A confidential client-credentials application allowed `scopes`."""
+
+    class Meta:
+        model = Application
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"client {n}")
+    client_type = Application.CLIENT_CONFIDENTIAL
+    authorization_grant_type = Application.GRANT_CLIENT_CREDENTIALS
+    client_secret = "s3cret-for-tests"
+    hash_client_secret = True
+
+    @factory.post_generation
+    def scopes(self, create, extracted, **kwargs):
+        if create:
+            ClientProfile.objects.create(application=self, allowed_scopes=extracted or "checkout")
+
+
+class AccessTokenFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AccessToken
+
+    application = factory.SubFactory(ApplicationFactory)
+    user = None
+    token = factory.LazyFunction(lambda: secrets.token_urlsafe(30))
+    scope = "checkout"
+    expires = factory.LazyFunction(lambda: timezone.now() + timedelta(seconds=3600))
+
+
+class ProductFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Product
+
+    path = factory.Sequence(lambda n: f"/products/product-{n}")
+    product_code = factory.Sequence(lambda n: f"PRD-{n:04d}")
+    name = factory.Sequence(lambda n: f"Product {n}")
+
+
+MONTHLY_1299 = [{"name": "Monthly", "amount": "12.99", "repeat_interval": 1, "repeat_interval_type": "months"}]
+INTRO_THEN_RECURRING = [
+    {
+        "name": "Introductory year",
+        "amount": "75.00",
+        "repeat_interval": 52,
+        "repeat_interval_type": "weeks",
+        "repeat_count": 1,
+    },
+    {
+        "name": "Every 4 weeks",
+        "amount": "31.96",
+        "repeat_interval": 4,
+        "repeat_interval_type": "weeks",
+        "delay_interval": 52,
+        "delay_interval_type": "weeks",
+    },
+]
+
+
+class OfferFactory(factory.django.DjangoModelFactory):
+    """An offer created through the catalog service, so its snapshot and version are real."""
+
+    class Meta:
+        model = Offer
+
+    name = factory.Sequence(lambda n: f"Offer {n}")
+    path = factory.Sequence(lambda n: f"/offers/offer-{n}")
+    type = Offer.Type.OFFER
+    currency = "GBP"
+    max_quantity = 5
+
+    @classmethod
+    def _create(cls, model_class, *args, products=None, charges=None, **kwargs):
+        return catalog_services.offer_create(
+            products=products if products is not None else [ProductFactory()],
+            charges=charges if charges is not None else MONTHLY_1299,
+            **kwargs,
+        )
+
+
+class SubscriptionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Subscription
+
+    customer = factory.SubFactory(CustomerFactory)
+    offer = factory.SubFactory(OfferFactory)
+    term_start = factory.LazyFunction(lambda: timezone.now() - timedelta(days=30))
+    term_end = factory.LazyAttribute(lambda o: o.term_start + timedelta(days=365))
+
+
+class BasketFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Basket
+
+    created = factory.LazyFunction(timezone.now)
+    updated = factory.LazyAttribute(lambda o: o.created)
+    expires_at = factory.LazyAttribute(lambda o: o.created + settings.BASKET_LIFETIME)
+    application = factory.SubFactory(ApplicationFactory)
+    currency = "GBP"
+
+
+class OrderItemFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = OrderItem
+
+    basket = factory.SubFactory(BasketFactory)
+    offer = factory.SubFactory(OfferFactory)
+    offer_version = factory.LazyAttribute(lambda o: o.offer.version)
+    offer_snapshot = factory.LazyAttribute(lambda o: o.offer.snapshot)
+    type = factory.LazyAttribute(lambda o: o.offer.type)
+    quantity = 1
