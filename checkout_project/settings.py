@@ -132,6 +132,26 @@ IDEMPOTENCY_KEY_LIFETIME = timedelta(hours=env_int("IDEMPOTENCY_KEY_LIFETIME_HOU
 LANDING_STATE_COOKIE = "limio_state"
 LANDING_STATE_COOKIE_SECURE = not DEBUG
 
+# --- reCAPTCHA (X-Limio-Recaptcha on subscription checkout) -----------------------------
+RECAPTCHA_ENABLED = env_bool("RECAPTCHA_ENABLED", not DEBUG)
+_RECAPTCHA_VERIFIERS = {
+    "google": "checkout_project.api.recaptcha.DjangoRecaptchaVerifier",
+    "offline": "checkout_project.api.recaptcha.OfflineRecaptchaVerifier",
+}
+if os.environ.get("RECAPTCHA_VERIFIER", "google") not in _RECAPTCHA_VERIFIERS:
+    raise ImproperlyConfigured(f"RECAPTCHA_VERIFIER must be one of {sorted(_RECAPTCHA_VERIFIERS)}")
+RECAPTCHA_VERIFIER = _RECAPTCHA_VERIFIERS[os.environ.get("RECAPTCHA_VERIFIER", "google")]
+RECAPTCHA_PUBLIC_KEY = os.environ.get("RECAPTCHA_PUBLIC_KEY", "")
+RECAPTCHA_PRIVATE_KEY = os.environ.get("RECAPTCHA_PRIVATE_KEY", "")
+RECAPTCHA_VERIFY_REQUEST_TIMEOUT = env_int("RECAPTCHA_TIMEOUT_SECONDS", 5)
+RECAPTCHA_MIN_SCORE = float(os.environ["RECAPTCHA_MIN_SCORE"]) if os.environ.get("RECAPTCHA_MIN_SCORE") else None
+RECAPTCHA_TRUSTED_PROXY_COUNT = env_int("RECAPTCHA_TRUSTED_PROXY_COUNT", 0)
+if RECAPTCHA_ENABLED and RECAPTCHA_VERIFIER.endswith("DjangoRecaptchaVerifier") and not RECAPTCHA_PRIVATE_KEY:
+    raise ImproperlyConfigured(
+        "reCAPTCHA is on (the default when DJANGO_DEBUG is off): set RECAPTCHA_PUBLIC_KEY and "
+        "RECAPTCHA_PRIVATE_KEY, or RECAPTCHA_ENABLED=0."
+    )
+
 # --- REST framework and OAuth ---------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -177,6 +197,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api",
+    "ENUM_NAME_OVERRIDES": {
+        "OrderItemTypeEnum": ["offer", "add_on"],
+        "OrderItemActionEnum": ["add", "remove", "update"],
+        "OrderItemChangeEnum": ["add", "remove"],
+    },
     "APPEND_COMPONENTS": {
         "securitySchemes": {
             "oauth2": {

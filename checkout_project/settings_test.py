@@ -3,7 +3,12 @@
 import os
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-not-for-production")
+os.environ.setdefault("RECAPTCHA_VERIFIER", "offline")
 
 from checkout_project.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# No network in tests: the offline verifier answers by token prefix.
+RECAPTCHA_ENABLED = True
+RECAPTCHA_VERIFIER = "checkout_project.api.recaptcha.OfflineRecaptchaVerifier"

@@ -9,7 +9,7 @@ from rest_framework import serializers
 from checkout_project.api.wire import parse_aware_datetime
 
 
-class AwareDateTimeField(serializers.Field):
+class AwareDateTimeField(serializers.DateTimeField):
     """ISO 8601 with an offset; naive or malformed values are refused (API.md §1)."""
 
     default_error_messages = {"invalid": "Expected an ISO 8601 date-time with an offset, e.g. 2024-03-26T15:44:54Z."}
@@ -19,9 +19,6 @@ class AwareDateTimeField(serializers.Field):
         if parsed is None:
             self.fail("invalid")
         return parsed
-
-    def to_representation(self, value):
-        return value.isoformat()
 
 
 class JSONObjectField(serializers.DictField):
