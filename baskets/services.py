@@ -25,7 +25,7 @@ from baskets.models import BASKET_TRANSITIONS, Basket, BasketEvent, BasketStatus
 from baskets.selectors import visible_baskets
 from checkout_project.api.errors import ApplicationError
 from subscriptions.models import Offer
-from subscriptions.selectors import cross_sell_pairs, offers_by_id
+from subscriptions.selectors import offers_with_cross_sells
 
 CUSTOMER_DETAIL_FIELDS = {
     "email": "email",
@@ -136,10 +136,8 @@ def basket_transition(*, basket: Basket, to: str, actor: Actor, data: dict[str, 
 
 def _plan_items(basket: Basket, requested_items: Sequence[dict[str, Any]], *, country: str) -> list[OrderItem]:
     """Validate the requested items as a whole and build them; raises InvalidOrderItems."""
-    offers = offers_by_id(item["offer"]["id"] for item in requested_items)
-    add_on_ids = [o.pk for o in offers.values() if o.type == Offer.Type.ADD_ON]
-    parent_ids = [o.pk for o in offers.values() if o.type == Offer.Type.OFFER]
-    compatible = cross_sell_pairs(parent_ids, add_on_ids)
+    catalog = offers_with_cross_sells(item["offer"]["id"] for item in requested_items)
+    offers, compatible = catalog.offers, catalog.cross_sells
 
     problems: dict[int, tuple[str, str]] = {}
     items: list[OrderItem] = []
@@ -269,14 +267,11 @@ def basket_apply_actions(
     items = list(basket.items.order_by("position", "created"))
     current: dict[uuid.UUID, OrderItem] = {item.id: item for item in items}
     original_quantity = {item.id: item.quantity for item in items}
-    offers = offers_by_id(
+    catalog = offers_with_cross_sells(
         [item.offer_id for item in items]
         + [action["offer"]["id"] for action in actions if action["orderItemActionType"] == "add"]
     )
-    compatible = cross_sell_pairs(
-        [o.pk for o in offers.values() if o.type == Offer.Type.OFFER],
-        [o.pk for o in offers.values() if o.type == Offer.Type.ADD_ON],
-    )
+    offers, compatible = catalog.offers, catalog.cross_sells
     next_position = max((item.position for item in items), default=-1) + 1
     problems: dict[int, tuple[str, str]] = {}
     results: list[dict[str, Any]] = []
@@ -334,6 +329,8 @@ def basket_apply_actions(
     if problems:
         raise InvalidOrderItems("actions", problems)
 
+    # An add-on added by this list and then removed with its parent is never written.
+    added = [item for item in added if item.id in current]
     added_ids = {item.id for item in added}
     removed_ids = [item_id for item_id in original_quantity if item_id not in current]
     changed = [
@@ -341,10 +338,12 @@ def basket_apply_actions(
     ]
     if removed_ids:
         OrderItem.objects.filter(basket=basket, id__in=removed_ids).delete()
-    if added:
-        OrderItem.objects.bulk_create(added)
-    if changed:
-        OrderItem.objects.bulk_update(changed, ["quantity"])
+    if added or changed:
+        # One statement whatever the mix: new items are inserted, existing ones (still locked with
+        # their basket) conflict on the primary key and only take their new quantity.
+        OrderItem.objects.bulk_create(
+            added + changed, update_conflicts=True, unique_fields=["id"], update_fields=["quantity"]
+        )
     if basket.currency == "" or not items:
         basket.currency = next((i.offer_snapshot.get("currency", "") for i in current.values()), "")
     basket.version += 1

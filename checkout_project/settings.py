@@ -110,6 +110,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/api/docs/"
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "UTC"
@@ -167,7 +168,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["checkout_project.api.auth.HasRequiredScope"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["checkout_project.api.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "checkout_project.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "checkout_project.api.schema.ScopedAutoSchema",
     "UNAUTHENTICATED_USER": None,
@@ -178,6 +179,7 @@ OAUTH_SCOPES = {
     "checkout:admin": "Assisted checkout, renewals and promo codes on any basket",
     "baskets:read": "Read the abandoned-basket feed",
     "partner": "Partner checkout for the token's partner organisation",
+    "introspection": "Introspect access tokens (resource servers only)",
 }
 
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import calendar
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -104,3 +106,269 @@ def schedule_in_words(price: list[dict[str, Any]], currency: str) -> str:
         else:
             parts.append(f"{amount} every {_interval(charge['repeatInterval'], charge['repeatIntervalType'])}")
     return ", then ".join(parts)
+
+
+# --- Calendars and schedules --------------------------------------------------------------
+
+
+def add_interval(moment: datetime, count: int, unit: str) -> datetime:
+    """`moment` plus `count` days/weeks/months/years; months and years clamp the day (Jan 31 + 1 month = Feb 28/29)."""
+    if unit == "days":
+        return moment + timedelta(days=count)
+    if unit == "weeks":
+        return moment + timedelta(weeks=count)
+    if unit not in {"months", "years"}:
+        raise ValueError(f"Unknown interval unit {unit!r}")
+    months = count * 12 if unit == "years" else count
+    month_index = moment.month - 1 + months
+    year, month = moment.year + month_index // 12, month_index % 12 + 1
+    return moment.replace(year=year, month=month, day=min(moment.day, calendar.monthrange(year, month)[1]))
+
+
+def _charge_moments(charge: dict[str, Any], anchor: datetime, window_end: datetime) -> Iterator[datetime]:
+    """The moments one charge occurs, from anchor + delay, before `window_end`."""
+    first = add_interval(anchor, charge.get("delayInterval") or 0, charge.get("delayIntervalType") or "months")
+    if charge["type"] != "recurring":
+        if first < window_end:
+            yield first
+        return
+    interval, unit = charge.get("repeatInterval") or 1, charge.get("repeatIntervalType") or "months"
+    repeat_count = charge.get("repeatCount")
+    index = 0
+    while repeat_count is None or index < repeat_count:
+        # Always from `first`, never from the previous occurrence: clamping must not drift (Jan 31, Feb 29, Mar 31).
+        moment = add_interval(first, index * interval, unit)
+        if moment >= window_end:
+            return
+        yield moment
+        index += 1
+
+
+def charge_occurrences(
+    price: Iterable[dict[str, Any]], anchor: datetime, window_start: datetime, window_end: datetime
+) -> list[tuple[datetime, Decimal]]:
+    """Every (moment, amount) of a price schedule anchored at `anchor` within [window_start, window_end), in order."""
+    occurrences = [
+        (moment, Decimal(charge["amount"]))
+        for charge in price
+        for moment in _charge_moments(charge, anchor, window_end)
+        if moment >= window_start
+    ]
+    return sorted(occurrences, key=lambda occurrence: occurrence[0])
+
+
+def term_amount(price: Iterable[dict[str, Any]], anchor: datetime, term_start: datetime, term_end: datetime) -> Decimal:
+    """What the schedule charges within the term (exact, not quantized)."""
+    return sum((amount for _, amount in charge_occurrences(price, anchor, term_start, term_end)), ZERO)
+
+
+def first_charge(price: Iterable[dict[str, Any]], anchor: datetime) -> tuple[datetime | None, Decimal]:
+    """The schedule's first charge moment from `anchor` and the sum of the charges due then."""
+    firsts = []
+    for charge in price:
+        moment = next(_charge_moments(charge, anchor, datetime.max.replace(tzinfo=UTC)), None)
+        if moment is not None:
+            firsts.append((moment, Decimal(charge["amount"])))
+    if not firsts:
+        return None, ZERO
+    earliest = min(moment for moment, _ in firsts)
+    return earliest, sum((amount for moment, amount in firsts if moment == earliest), ZERO)
+
+
+def _utc_date(moment: datetime) -> date:
+    return moment.astimezone(UTC).date()
+
+
+def prorate(amount: Decimal, term_start: datetime, term_end: datetime, at: datetime) -> Decimal:
+    """amount * remaining days / total days of the term, in UTC calendar days (exact, not quantized)."""
+    total = (_utc_date(term_end) - _utc_date(term_start)).days
+    if total <= 0:
+        return ZERO
+    remaining = min(max((_utc_date(term_end) - _utc_date(at)).days, 0), total)
+    return amount * remaining / total
+
+
+# --- Quotes for subscription changes --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChangeQuote:
+    """What a subscription change costs. Amounts are quantized once, here, so the lines add up."""
+
+    effective_at: datetime
+    credit: Decimal
+    charge: Decimal
+    due_today: Decimal
+    next_charge_at: datetime | None
+    next_charge_amount: Decimal
+    currency: str
+
+    def to_wire(self) -> dict[str, Any]:
+        def iso(moment: datetime | None) -> str | None:
+            if moment is None:
+                return None
+            return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+        return {
+            "effectiveDate": iso(self.effective_at),
+            "credit": money(self.credit, self.currency),
+            "charge": money(self.charge, self.currency),
+            "dueToday": money(self.due_today, self.currency),
+            "nextChargeDate": iso(self.next_charge_at),
+            "nextChargeAmount": money(self.next_charge_amount, self.currency),
+            "currency": self.currency,
+        }
+
+
+def _prorated_term(price, quantity: int, term_start: datetime, term_end: datetime, at: datetime) -> Decimal:
+    return prorate(term_amount(price, term_start, term_start, term_end) * quantity, term_start, term_end, at)
+
+
+def quote_upgrade(
+    *,
+    current_price: list[dict[str, Any]],
+    new_price: list[dict[str, Any]],
+    term_start: datetime,
+    term_end: datetime,
+    at: datetime,
+    currency: str,
+    quantity: int = 1,
+    new_quantity: int | None = None,
+) -> ChangeQuote:
+    """Effective `at`: credit the unused part of the current offer's term, charge the new offer to term end."""
+    new_quantity = quantity if new_quantity is None else new_quantity
+    credit = quantize(_prorated_term(current_price, quantity, term_start, term_end, at), currency)
+    charge = quantize(_prorated_term(new_price, new_quantity, term_start, term_end, at), currency)
+    next_at, next_amount = first_charge(new_price, term_end)
+    return ChangeQuote(
+        effective_at=at,
+        credit=credit,
+        charge=charge,
+        due_today=max(charge - credit, ZERO),
+        next_charge_at=next_at,
+        next_charge_amount=quantize(next_amount * new_quantity, currency),
+        currency=currency,
+    )
+
+
+def quote_downgrade(
+    *, new_price: list[dict[str, Any]], term_end: datetime, currency: str, new_quantity: int = 1
+) -> ChangeQuote:
+    """Effective at term end: nothing due today; the next charge is the new offer's first charge then."""
+    next_at, next_amount = first_charge(new_price, term_end)
+    return ChangeQuote(
+        effective_at=term_end,
+        credit=ZERO,
+        charge=ZERO,
+        due_today=ZERO,
+        next_charge_at=next_at,
+        next_charge_amount=quantize(next_amount * new_quantity, currency),
+        currency=currency,
+    )
+
+
+def quote_add_on(
+    *,
+    price: list[dict[str, Any]],
+    term_start: datetime,
+    term_end: datetime,
+    at: datetime,
+    currency: str,
+    quantity: int = 1,
+) -> ChangeQuote:
+    """An add-on co-termed with its subscription: added `at`, charged prorated to term end."""
+    charge = quantize(_prorated_term(price, quantity, term_start, term_end, at), currency)
+    next_at, next_amount = first_charge(price, term_end)
+    return ChangeQuote(
+        effective_at=at,
+        credit=ZERO,
+        charge=charge,
+        due_today=charge,
+        next_charge_at=next_at,
+        next_charge_amount=quantize(next_amount * quantity, currency),
+        currency=currency,
+    )
+
+
+def quote_removal(
+    *,
+    price: list[dict[str, Any]],
+    term_start: datetime,
+    term_end: datetime,
+    at: datetime,
+    currency: str,
+    quantity: int = 1,
+) -> ChangeQuote:
+    """An add-on removed `at`: credit for the unused part of its term; nothing charged."""
+    credit = quantize(_prorated_term(price, quantity, term_start, term_end, at), currency)
+    return ChangeQuote(
+        effective_at=at,
+        credit=credit,
+        charge=ZERO,
+        due_today=ZERO,
+        next_charge_at=None,
+        next_charge_amount=ZERO,
+        currency=currency,
+    )
+
+
+@dataclass(frozen=True)
+class ChangeTotals:
+    """The totals of a subscription change: what is due today and the next recurring charge."""
+
+    charge: Decimal
+    credit: Decimal
+    due_today: Decimal
+    next_charge_at: datetime | None
+    next_charge_amount: Decimal
+    currency: str
+
+    def to_wire(self) -> dict[str, Any]:
+        next_at = self.next_charge_at
+        return {
+            "subtotal": money(self.charge, self.currency),
+            "discount": money(ZERO, self.currency),
+            "credit": money(self.credit, self.currency),
+            "total": money(self.due_today, self.currency),
+            "currency": self.currency,
+            "dueToday": money(self.due_today, self.currency),
+            "nextChargeDate": next_at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            if next_at
+            else None,
+            "nextChargeAmount": money(self.next_charge_amount, self.currency),
+        }
+
+
+def change_totals(
+    quotes: Iterable[ChangeQuote],
+    renewal_lines: Iterable[tuple[list[dict[str, Any]], int]],
+    *,
+    renews_at: datetime,
+    currency: str,
+) -> ChangeTotals:
+    """Sum the quotes (credits offset charges, never below zero) and price the next renewal.
+
+    `renewal_lines` are the (price schedule, quantity) of everything the subscription will have
+    at `renews_at`; the next charge is their first charges from then.
+    """
+    quotes = list(quotes)
+    charge = sum((quote.charge for quote in quotes), ZERO)
+    credit = sum((quote.credit for quote in quotes), ZERO)
+    next_amount = ZERO
+    next_at = None
+    for price, quantity in renewal_lines:
+        moment, amount = first_charge(price, renews_at)
+        if moment is None:
+            continue
+        if next_at is None or moment < next_at:
+            next_at, next_amount = moment, ZERO
+        if moment == next_at:
+            next_amount += amount * quantity
+    return ChangeTotals(
+        charge=charge,
+        credit=credit,
+        due_today=max(charge - credit, ZERO),
+        next_charge_at=next_at,
+        next_charge_amount=quantize(next_amount, currency),
+        currency=currency,
+    )

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import partial
 
-from subscriptions.models import Offer
+from django.db.models import CharField, IntegerField, OuterRef, StringAgg, Subquery, Value
+
+from subscriptions.models import Customer, Offer, Subscription, SubscriptionAddOn
 
 OFFER_FIELDS = (
     "id", "type", "name", "path", "currency", "published", "version", "snapshot",
@@ -20,6 +25,37 @@ def offers_by_id(offer_ids: Iterable[str]) -> dict[str, Offer]:
     return {offer.pk: offer for offer in Offer.objects.filter(pk__in=ids).only(*OFFER_FIELDS)}
 
 
+@dataclass(frozen=True)
+class OffersWithCrossSells:
+    offers: dict[str, Offer]
+    # (offer id, add-on id) pairs, both among the ids asked for, where the offer sells the add-on.
+    cross_sells: set[tuple[str, str]]
+
+
+def offers_with_cross_sells(offer_ids: Iterable[str]) -> OffersWithCrossSells:
+    """The offers with these ids and which of them sell which others as add-ons, in one query.
+
+    Basket writes need both on every request; one query whatever the mix of offers and add-ons
+    keeps their cost flat.
+    """
+    ids = {offer_id for offer_id in offer_ids if isinstance(offer_id, str)}
+    if not ids:
+        return OffersWithCrossSells(offers={}, cross_sells=set())
+    sold = (
+        Offer.cross_sell_add_ons.through.objects.filter(from_offer_id=OuterRef("pk"), to_offer_id__in=ids)
+        .values("from_offer_id")
+        .annotate(add_on_ids=StringAgg("to_offer_id", Value(",")))
+        .values("add_on_ids")
+    )
+    offers: dict[str, Offer] = {}
+    cross_sells: set[tuple[str, str]] = set()
+    for offer in Offer.objects.filter(pk__in=ids).annotate(sold_add_on_ids=Subquery(sold)).only(*OFFER_FIELDS):
+        offers[offer.pk] = offer
+        # Offer ids are hex, so the comma cannot occur inside one.
+        cross_sells.update((offer.pk, add_on_id) for add_on_id in (offer.sold_add_on_ids or "").split(",") if add_on_id)
+    return OffersWithCrossSells(offers=offers, cross_sells=cross_sells)
+
+
 def cross_sell_pairs(parent_offer_ids: Iterable[str], add_on_ids: Iterable[str]) -> set[tuple[str, str]]:
     """(parent offer id, add-on id) pairs where the parent offers the add-on as a cross-sell."""
     parents, add_ons = set(parent_offer_ids), set(add_on_ids)
@@ -30,4 +66,90 @@ def cross_sell_pairs(parent_offer_ids: Iterable[str], add_on_ids: Iterable[str])
         through.objects.filter(from_offer_id__in=parents, to_offer_id__in=add_ons).values_list(
             "from_offer_id", "to_offer_id"
         )
+    )
+
+
+# --- Subscriptions and what they may change into ----------------------------------------------
+
+
+def subscription_for_customer(
+    *, customer: Customer, subscription_id: uuid.UUID | None = None, reference: str | None = None
+) -> Subscription | None:
+    """The customer's subscription with this id or reference (with its offer), or None."""
+    if subscription_id is None and not reference:
+        return None
+    subscriptions = Subscription.objects.select_related("offer").filter(customer=customer)
+    if subscription_id is not None:
+        return subscriptions.filter(pk=subscription_id).first()
+    return subscriptions.filter(reference=reference).first()
+
+
+def subscription_by_id_or_reference(
+    *, subscription_id: uuid.UUID | None = None, reference: str | None = None
+) -> Subscription | None:
+    """Any subscription by id or reference, with its offer and customer (staff callers)."""
+    subscriptions = Subscription.objects.select_related("offer", "customer")
+    if subscription_id is not None:
+        return subscriptions.filter(pk=subscription_id).first()
+    if reference:
+        return subscriptions.filter(reference=reference).first()
+    return None
+
+
+@dataclass(frozen=True)
+class ChangeOptions:
+    """What a subscription may change into: its offer's upgrades and downgrades, cross-sells, its add-ons."""
+
+    upgrades: frozenset[str]
+    downgrades: frozenset[str]
+    cross_sells: frozenset[tuple[str, str]]  # (offer id, add-on id) for the current offer and the candidates
+    add_ons: dict[str, int]  # the subscription's add-ons: add-on offer id -> quantity
+    offers: dict[str, Offer]  # every offer named above, by id
+
+
+def subscription_change_options(
+    subscription: Subscription, *, candidate_offer_ids: Iterable[str] = ()
+) -> ChangeOptions:
+    """Two queries whatever the number of add-ons: one UNION of the relations, one for the offers.
+
+    `candidate_offer_ids` are offers the subscription might move to; their cross-sells are included.
+    """
+    current = subscription.offer_id
+    parents = {current, *(i for i in candidate_offer_ids if isinstance(i, str))}
+    kind = partial(Value, output_field=CharField())
+    number = partial(Value, output_field=IntegerField())
+    rows = (
+        Offer.upgrade_offers.through.objects.filter(from_offer_id=current)
+        .annotate(kind=kind("upgrade"), qty=number(0))
+        .values_list("kind", "from_offer_id", "to_offer_id", "qty")
+        .union(
+            Offer.downgrade_offers.through.objects.filter(from_offer_id=current)
+            .annotate(kind=kind("downgrade"), qty=number(0))
+            .values_list("kind", "from_offer_id", "to_offer_id", "qty"),
+            Offer.cross_sell_add_ons.through.objects.filter(from_offer_id__in=parents)
+            .annotate(kind=kind("cross_sell"), qty=number(0))
+            .values_list("kind", "from_offer_id", "to_offer_id", "qty"),
+            SubscriptionAddOn.objects.filter(subscription=subscription)
+            .annotate(kind=kind("add_on"), parent=kind(""))
+            .values_list("kind", "parent", "offer_id", "quantity"),
+            all=True,
+        )
+    )
+    upgrades, downgrades, cross_sells, add_ons = set(), set(), set(), {}
+    for row_kind, from_id, to_id, quantity in rows:
+        if row_kind == "upgrade":
+            upgrades.add(to_id)
+        elif row_kind == "downgrade":
+            downgrades.add(to_id)
+        elif row_kind == "cross_sell":
+            cross_sells.add((from_id, to_id))
+        else:
+            add_ons[to_id] = quantity
+    wanted = parents | upgrades | downgrades | {add_on for _, add_on in cross_sells} | set(add_ons)
+    return ChangeOptions(
+        upgrades=frozenset(upgrades),
+        downgrades=frozenset(downgrades),
+        cross_sells=frozenset(cross_sells),
+        add_ons=add_ons,
+        offers=offers_by_id(wanted),
     )

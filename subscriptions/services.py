@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
 
-from subscriptions.models import Charge, Offer, Product
+from subscriptions.models import Charge, Offer, Product, Subscription, SubscriptionAddOn
 from subscriptions.pricing import charge_to_wire
 
 
@@ -81,3 +83,62 @@ def offer_create(
         for position, charge in enumerate(charges)
     )
     return offer_refresh_version(offer=offer)
+
+
+# --- Subscription changes ------------------------------------------------------------------
+
+
+def subscription_lock(*, subscription_id) -> Subscription:
+    """The subscription row, locked for the caller's transaction (select_for_update)."""
+    return Subscription.objects.select_for_update(of=("self",)).select_related("offer").get(pk=subscription_id)
+
+
+@transaction.atomic
+def subscription_apply_change(
+    *,
+    subscription: Subscription,
+    offer_id: str | None = None,
+    quantity: int | None = None,
+    add_add_ons: dict[str, int] | None = None,
+    remove_add_on_ids: Iterable[str] = (),
+) -> Subscription:
+    """Apply a change effective now: a new offer (and quantity), add-ons added and removed.
+
+    The caller must hold the subscription's row lock (subscription_lock). Adding an add-on the
+    subscription already has sets its quantity (one upsert, no check-then-insert).
+    """
+    fields = []
+    if offer_id is not None and offer_id != subscription.offer_id:
+        subscription.offer_id = offer_id
+        fields.append("offer")
+    if quantity is not None and quantity != subscription.quantity:
+        subscription.quantity = quantity
+        fields.append("quantity")
+    if fields:
+        subscription.save(update_fields=[*fields, "updated"])
+    remove_ids = set(remove_add_on_ids) - set(add_add_ons or {})
+    if remove_ids:
+        SubscriptionAddOn.objects.filter(subscription=subscription, offer_id__in=remove_ids).delete()
+    if add_add_ons:
+        SubscriptionAddOn.objects.bulk_create(
+            [SubscriptionAddOn(subscription=subscription, offer_id=i, quantity=q) for i, q in add_add_ons.items()],
+            update_conflicts=True,
+            unique_fields=["subscription", "offer"],
+            update_fields=["quantity"],
+        )
+    return subscription
+
+
+@transaction.atomic
+def subscription_schedule_change(
+    *, subscription: Subscription, offer_id: str, effective_at: datetime, change: dict[str, Any]
+) -> Subscription:
+    """Record a change effective later as the subscription's pending change (what makes checkout answer 423).
+
+    The caller must hold the subscription's row lock.
+    """
+    subscription.pending_offer_id = offer_id
+    subscription.pending_change = change
+    subscription.pending_change_at = effective_at
+    subscription.save(update_fields=["pending_offer", "pending_change", "pending_change_at", "updated"])
+    return subscription

@@ -42,7 +42,8 @@ def basket_response(change: services.BasketChange, *, with_results: bool = False
 
 
 def entry_from_request(request) -> dict[str, str]:
-    entry = {"referer": request.headers.get("Referer", "")[:500]}
+    # NUL cannot be stored in PostgreSQL jsonb; a header is not worth a 500.
+    entry = {"referer": request.headers.get("Referer", "").replace("\x00", "")[:500]}
     return {key: value for key, value in entry.items() if value}
 
 

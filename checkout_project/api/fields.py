@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 from rest_framework import serializers
 
@@ -32,4 +33,29 @@ class JSONObjectField(serializers.DictField):
         value = super().to_internal_value(data)
         if len(json.dumps(value)) > self.max_bytes:
             raise serializers.ValidationError(f"At most {self.max_bytes} bytes of JSON.")
+        # PostgreSQL's jsonb stores neither NUL nor lone surrogates: refuse them here, not as a 500 there.
+        if any("\x00" in text or not _encodable(text) for text in _strings(value)):
+            raise serializers.ValidationError("Keys and strings must not contain NUL or surrogate characters.")
         return value
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _strings(value: object) -> Iterator[str]:
+    """Every key and string value in a parsed JSON value; iterative, so depth cannot overflow the stack."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 from checkout_project.api.errors import ApplicationError
+
+_VERSION = re.compile(r"[0-9]{1,18}")
 
 
 def parse_if_match(request) -> int | None:
@@ -11,7 +15,8 @@ def parse_if_match(request) -> int | None:
     if raw is None or raw.strip() == "*":
         return None
     value = raw.strip().removeprefix("W/").strip('"')
-    if not value.isdigit():
+    # ASCII digits only, and few enough for int(): str.isdigit() accepts "²" and 5000-digit strings.
+    if not _VERSION.fullmatch(value):
         raise ApplicationError('If-Match must be a basket version, e.g. "3".', code="invalid_if_match")
     return int(value)
 

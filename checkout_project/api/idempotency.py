@@ -50,6 +50,8 @@ def idempotent(request, actor: Actor, handler: Callable[[], Response]) -> Respon
         return handler()
     if not 1 <= len(key) <= 255:
         raise ApplicationError("Idempotency-Key must be 1 to 255 characters.", code="invalid_idempotency_key")
+    if "\x00" in key:  # PostgreSQL text cannot hold it; refuse rather than fail on insert.
+        raise ApplicationError("Idempotency-Key must not contain NUL characters.", code="invalid_idempotency_key")
     request_hash = _request_hash(request)
     expired_before = timezone.now() - settings.IDEMPOTENCY_KEY_LIFETIME
     with transaction.atomic():

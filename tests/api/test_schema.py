@@ -23,7 +23,13 @@ def test_schema_is_openapi_3_with_oauth2_flows(schema):
     assert schema["openapi"].startswith("3.")
     flows = schema["components"]["securitySchemes"]["oauth2"]["flows"]
     assert flows["clientCredentials"]["tokenUrl"] == "/oauth2/token"
-    assert set(flows["clientCredentials"]["scopes"]) == {"checkout", "checkout:admin", "baskets:read", "partner"}
+    assert set(flows["clientCredentials"]["scopes"]) == {
+        "checkout",
+        "checkout:admin",
+        "baskets:read",
+        "partner",
+        "introspection",
+    }
     assert flows["authorizationCode"]["authorizationUrl"] == "/oauth2/authorize"
 
 

@@ -1,0 +1,281 @@
+"""Subscription checkout (API.md §6): GET/POST/PUT /checkout/subscription."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from baskets import subscription_checkout
+from baskets.api import schemas
+from baskets.api.render import order_item_to_wire, order_to_wire
+from baskets.api.serializers import OrderItemActionSerializer
+from baskets.api.views import IDEMPOTENCY_HEADER, IF_MATCH_HEADER, entry_from_request
+from baskets.landing_state import basket_id_from_cookie, set_landing_state
+from checkout_project.api.auth import actor_from_request
+from checkout_project.api.fields import JSONObjectField
+from checkout_project.api.headers import parse_if_match, set_etag
+from checkout_project.api.idempotency import idempotent
+from checkout_project.api.recaptcha import HEADER as RECAPTCHA_HEADER
+from checkout_project.api.recaptcha import verify_request
+from checkout_project.api.viewsets import ScopedViewSet
+from subscriptions.models import Offer
+
+RECAPTCHA_PARAMETER = OpenApiParameter(
+    RECAPTCHA_HEADER, str, OpenApiParameter.HEADER, required=True, description="reCAPTCHA token for bot prevention"
+)
+
+# --- Input ------------------------------------------------------------------------------------
+
+
+class ForSubscriptionSerializer(serializers.Serializer):
+    id = serializers.RegexField(r"^sub-[0-9a-fA-F-]{32,36}$", required=False)
+    name = serializers.RegexField(r"^[A-Z0-9]{12}$", required=False, help_text="The subscription's reference")
+
+    def validate(self, attrs):
+        if not attrs.get("id") and not attrs.get("name"):
+            raise serializers.ValidationError("forSubscription needs an id or a name (the reference).")
+        if attrs.get("id"):
+            try:
+                attrs["subscription_id"] = uuid.UUID(attrs["id"].removeprefix("sub-"))
+            except ValueError:
+                raise serializers.ValidationError({"id": "Not a subscription id."}) from None
+        return attrs
+
+
+class SubscriptionOrderSerializer(serializers.Serializer):
+    # A CharField, not a one-choice ChoiceField: the schema already has an `order_type` enum.
+    order_type = serializers.CharField(default="update_subscription", help_text='Always "update_subscription".')
+
+    def validate_order_type(self, value):
+        if value != "update_subscription":
+            raise serializers.ValidationError('Must be "update_subscription".')
+        return value
+
+    forSubscription = ForSubscriptionSerializer()
+    tracking = JSONObjectField(required=False)
+
+
+class SubscriptionInitiateRequestSerializer(serializers.Serializer):
+    order = SubscriptionOrderSerializer()
+    tracking = JSONObjectField(required=False)
+
+
+class SubscriptionUpdateOrderSerializer(serializers.Serializer):
+    orderItems = OrderItemActionSerializer(many=True, min_length=1, max_length=100)
+
+
+class SubscriptionUpdateRequestSerializer(serializers.Serializer):
+    order = SubscriptionUpdateOrderSerializer()
+
+
+# --- Output (documentation only) --------------------------------------------------------------
+
+
+class OfferOutSerializer(schemas.OfferSummarySerializer):
+    type = serializers.ChoiceField(choices=["offer", "add_on"])
+    currency = serializers.CharField()
+    term = serializers.DictField()
+    price = schemas.ChargeSerializer(many=True)
+
+
+class SubscriptionAddOnOutSerializer(OfferOutSerializer):
+    quantity = serializers.IntegerField()
+
+
+class QuoteSerializer(serializers.Serializer):
+    effectiveDate = serializers.DateTimeField()
+    credit = serializers.CharField()
+    charge = serializers.CharField()
+    dueToday = serializers.CharField()
+    nextChargeDate = serializers.DateTimeField(allow_null=True)
+    nextChargeAmount = serializers.CharField()
+    currency = serializers.CharField()
+
+
+class UpdateOrderItemSerializer(schemas.OrderItemSerializer):
+    automatic = serializers.BooleanField()
+    proration = QuoteSerializer(allow_null=True)
+
+
+class ChangeTotalsSerializer(schemas.TotalsSerializer):
+    credit = serializers.CharField()
+    nextChargeDate = serializers.DateTimeField(allow_null=True)
+    nextChargeAmount = serializers.CharField()
+
+
+class ForSubscriptionOutSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    reference = serializers.CharField()
+
+
+class UpdateOrderOutSerializer(schemas.OrderSerializer):
+    # Plain strings here: a second component with the same choice sets makes drf-spectacular's
+    # enum names collide (the values are those of OrderSerializer).
+    order_type = serializers.CharField(help_text='"update_subscription"')
+    status = serializers.CharField(help_text="active, completed or expired")
+    orderItems = UpdateOrderItemSerializer(many=True)
+    totals = ChangeTotalsSerializer()
+    forSubscription = ForSubscriptionOutSerializer()
+    forSubscriptionOffer = OfferOutSerializer()
+
+
+class NextActionsSerializer(serializers.Serializer):
+    upgrades = OfferOutSerializer(many=True)
+    downgrades = OfferOutSerializer(many=True)
+    crossSells = OfferOutSerializer(many=True)
+    subscriptionAddOns = SubscriptionAddOnOutSerializer(many=True)
+
+
+class ActionResultOutSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    orderItemActionType = serializers.ChoiceField(choices=["add", "remove", "update"])
+    status = serializers.CharField(help_text='"applied" (asked for) or "auto" (added by the system)')
+    orderItemId = serializers.UUIDField()
+
+
+class SubscriptionCheckoutResponse(serializers.Serializer):
+    id = serializers.CharField()
+    order = UpdateOrderOutSerializer()
+    nextActions = NextActionsSerializer()
+    completed = serializers.BooleanField()
+
+
+class SubscriptionCheckoutUpdateResponse(SubscriptionCheckoutResponse):
+    actionResults = ActionResultOutSerializer(many=True)
+
+
+# --- Rendering --------------------------------------------------------------------------------
+
+
+def offer_to_wire(offer: Offer) -> dict[str, Any]:
+    snapshot = offer.snapshot
+    return {
+        "id": offer.pk,
+        "version": offer.version,
+        "type": offer.type,
+        "name": snapshot.get("name", offer.name),
+        "path": snapshot.get("path", offer.path),
+        "currency": snapshot.get("currency", offer.currency),
+        "term": snapshot.get("term", {}),
+        "products": snapshot.get("products", []),
+        "price": snapshot.get("price", []),
+    }
+
+
+def checkout_to_wire(state: subscription_checkout.SubscriptionCheckout, *, with_results: bool) -> dict[str, Any]:
+    basket, subscription = state.basket, state.subscription
+    order = order_to_wire(basket, state.items)
+    items = []
+    for item in state.items:
+        wire = order_item_to_wire(item, update_basket=True)
+        quote = state.quotes.get(item.id)
+        wire["automatic"] = item.automatic
+        wire["proration"] = quote.to_wire() if quote else None
+        if quote is not None and item.action_type == "add":
+            wire["effectiveDate"] = quote.to_wire()["effectiveDate"]
+        items.append(wire)
+    order["orderItems"] = items
+    order["totals"] = state.totals.to_wire()
+    order["forSubscription"] = {"id": subscription.public_id, "reference": subscription.reference}
+    order["forSubscriptionOffer"] = offer_to_wire(subscription.offer)
+    body: dict[str, Any] = {
+        "id": basket.public_id,
+        "order": order,
+        "nextActions": {
+            "upgrades": [offer_to_wire(o) for o in state.upgrades],
+            "downgrades": [offer_to_wire(o) for o in state.downgrades],
+            "crossSells": [offer_to_wire(o) for o in state.cross_sells],
+            "subscriptionAddOns": [{**offer_to_wire(o), "quantity": q} for o, q in state.subscription_add_ons],
+        },
+        "completed": order["completed"],
+    }
+    if with_results:
+        body["actionResults"] = state.action_results
+    return body
+
+
+def checkout_response(state, *, with_results: bool = False, cookie: bool = False) -> Response:
+    response = Response(checkout_to_wire(state, with_results=with_results))
+    set_etag(response, state.basket.version)
+    if cookie:
+        set_landing_state(response, state.basket)
+    return response
+
+
+class SubscriptionCheckoutViewSet(ScopedViewSet):
+    """Change a subscription through a basket: upgrades, downgrades and add-ons."""
+
+    schema_tags = ["Checkout & Baskets"]
+
+    @extend_schema(
+        operation_id="checkout_subscription_retrieve",
+        summary="Retrieve the subscription checkout basket of the landing state",
+        request=None,
+        responses=schemas.responses(200, SubscriptionCheckoutResponse, 401, 403, 404),
+    )
+    @action(detail=False, methods=["get"], url_path="subscription", required_scope="checkout")
+    def subscription(self, request):
+        state = subscription_checkout.subscription_checkout_get(
+            actor=actor_from_request(request), basket_id=basket_id_from_cookie(request.COOKIES)
+        )
+        return checkout_response(state)
+
+    @extend_schema(
+        operation_id="checkout_subscription_initiate",
+        summary="Initiate an update-subscription checkout",
+        request=SubscriptionInitiateRequestSerializer,
+        parameters=[RECAPTCHA_PARAMETER, IDEMPOTENCY_HEADER],
+        responses=schemas.responses(200, SubscriptionCheckoutResponse, 400, 401, 403, 404, 409, 422, 423, 502),
+    )
+    @subscription.mapping.post
+    def subscription_initiate(self, request):
+        verify_request(request)
+        actor = actor_from_request(request)
+        payload = SubscriptionInitiateRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        order = payload.validated_data["order"]
+        target = order["forSubscription"]
+
+        def handle():
+            state = subscription_checkout.subscription_checkout_initiate(
+                actor=actor,
+                subscription_id=target.get("subscription_id"),
+                reference=None if target.get("subscription_id") else target.get("name"),
+                tracking=payload.validated_data.get("tracking") or order.get("tracking"),
+                entry=entry_from_request(request),
+            )
+            return checkout_response(state, cookie=True)
+
+        return idempotent(request, actor, handle)
+
+    @extend_schema(
+        operation_id="checkout_subscription_update",
+        summary="Add or remove offers and add-ons of the subscription checkout basket",
+        request=SubscriptionUpdateRequestSerializer,
+        parameters=[RECAPTCHA_PARAMETER, IDEMPOTENCY_HEADER, IF_MATCH_HEADER],
+        responses=schemas.responses(
+            200, SubscriptionCheckoutUpdateResponse, 400, 401, 403, 404, 409, 410, 412, 422, 423, 502
+        ),
+    )
+    @subscription.mapping.put
+    def subscription_update(self, request):
+        verify_request(request)
+        actor = actor_from_request(request)
+        payload = SubscriptionUpdateRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+
+        def handle():
+            state = subscription_checkout.subscription_checkout_apply_actions(
+                actor=actor,
+                basket_id=basket_id_from_cookie(request.COOKIES),
+                actions=payload.validated_data["order"]["orderItems"],
+                if_match=parse_if_match(request),
+            )
+            return checkout_response(state, with_results=True)
+
+        return idempotent(request, actor, handle)

@@ -1,0 +1,649 @@
+"""Update-subscription baskets (API.md §6): initiate, change, read and complete.
+
+An update basket holds the change a subscriber asks for: at most one new offer (an upgrade,
+effective now, or a downgrade, effective at the end of the current term), add-ons added now,
+and the `remove` items the system adds itself (`automatic`): the current offer when a new one
+is added, and the subscription's add-ons the new offer does not sell.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from baskets.actors import Actor
+from baskets.errors import BasketNotFound, Codes, InvalidOrderItems
+from baskets.locks import lock_baskets
+from baskets.models import Basket, BasketStatus, OrderItem, OrderType
+from baskets.selectors import visible_baskets
+from baskets.services import (
+    _offer_problem,
+    basket_check_version,
+    basket_ensure_mutable,
+    basket_record_event,
+    basket_transition,
+)
+from checkout_project.api.errors import ApplicationError, Locked, NotFound
+from checkout_project.api.wire import iso_utc
+from subscriptions import pricing
+from subscriptions import selectors as subscription_selectors
+from subscriptions import services as subscription_services
+from subscriptions.models import Offer, Subscription
+from subscriptions.selectors import ChangeOptions
+
+SUBSCRIPTION_NOT_FOUND = "Subscription not found"
+
+
+class SubscriptionCodes:
+    CUSTOMER_TOKEN_REQUIRED = "customer_token_required"
+    NO_CUSTOMER_ACCOUNT = "no_customer_account"
+    SUBSCRIPTION_NOT_FOUND = "subscription_not_found"
+    SUBSCRIPTION_NOT_ACTIVE = "subscription_not_active"
+    SUBSCRIPTION_LOCKED = "subscription_locked"
+    MULTIPLE_OFFER_ADDS = "multiple_offer_adds"
+    OFFER_NOT_ALLOWED = "offer_not_allowed_for_subscription"
+    ADD_ON_ALREADY_ON_SUBSCRIPTION = "add_on_already_on_subscription"
+    ADD_ON_ALREADY_IN_BASKET = "add_on_already_in_basket"
+    ORDER_ITEM_AUTOMATIC = "order_item_automatic"
+    BASKET_EMPTY = "basket_empty"
+
+
+class SubscriptionNotFound(NotFound):
+    code = SubscriptionCodes.SUBSCRIPTION_NOT_FOUND
+
+    def __init__(self) -> None:
+        super().__init__(SUBSCRIPTION_NOT_FOUND)
+
+
+class SubscriptionLocked(Locked):
+    code = SubscriptionCodes.SUBSCRIPTION_LOCKED
+
+    def __init__(self, locked_until: datetime) -> None:
+        super().__init__(
+            "This subscription has a pending change; it cannot change again until that takes effect.",
+            details={"lockedUntil": iso_utc(locked_until)},
+        )
+
+
+@dataclass
+class SubscriptionCheckout:
+    """An update basket with its items, what each change costs and what the subscriber may do next."""
+
+    basket: Basket
+    subscription: Subscription
+    items: list[OrderItem]
+    quotes: dict[uuid.UUID, pricing.ChangeQuote]
+    totals: pricing.ChangeTotals
+    upgrades: list[Offer]
+    downgrades: list[Offer]
+    cross_sells: list[Offer]
+    subscription_add_ons: list[tuple[Offer, int]]
+    action_results: list[dict[str, Any]] = field(default_factory=list)
+
+
+# --- Shared checks and state ------------------------------------------------------------------
+
+
+def _require_customer(actor: Actor):
+    """Subscription checkout needs a customer token (API.md §2): 403 otherwise."""
+    if not actor.is_customer_token:
+        raise ApplicationError(
+            "Subscription checkout needs a customer token (a token with a user).",
+            code=SubscriptionCodes.CUSTOMER_TOKEN_REQUIRED,
+            status=403,
+        )
+    if actor.customer is None:
+        raise ApplicationError(
+            "This user has no customer account.", code=SubscriptionCodes.NO_CUSTOMER_ACCOUNT, status=403
+        )
+    return actor.customer
+
+
+def subscription_ensure_unlocked(subscription: Subscription, now: datetime) -> None:
+    """Raises SubscriptionLocked (423) while the subscription's pending change is in the future."""
+    if subscription.pending_change_at is not None and subscription.pending_change_at > now:
+        raise SubscriptionLocked(subscription.pending_change_at)
+
+
+def _is_deferred(item: OrderItem, subscription: Subscription) -> bool:
+    return item.effective_date is not None and item.effective_date >= subscription.term_end
+
+
+def _added_offer(items) -> OrderItem | None:
+    return next((i for i in items if i.type == Offer.Type.OFFER and i.action_type == OrderItem.ActionType.ADD), None)
+
+
+def _price(item_or_offer) -> list[dict[str, Any]]:
+    snapshot = getattr(item_or_offer, "offer_snapshot", None) or item_or_offer.snapshot
+    return snapshot.get("price", [])
+
+
+def _state(
+    basket: Basket,
+    subscription: Subscription,
+    items: list[OrderItem],
+    options: ChangeOptions,
+    now: datetime,
+    action_results: list[dict[str, Any]] | None = None,
+) -> SubscriptionCheckout:
+    """Quotes, totals and next actions of an update basket, computed as of `now` (no queries)."""
+    current = subscription.offer
+    currency = current.currency
+    term_start, term_end = subscription.term_start, subscription.term_end
+    quotes: dict[uuid.UUID, pricing.ChangeQuote] = {}
+    for item in items:
+        price = _price(item)
+        if item.action_type == OrderItem.ActionType.ADD and item.type == Offer.Type.OFFER:
+            if _is_deferred(item, subscription):
+                quotes[item.id] = pricing.quote_downgrade(
+                    new_price=price, term_end=term_end, currency=currency, new_quantity=item.quantity
+                )
+            else:
+                quotes[item.id] = pricing.quote_upgrade(
+                    current_price=_price(current), new_price=price, term_start=term_start, term_end=term_end,
+                    at=now, currency=currency, quantity=subscription.quantity, new_quantity=item.quantity,
+                )  # fmt: skip
+        elif item.action_type == OrderItem.ActionType.ADD:
+            quotes[item.id] = pricing.quote_add_on(
+                price=price, term_start=term_start, term_end=term_end, at=now, currency=currency,
+                quantity=item.quantity,
+            )  # fmt: skip
+        elif item.type == Offer.Type.ADD_ON and not _is_deferred(item, subscription):
+            quotes[item.id] = pricing.quote_removal(
+                price=price, term_start=term_start, term_end=term_end, at=now, currency=currency,
+                quantity=item.quantity,
+            )  # fmt: skip
+
+    added_offer = _added_offer(items)
+    target_id = added_offer.offer_id if added_offer else current.pk
+    removed_add_ons = {i.offer_id for i in items if i.type == Offer.Type.ADD_ON and i.action_type == "remove"}
+    basket_add_ons = {i.offer_id for i in items if i.type == Offer.Type.ADD_ON and i.action_type == "add"}
+    kept_add_ons = {a: q for a, q in options.add_ons.items() if a not in removed_add_ons}
+    renewal = [(_price(added_offer), added_offer.quantity) if added_offer else (_price(current), subscription.quantity)]
+    renewal += [(_price(options.offers[a]), q) for a, q in kept_add_ons.items() if a in options.offers]
+    renewal += [(_price(i), i.quantity) for i in items if i.type == Offer.Type.ADD_ON and i.action_type == "add"]
+    totals = pricing.change_totals(quotes.values(), renewal, renews_at=term_end, currency=currency)
+
+    def published(ids) -> list[Offer]:
+        offers = [options.offers[i] for i in ids if i in options.offers and options.offers[i].published]
+        return sorted(offers, key=lambda offer: offer.path)
+
+    cross_sell_ids = (
+        {add_on for parent, add_on in options.cross_sells if parent == target_id} - set(kept_add_ons) - basket_add_ons
+    )
+    return SubscriptionCheckout(
+        basket=basket,
+        subscription=subscription,
+        items=items,
+        quotes=quotes,
+        totals=totals,
+        upgrades=published(options.upgrades),
+        downgrades=published(options.downgrades),
+        cross_sells=published(cross_sell_ids),
+        subscription_add_ons=[
+            (options.offers[a], q) for a, q in sorted(options.add_ons.items()) if a in options.offers
+        ],
+        action_results=action_results or [],
+    )
+
+
+def _options(subscription: Subscription, items: Sequence[OrderItem], extra_offer_ids=()) -> ChangeOptions:
+    return subscription_selectors.subscription_change_options(
+        subscription, candidate_offer_ids=[*(i.offer_id for i in items if i.type == Offer.Type.OFFER), *extra_offer_ids]
+    )
+
+
+def _update_baskets(actor: Actor):
+    return (
+        visible_baskets(actor)
+        .filter(order_type=OrderType.UPDATE_SUBSCRIPTION)
+        .select_related("for_subscription__offer")
+    )
+
+
+# --- Initiate ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def subscription_checkout_initiate(
+    *,
+    actor: Actor,
+    subscription_id: uuid.UUID | None = None,
+    reference: str | None = None,
+    tracking: dict[str, Any] | None = None,
+    entry: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> SubscriptionCheckout:
+    """Create an update basket for one of the caller's subscriptions.
+
+    Locks nothing (it only inserts a new basket). Raises 403 without a customer token,
+    SubscriptionNotFound (404) when the subscription is not the caller's customer's,
+    ApplicationError subscription_not_active (409) for a cancelled one and SubscriptionLocked
+    (423) while a pending change is in the future. Writes nothing when it raises.
+    """
+    now = now or timezone.now()
+    customer = _require_customer(actor)
+    subscription = subscription_selectors.subscription_for_customer(
+        customer=customer, subscription_id=subscription_id, reference=reference
+    )
+    if subscription is None:
+        raise SubscriptionNotFound()
+    if subscription.status != Subscription.Status.ACTIVE:
+        raise ApplicationError(
+            "This subscription is not active.", code=SubscriptionCodes.SUBSCRIPTION_NOT_ACTIVE, status=409
+        )
+    subscription_ensure_unlocked(subscription, now)
+    basket = Basket(
+        id=uuid.uuid4(),
+        created=now,
+        updated=now,
+        expires_at=now + settings.BASKET_LIFETIME,
+        order_type=OrderType.UPDATE_SUBSCRIPTION,
+        for_subscription=subscription,
+        application=actor.application,
+        created_by_customer_token=True,
+        customer=customer,
+        currency=subscription.offer.currency,
+        email=customer.email,
+        first_name=customer.first_name,
+        last_name=customer.last_name,
+        company_name=customer.company_name,
+        phone=customer.phone,
+        tracking=tracking or {},
+        entry=entry or {},
+    )
+    basket.save(force_insert=True)
+    basket_record_event(basket=basket, actor=actor, kind="created", data={"forSubscription": subscription.public_id})
+    return _state(basket, subscription, [], _options(subscription, []), now)
+
+
+# --- Read -------------------------------------------------------------------------------------
+
+
+def subscription_checkout_get(*, actor: Actor, basket_id: uuid.UUID | None, now: datetime | None = None):
+    """The caller's update basket as of now. Locks nothing; raises 403 without a customer token and
+    BasketNotFound (404) for a basket the caller cannot see."""
+    now = now or timezone.now()
+    _require_customer(actor)
+    basket = _update_baskets(actor).filter(pk=basket_id).first() if basket_id else None
+    if basket is None:
+        raise BasketNotFound("No basket found in landing state")
+    items = list(basket.items.order_by("position", "created"))
+    subscription = basket.for_subscription
+    return _state(basket, subscription, items, _options(subscription, items), now)
+
+
+# --- Change -----------------------------------------------------------------------------------
+
+
+class _Plan:
+    """The basket's items while a list of actions is applied in memory."""
+
+    def __init__(self, basket: Basket, subscription: Subscription, items: list[OrderItem], options, now) -> None:
+        self.basket, self.subscription, self.options, self.now = basket, subscription, options, now
+        self.current: dict[uuid.UUID, OrderItem] = {item.id: item for item in items}
+        self.next_position = max((item.position for item in items), default=-1) + 1
+        self.replaced: list[OrderItem] = []  # offers the last action replaced, reported as automatic
+
+    def new_item(self, offer_id: str, snapshot: dict, *, type: str, quantity: int, action: str, effective, auto=False):
+        item = OrderItem(
+            id=uuid.uuid4(), basket=self.basket, position=self.next_position, type=type, offer_id=offer_id,
+            offer_version=snapshot.get("version", ""), offer_snapshot=snapshot, quantity=quantity,
+            action_type=action, effective_date=effective, automatic=auto,
+        )  # fmt: skip
+        self.next_position += 1
+        self.current[item.id] = item
+        return item
+
+    def target_offer_id(self) -> str:
+        added = _added_offer(self.current.values())
+        return added.offer_id if added else self.subscription.offer_id
+
+    def kept_subscription_add_ons(self) -> set[str]:
+        removed = {i.offer_id for i in self.current.values() if i.automatic and i.type == Offer.Type.ADD_ON}
+        return set(self.options.add_ons) - removed
+
+    def reconcile(self, index: int) -> list[dict[str, Any]]:
+        """Bring the automatic items in line with the offer being added; report what was added or removed."""
+        subscription, options = self.subscription, self.options
+        added = _added_offer(self.current.values())
+        desired: dict[tuple[str, str], tuple[datetime | None, int]] = {}
+        if added is not None:
+            desired[(Offer.Type.OFFER, subscription.offer_id)] = (added.effective_date, subscription.quantity)
+            for add_on_id, quantity in options.add_ons.items():
+                if (added.offer_id, add_on_id) not in options.cross_sells:
+                    desired[(Offer.Type.ADD_ON, add_on_id)] = (added.effective_date, quantity)
+        target = self.target_offer_id()
+        results = []
+        for item in list(self.current.values()):
+            if item.automatic:
+                wanted = desired.pop((item.type, item.offer_id), None)
+                if wanted is None:
+                    del self.current[item.id]  # the change that needed it was withdrawn
+                else:
+                    item.effective_date = wanted[0]
+            elif item.type == Offer.Type.ADD_ON and (target, item.offer_id) not in options.cross_sells:
+                del self.current[item.id]
+                results.append(_auto_result(index, item))
+        for (item_type, offer_id), (effective, quantity) in desired.items():
+            offer = subscription.offer if offer_id == subscription.offer_id else options.offers.get(offer_id)
+            snapshot = offer.snapshot if offer is not None else {"id": offer_id}
+            item = self.new_item(
+                offer_id, snapshot, type=item_type, quantity=quantity, action="remove", effective=effective, auto=True
+            )
+            results.append(_auto_result(index, item))
+        return results
+
+
+def _auto_result(index: int, item: OrderItem) -> dict[str, Any]:
+    return {"index": index, "orderItemActionType": "remove", "status": "auto", "orderItemId": str(item.id)}
+
+
+def _plan_add(plan: _Plan, action: dict[str, Any]) -> tuple[tuple[str, str] | None, OrderItem | None]:
+    basket, subscription, options = plan.basket, plan.subscription, plan.options
+    offer = options.offers.get(action["offer"]["id"])
+    quantity = action.get("quantity", 1)
+    problem = _offer_problem(
+        offer, action["offer"], quantity=quantity, country=basket.country, currency=basket.currency or None
+    )
+    if problem is None and action.get("type") and action["type"] != offer.type:
+        problem = Codes.OFFER_TYPE_MISMATCH, f"This offer is of type {offer.type!r}."
+    if problem is not None:
+        return problem, None
+    if offer.type == Offer.Type.OFFER:
+        if offer.pk not in options.upgrades and offer.pk not in options.downgrades:
+            return (
+                SubscriptionCodes.OFFER_NOT_ALLOWED,
+                "This offer is neither an upgrade nor a downgrade of the subscription's offer.",
+            ), None
+        previous = _added_offer(plan.current.values())
+        if previous is not None:
+            del plan.current[previous.id]
+            plan.replaced.append(previous)
+        effective = plan.now if offer.pk in options.upgrades else subscription.term_end
+        item = plan.new_item(
+            offer.pk, offer.snapshot, type=offer.type, quantity=quantity, action="add", effective=effective
+        )
+        return None, item
+    if (plan.target_offer_id(), offer.pk) not in options.cross_sells:
+        return (Codes.ADD_ON_NOT_COMPATIBLE, "This add-on is not sold with the subscription's offer."), None
+    if offer.pk in plan.kept_subscription_add_ons():
+        return (SubscriptionCodes.ADD_ON_ALREADY_ON_SUBSCRIPTION, "The subscription already has this add-on."), None
+    if any(i.offer_id == offer.pk and i.action_type == "add" for i in plan.current.values()):
+        return (SubscriptionCodes.ADD_ON_ALREADY_IN_BASKET, "This add-on is already in the basket."), None
+    item = plan.new_item(offer.pk, offer.snapshot, type=offer.type, quantity=quantity, action="add", effective=plan.now)
+    return None, item
+
+
+@transaction.atomic
+def subscription_checkout_apply_actions(
+    *,
+    actor: Actor,
+    basket_id: uuid.UUID | None,
+    actions: Sequence[dict[str, Any]],
+    if_match: int | None = None,
+    now: datetime | None = None,
+) -> SubscriptionCheckout:
+    """Apply add / remove / update actions to an update basket, all-or-nothing, in order.
+
+    Locks the basket row (select_for_update) for the whole change. Raises 403 without a customer
+    token, BasketNotFound (404), BasketCompleted (409), BasketExpired (410), VersionMismatch (412),
+    SubscriptionLocked (423), ApplicationError multiple_offer_adds (400) and InvalidOrderItems
+    (400, each refused action under `details.actions[index]`). Writes nothing when it raises;
+    otherwise bumps the basket version and records an `items_changed` event.
+    """
+    now = now or timezone.now()
+    _require_customer(actor)
+    basket = lock_baskets(_update_baskets(actor)).filter(pk=basket_id).first() if basket_id else None
+    if basket is None:
+        raise BasketNotFound()
+    basket_ensure_mutable(basket)
+    basket_check_version(basket, if_match)
+    subscription = basket.for_subscription
+    subscription_ensure_unlocked(subscription, now)
+
+    items = list(basket.items.order_by("position", "created"))
+    requested = [a["offer"]["id"] for a in actions if a["orderItemActionType"] == "add"]
+    options = _options(subscription, items, requested)
+    offer_adds = [
+        str(index)
+        for index, a in enumerate(actions)
+        if a["orderItemActionType"] == "add"
+        and (a.get("type") or getattr(options.offers.get(a["offer"]["id"]), "type", None)) == Offer.Type.OFFER
+    ]
+    if len(offer_adds) > 1:
+        raise ApplicationError(
+            "Only one offer can be added per request.",
+            code=SubscriptionCodes.MULTIPLE_OFFER_ADDS,
+            details={"actions": offer_adds},
+        )
+
+    original = {item.id: (item.quantity, item.effective_date) for item in items}
+    plan = _Plan(basket, subscription, items, options, now)
+    problems: dict[int, tuple[str, str]] = {}
+    results: list[dict[str, Any]] = []
+    for index, action in enumerate(actions):
+        kind = action["orderItemActionType"]
+        problem: tuple[str, str] | None = None
+        target = plan.current.get(action.get("id")) if action.get("id") else None
+        if kind in {"remove", "update"} and target is None:
+            problem = Codes.ORDER_ITEM_NOT_FOUND, f"No order item {action.get('id')} in this basket."
+        elif kind in {"remove", "update"} and target.automatic:
+            problem = SubscriptionCodes.ORDER_ITEM_AUTOMATIC, "Automatic items change with the offer that needs them."
+        elif kind == "remove":
+            del plan.current[target.id]
+        elif kind == "update":
+            offer = options.offers.get(target.offer_id)
+            low, high = (offer.min_quantity, offer.max_quantity) if offer else (1, action["quantity"])
+            if not low <= action["quantity"] <= high:
+                problem = Codes.QUANTITY_OUT_OF_RANGE, f"Quantity must be between {low} and {high} for this offer."
+            else:
+                target.quantity = action["quantity"]
+        else:
+            problem, target = _plan_add(plan, action)
+        if problem:
+            problems[index] = problem
+            continue
+        results.append(
+            {"index": index, "orderItemActionType": kind, "status": "applied", "orderItemId": str(target.id)}
+        )
+        results.extend(_auto_result(index, item) for item in plan.replaced)
+        plan.replaced.clear()
+        results.extend(plan.reconcile(index))
+    if problems:
+        raise InvalidOrderItems("actions", problems)
+
+    current = plan.current
+    removed_ids = [item_id for item_id in original if item_id not in current]
+    written = [
+        item
+        for item in current.values()
+        if item.id not in original or (item.quantity, item.effective_date) != original[item.id]
+    ]
+    if removed_ids:
+        OrderItem.objects.filter(basket=basket, id__in=removed_ids).delete()
+    if written:
+        # New items are inserted; existing ones (locked with their basket) take their new values.
+        OrderItem.objects.bulk_create(
+            written, update_conflicts=True, unique_fields=["id"], update_fields=["quantity", "effective_date"]
+        )
+    basket.version += 1
+    basket.updated = timezone.now()
+    basket.save(update_fields=["version", "updated"])
+    basket_record_event(
+        basket=basket,
+        actor=actor,
+        kind="items_changed",
+        data={"actions": [{"index": r["index"], "type": r["orderItemActionType"], "item": r["orderItemId"],
+                           "status": r["status"]} for r in results]},
+    )  # fmt: skip
+    ordered = sorted(current.values(), key=lambda item: item.position)
+    return _state(basket, subscription, ordered, options, now, results)
+
+
+# --- Complete ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def basket_complete_update_subscription(
+    *, actor: Actor, basket_id: uuid.UUID, now: datetime | None = None
+) -> SubscriptionCheckout:
+    """Complete an update basket: apply its immediate changes and schedule its deferred one.
+
+    Locks the basket row, then the subscription row (always in that order). An upgrade and added
+    add-ons change the Subscription now (offer, quantity, add-ons; incompatible add-ons removed);
+    a downgrade becomes the subscription's pending change (pending_offer / pending_change /
+    pending_change_at = term end). The basket goes to `completed` through basket_transition.
+    Raises BasketNotFound (404; staff actors see every basket), BasketCompleted (409),
+    BasketExpired (410), SubscriptionLocked (423) and ApplicationError basket_empty (400).
+    Writes nothing when it raises.
+    """
+    now = now or timezone.now()
+    baskets = Basket.objects.all() if actor.is_staff else visible_baskets(actor)
+    basket = lock_baskets(baskets.filter(order_type=OrderType.UPDATE_SUBSCRIPTION, pk=basket_id)).first()
+    if basket is None:
+        raise BasketNotFound()
+    basket_ensure_mutable(basket)
+    subscription = subscription_services.subscription_lock(subscription_id=basket.for_subscription_id)
+    subscription_ensure_unlocked(subscription, now)
+    items = list(basket.items.order_by("position", "created"))
+    if not items:
+        raise ApplicationError("This basket has no change to make.", code=SubscriptionCodes.BASKET_EMPTY)
+    state = _state(basket, subscription, items, _options(subscription, items), now)
+
+    added_offer = _added_offer(items)
+    deferred = added_offer is not None and _is_deferred(added_offer, subscription)
+    new_add_ons = {i.offer_id: i.quantity for i in items if i.type == Offer.Type.ADD_ON and i.action_type == "add"}
+    auto_removed = [i.offer_id for i in items if i.type == Offer.Type.ADD_ON and i.action_type == "remove"]
+    if added_offer is not None and not deferred:
+        subscription_services.subscription_apply_change(
+            subscription=subscription,
+            offer_id=added_offer.offer_id,
+            quantity=added_offer.quantity,
+            add_add_ons=new_add_ons,
+            remove_add_on_ids=auto_removed,
+        )
+    else:
+        subscription_services.subscription_apply_change(subscription=subscription, add_add_ons=new_add_ons)
+    if deferred:
+        subscription_services.subscription_schedule_change(
+            subscription=subscription,
+            offer_id=added_offer.offer_id,
+            effective_at=subscription.term_end,
+            change={
+                "basket": basket.public_id,
+                "offer": {"id": added_offer.offer_id, "version": added_offer.offer_version},
+                "quantity": added_offer.quantity,
+                "removeAddOns": auto_removed,
+            },
+        )
+    immediate = [i.id for i in items if not _is_deferred(i, subscription)]
+    if immediate:
+        OrderItem.objects.filter(id__in=immediate).update(effective_date=now)
+        for item in items:
+            if item.id in immediate:
+                item.effective_date = now
+    basket_transition(
+        basket=basket,
+        to=BasketStatus.COMPLETED,
+        actor=actor,
+        data={"totals": state.totals.to_wire(), "deferred": deferred},
+    )
+    return state
+
+
+# --- Renewal (staff) ----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def basket_initiate_renewal(
+    *, actor: Actor, subscription_id: uuid.UUID | None = None, reference: str | None = None
+) -> tuple[Basket, list[OrderItem], Subscription]:
+    """Create a `renew` basket for any subscription (staff callers), pre-populated with the
+    subscription's renewal offer (or its current offer) and the add-ons that offer still sells.
+
+    Locks nothing (it only inserts). Raises SubscriptionNotFound (404), 409
+    subscription_not_active for a cancelled subscription and 400 renewal_offer_unavailable when
+    the offer to renew onto is no longer published.
+    """
+    subscription = subscription_selectors.subscription_by_id_or_reference(
+        subscription_id=subscription_id, reference=reference
+    )
+    if subscription is None:
+        raise SubscriptionNotFound()
+    if subscription.status != Subscription.Status.ACTIVE:
+        raise ApplicationError(
+            "This subscription is not active.", code=SubscriptionCodes.SUBSCRIPTION_NOT_ACTIVE, status=409
+        )
+    renewal_offer_id = subscription.offer.renewal_offer_id or subscription.offer_id
+    add_ons = list(subscription.add_ons.all())
+    catalog = subscription_selectors.offers_with_cross_sells([renewal_offer_id, *(a.offer_id for a in add_ons)])
+    offer = catalog.offers.get(renewal_offer_id)
+    if offer is None or not offer.published:
+        raise ApplicationError(
+            "The offer this subscription renews onto is no longer sold.", code="renewal_offer_unavailable"
+        )
+    now = timezone.now()
+    customer = subscription.customer
+    basket = Basket(
+        id=uuid.uuid4(),
+        created=now,
+        updated=now,
+        expires_at=now + settings.BASKET_LIFETIME,
+        order_type=OrderType.RENEW,
+        for_subscription=subscription,
+        application=actor.application,
+        created_by_customer_token=False,
+        customer=customer,
+        created_by_staff=actor.user if actor.is_staff else None,
+        currency=offer.currency,
+        email=customer.email,
+        first_name=customer.first_name,
+        last_name=customer.last_name,
+        company_name=customer.company_name,
+        phone=customer.phone,
+    )
+    basket.save(force_insert=True)
+    main = OrderItem(
+        basket=basket,
+        position=0,
+        type=offer.type,
+        offer_id=offer.pk,
+        offer_version=offer.version,
+        offer_snapshot=offer.snapshot,
+        quantity=subscription.quantity,
+    )
+    items = [main]
+    for position, add_on in enumerate(add_ons, start=1):
+        add_on_offer = catalog.offers.get(add_on.offer_id)
+        if add_on_offer is None or not add_on_offer.published:
+            continue
+        if (offer.pk, add_on_offer.pk) not in catalog.cross_sells:
+            continue
+        items.append(
+            OrderItem(
+                basket=basket,
+                position=position,
+                type=add_on_offer.type,
+                offer_id=add_on_offer.pk,
+                offer_version=add_on_offer.version,
+                offer_snapshot=add_on_offer.snapshot,
+                quantity=add_on.quantity,
+                parent_id=main.id,
+            )
+        )
+    OrderItem.objects.bulk_create(items)
+    basket_record_event(
+        basket=basket,
+        actor=actor,
+        kind="created",
+        data={"renewal": subscription.public_id, "orderItems": [{"offer": i.offer_id} for i in items]},
+    )
+    return basket, items, subscription

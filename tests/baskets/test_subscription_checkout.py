@@ -1,0 +1,541 @@
+"""GET/POST/PUT /api/checkout/subscription and completing an update basket (API.md §6).
+
+Time is frozen at 2025-07-02 12:00 UTC in a yearly term 2025-01-01 → 2026-01-01: 183 of 365 days
+remain, so a 10.00-a-month offer (term amount 120.00) is worth 120 * 183/365 = 60.1643… → 60.16
+and a 2.50-a-month add-on (30.00 a term) 30 * 183/365 = 15.0410… → 15.04.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.utils import timezone
+
+from baskets.actors import Actor
+from baskets.models import Basket, BasketEvent, BasketStatus, OrderItem
+from baskets.subscription_checkout import basket_complete_update_subscription
+from subscriptions.models import SubscriptionAddOn
+from tests.conftest import bearer
+from tests.factories import (
+    AccessTokenFactory,
+    ApplicationFactory,
+    CustomerFactory,
+    OfferFactory,
+    SubscriptionFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime(2025, 7, 2, 12, tzinfo=UTC)
+URL = "/api/checkout/subscription"
+PASS = {"HTTP_X_LIMIO_RECAPTCHA": "pass-token"}
+
+
+def monthly(amount: str):
+    return [{"name": "Monthly", "amount": amount, "repeat_interval": 1, "repeat_interval_type": "months"}]
+
+
+@pytest.fixture
+def frozen(monkeypatch):
+    def freeze(moment: datetime):
+        monkeypatch.setattr(timezone, "now", lambda: moment)
+
+    freeze(NOW)
+    return freeze
+
+
+@pytest.fixture
+def catalog():
+    current = OfferFactory(name="Standard", path="/offers/standard", charges=monthly("10.00"))
+    upgrade = OfferFactory(name="Premium", path="/offers/premium", charges=monthly("20.00"))
+    downgrade = OfferFactory(name="Lite", path="/offers/lite", charges=monthly("5.00"))
+    unrelated = OfferFactory(name="Other", path="/offers/other", charges=monthly("1.00"))
+    puzzles = OfferFactory(name="Puzzles", path="/offers/puzzles", type="add_on", charges=monthly("2.50"))
+    archive = OfferFactory(name="Archive", path="/offers/archive", type="add_on", charges=monthly("2.50"))
+    podcasts = OfferFactory(name="Podcasts", path="/offers/podcasts", type="add_on", charges=monthly("2.50"))
+    current.upgrade_offers.add(upgrade)
+    current.downgrade_offers.add(downgrade)
+    current.cross_sell_add_ons.add(puzzles, archive)  # archive is on the subscription already
+    upgrade.cross_sell_add_ons.add(puzzles, podcasts)  # premium does not sell the archive
+    downgrade.cross_sell_add_ons.add(archive, puzzles)
+    return {
+        "current": current, "upgrade": upgrade, "downgrade": downgrade, "unrelated": unrelated,
+        "puzzles": puzzles, "archive": archive, "podcasts": podcasts,
+    }  # fmt: skip
+
+
+@pytest.fixture
+def subscription(customer, catalog):
+    subscription = SubscriptionFactory(
+        customer=customer,
+        offer=catalog["current"],
+        term_start=datetime(2025, 1, 1, tzinfo=UTC),
+        term_end=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    SubscriptionAddOn.objects.create(subscription=subscription, offer=catalog["archive"])
+    return subscription
+
+
+def initiate(api_client, token, subscription, **headers):
+    body = {"order": {"order_type": "update_subscription", "forSubscription": {"id": subscription.public_id}}}
+    return api_client.post(URL, body, format="json", **bearer(token), **{**PASS, **headers})
+
+
+def put(api_client, token, actions, **headers):
+    return api_client.put(URL, {"order": {"orderItems": actions}}, format="json", **bearer(token), **PASS, **headers)
+
+
+def add(offer, **extra):
+    return {"orderItemActionType": "add", "offer": {"id": offer.id}, **extra}
+
+
+# --- POST -------------------------------------------------------------------------------------
+
+
+def test_initiate_returns_the_basket_with_next_actions(api_client, frozen, customer_token, subscription, catalog):
+    response = initiate(api_client, customer_token, subscription, HTTP_REFERER="https://shop.example/account")
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    basket = Basket.objects.get()
+    assert body["id"] == basket.public_id
+    assert body["completed"] is False
+    assert response.cookies["limio_state"]["httponly"]
+    order = body["order"]
+    assert order["order_type"] == "update_subscription"
+    assert order["orderItems"] == []
+    assert order["forSubscription"] == {"id": subscription.public_id, "reference": subscription.reference}
+    assert order["forSubscriptionOffer"]["id"] == catalog["current"].id
+    assert order["forSubscriptionOffer"]["price"][0]["amount"] == "10.00"
+    assert order["totals"]["dueToday"] == "0.00"
+    # The renewal on 2026-01-01: the offer's 10.00 and the archive's 2.50.
+    assert order["totals"]["nextChargeDate"] == "2026-01-01T00:00:00.000Z"
+    assert order["totals"]["nextChargeAmount"] == "12.50"
+    actions = body["nextActions"]
+    assert [o["id"] for o in actions["upgrades"]] == [catalog["upgrade"].id]
+    assert [o["id"] for o in actions["downgrades"]] == [catalog["downgrade"].id]
+    assert [o["id"] for o in actions["crossSells"]] == [catalog["puzzles"].id]
+    assert [(o["id"], o["quantity"]) for o in actions["subscriptionAddOns"]] == [(catalog["archive"].id, 1)]
+    assert basket.for_subscription == subscription
+    assert basket.customer == subscription.customer
+    assert basket.created_by_customer_token is True
+    assert basket.entry == {"referer": "https://shop.example/account"}
+    assert list(BasketEvent.objects.values_list("kind", "version")) == [("created", 1)]
+
+
+def test_initiate_by_reference(api_client, frozen, customer_token, subscription):
+    body = {"order": {"order_type": "update_subscription", "forSubscription": {"name": subscription.reference}}}
+    response = api_client.post(URL, body, format="json", **bearer(customer_token), **PASS)
+    assert response.status_code == 200, response.json()
+    assert response.json()["order"]["forSubscription"]["reference"] == subscription.reference
+
+
+@pytest.mark.parametrize(
+    "for_subscription",
+    [
+        {"id": "sub-00000000-0000-4000-8000-000000000000"},
+        {"name": "ZZZZZZZZZZZZ"},
+    ],
+)
+def test_initiate_unknown_subscription_is_404(api_client, frozen, customer_token, subscription, for_subscription):
+    body = {"order": {"order_type": "update_subscription", "forSubscription": for_subscription}}
+    response = api_client.post(URL, body, format="json", **bearer(customer_token), **PASS)
+    assert response.status_code == 404
+    assert response.json() == {"message": "Subscription not found", "code": "subscription_not_found"}
+    assert Basket.objects.count() == 0
+
+
+def test_initiate_is_locked_until_the_pending_change_takes_effect(api_client, frozen, customer_token, subscription):
+    locked_until = datetime(2026, 1, 1, tzinfo=UTC)
+    subscription.pending_change_at = locked_until
+    subscription.save()
+    customer_token.expires = datetime(2030, 1, 1, tzinfo=UTC)
+    customer_token.save()
+    frozen(locked_until - timedelta(microseconds=1))
+    response = initiate(api_client, customer_token, subscription)
+    assert response.status_code == 423
+    assert response.json()["code"] == "subscription_locked"
+    assert response.json()["details"] == {"lockedUntil": "2026-01-01T00:00:00.000Z"}
+    assert Basket.objects.count() == 0
+    frozen(locked_until)
+    assert initiate(api_client, customer_token, subscription).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        None,
+        [],
+        {"order": "x"},
+        {"order": {}},
+        {"order": {"forSubscription": {}}},
+        {"order": {"forSubscription": {"id": "sub-not-a-uuid"}}},
+        {"order": {"forSubscription": {"id": 5}}},
+        {"order": {"order_type": "new", "forSubscription": {"name": "ABCDEFGHJKLM"}}},
+        {"order": {"forSubscription": {"name": "ABCDEFGHJKLM"}}, "tracking": "not an object"},
+    ],
+)
+def test_initiate_malformed_bodies_are_400(api_client, frozen, customer_token, subscription, body):
+    response = api_client.post(URL, body, format="json", **bearer(customer_token), **PASS)
+    assert response.status_code == 400, response.content
+    assert Basket.objects.count() == 0
+
+
+def test_initiate_non_json_is_400(api_client, frozen, customer_token, subscription):
+    response = api_client.post(URL, "{not json", content_type="application/json", **bearer(customer_token), **PASS)
+    assert response.status_code == 400
+    assert response.json()["code"] == "malformed_json"
+
+
+# --- Auth and reCAPTCHA -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def tokens(storefront_app, customer_token, subscription):
+    other_customer = CustomerFactory()
+    return {
+        "none": None,
+        "expired": AccessTokenFactory(
+            application=storefront_app, user=subscription.customer.user, scope="checkout",
+            expires=datetime(2000, 1, 1, tzinfo=UTC),
+        ),
+        "wrong_scope": AccessTokenFactory(
+            application=ApplicationFactory(scopes="baskets:read"), user=subscription.customer.user,
+            scope="baskets:read",
+        ),
+        # A client token has no user, so no customer: subscription checkout refuses it with 403.
+        "client": AccessTokenFactory(application=storefront_app, scope="checkout"),
+        "other_customer": AccessTokenFactory(application=storefront_app, user=other_customer.user, scope="checkout"),
+        "right": customer_token,
+    }  # fmt: skip
+
+
+AUTH_MATRIX = [
+    ("none", 401, "unauthorized"),
+    ("expired", 401, "unauthorized"),
+    ("wrong_scope", 403, "insufficient_scope"),
+    ("client", 403, "customer_token_required"),
+    ("other_customer", 404, "subscription_not_found"),
+    ("right", 200, None),
+]
+
+
+@pytest.mark.parametrize(("who", "status", "code"), AUTH_MATRIX)
+def test_initiate_auth_matrix(api_client, frozen, tokens, subscription, who, status, code):
+    token = tokens[who]
+    body = {"order": {"order_type": "update_subscription", "forSubscription": {"id": subscription.public_id}}}
+    auth = bearer(token) if token else {}
+    response = api_client.post(URL, body, format="json", **auth, **PASS)
+    assert response.status_code == status, response.json()
+    if code:
+        assert response.json()["code"] == code
+        assert Basket.objects.count() == 0
+    else:
+        assert Basket.objects.count() == 1
+
+
+PUT_MATRIX = [
+    ("none", 401, "unauthorized"),
+    ("expired", 401, "unauthorized"),
+    ("wrong_scope", 403, "insufficient_scope"),
+    ("client", 403, "customer_token_required"),
+    ("other_customer", 404, "basket_not_found"),
+    ("right", 200, None),
+]
+
+
+@pytest.mark.parametrize(("who", "status", "code"), PUT_MATRIX)
+def test_update_and_get_auth_matrix(
+    api_client, frozen, tokens, customer_token, subscription, catalog, who, status, code
+):
+    initiate(api_client, customer_token, subscription)
+    token = tokens[who]
+    auth = bearer(token) if token else {}
+    actions = {"order": {"orderItems": [add(catalog["puzzles"])]}}
+    response = api_client.put(URL, actions, format="json", **auth, **PASS)
+    assert response.status_code == status, response.json()
+    got = api_client.get(URL, **auth)
+    if code:
+        assert response.json()["code"] == code
+        assert got.status_code == (404 if status == 404 else status)
+        assert Basket.objects.get().version == 1
+        assert OrderItem.objects.count() == 0
+    else:
+        assert got.status_code == 200
+        assert Basket.objects.get().version == 2
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "code"),
+    [
+        ({}, 400, "recaptcha_required"),
+        ({"HTTP_X_LIMIO_RECAPTCHA": "bot"}, 400, "recaptcha_invalid"),
+        ({"HTTP_X_LIMIO_RECAPTCHA": "unavailable-now"}, 502, "upstream_unavailable"),
+    ],
+)
+def test_recaptcha_is_checked_first(api_client, frozen, customer_token, subscription, catalog, headers, status, code):
+    # Even an invalid body gets the reCAPTCHA answer: nothing is read before it.
+    response = api_client.post(URL, {"junk": True}, format="json", **bearer(customer_token), **headers)
+    assert (response.status_code, response.json()["code"]) == (status, code)
+    assert Basket.objects.count() == 0
+    initiate(api_client, customer_token, subscription)
+    body = {"order": {"orderItems": [add(catalog["puzzles"])]}}
+    response = api_client.put(URL, body, format="json", **bearer(customer_token), **headers)
+    assert (response.status_code, response.json()["code"]) == (status, code)
+    assert Basket.objects.get().version == 1
+
+
+# --- PUT --------------------------------------------------------------------------------------
+
+
+def test_upgrade_is_prorated_and_removes_incompatible_add_ons(
+    api_client, frozen, customer_token, subscription, catalog
+):
+    initiate(api_client, customer_token, subscription)
+    response = put(api_client, customer_token, [add(catalog["upgrade"], type="offer")])
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    items = {(i["offer"]["id"], i["orderItemActionType"]): i for i in body["order"]["orderItems"]}
+    added = items[(catalog["upgrade"].id, "add")]
+    removed_offer = items[(catalog["current"].id, "remove")]
+    removed_archive = items[(catalog["archive"].id, "remove")]
+    assert [r["status"] for r in body["actionResults"]] == ["applied", "auto", "auto"]
+    assert body["actionResults"][0] == {
+        "index": 0, "orderItemActionType": "add", "status": "applied", "orderItemId": added["id"],
+    }  # fmt: skip
+    assert {r["orderItemId"] for r in body["actionResults"][1:]} == {removed_offer["id"], removed_archive["id"]}
+    assert (added["automatic"], removed_offer["automatic"], removed_archive["automatic"]) == (False, True, True)
+    assert added["effectiveDate"] == "2025-07-02T12:00:00.000Z"
+    assert removed_offer["effectiveDate"] == "2025-07-02T12:00:00.000Z"
+    # Upgrade: credit 60.16 for the rest of the 10.00 term, charge 20.00 * 12 * 183/365 = 120.3287… → 120.33.
+    assert (added["proration"]["credit"], added["proration"]["charge"]) == ("60.16", "120.33")
+    # The archive goes today too: credit 15.04.
+    assert removed_archive["proration"]["credit"] == "15.04"
+    totals = body["order"]["totals"]
+    # 120.33 - (60.16 + 15.04) = 45.13; the renewal is Premium alone: 20.00.
+    assert (totals["subtotal"], totals["credit"], totals["dueToday"]) == ("120.33", "75.20", "45.13")
+    assert (totals["nextChargeDate"], totals["nextChargeAmount"]) == ("2026-01-01T00:00:00.000Z", "20.00")
+    # Premium sells puzzles and podcasts; the upgrade removed the archive.
+    assert [o["id"] for o in body["nextActions"]["crossSells"]] == [catalog["podcasts"].id, catalog["puzzles"].id]
+    basket = Basket.objects.get()
+    assert basket.version == 2
+    assert list(basket.events.values_list("kind", flat=True)) == ["created", "items_changed"]
+    assert response["ETag"] == '"2"'
+
+
+def test_downgrade_waits_for_the_term_end(api_client, frozen, customer_token, subscription, catalog):
+    initiate(api_client, customer_token, subscription)
+    response = put(api_client, customer_token, [add(catalog["downgrade"])])
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    # Lite sells the archive, so only the current offer is removed automatically.
+    assert [(r["orderItemActionType"], r["status"]) for r in body["actionResults"]] == [
+        ("add", "applied"), ("remove", "auto"),
+    ]  # fmt: skip
+    added = body["order"]["orderItems"][0]
+    assert added["effectiveDate"] == "2026-01-01T00:00:00.000Z"
+    assert body["order"]["orderItems"][1]["effectiveDate"] == "2026-01-01T00:00:00.000Z"
+    totals = body["order"]["totals"]
+    # Nothing due today; from 2026-01-01 Lite 5.00 + archive 2.50.
+    assert (totals["dueToday"], totals["nextChargeAmount"]) == ("0.00", "7.50")
+
+
+def test_add_on_mid_term(api_client, frozen, customer_token, subscription, catalog):
+    initiate(api_client, customer_token, subscription)
+    response = put(api_client, customer_token, [add(catalog["puzzles"], quantity=1)])
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    item = body["order"]["orderItems"][0]
+    assert item["effectiveDate"] == "2025-07-02T12:00:00.000Z"
+    assert item["proration"]["charge"] == "15.04"
+    # Renewal: 10.00 + archive 2.50 + puzzles 2.50.
+    assert (body["order"]["totals"]["dueToday"], body["order"]["totals"]["nextChargeAmount"]) == ("15.04", "15.00")
+    assert body["nextActions"]["crossSells"] == []
+
+
+def test_switching_offers_replaces_the_previous_choice_and_removing_it_reverts(
+    api_client, frozen, customer_token, subscription, catalog
+):
+    initiate(api_client, customer_token, subscription)
+    first = put(api_client, customer_token, [add(catalog["upgrade"])]).json()
+    upgrade_id = first["actionResults"][0]["orderItemId"]
+    second = put(api_client, customer_token, [add(catalog["downgrade"])]).json()
+    assert {r["orderItemId"] for r in second["actionResults"] if r["status"] == "auto"} >= {upgrade_id}
+    offers = sorted((i["offer"]["id"], i["orderItemActionType"]) for i in second["order"]["orderItems"])
+    assert offers == sorted([(catalog["downgrade"].id, "add"), (catalog["current"].id, "remove")])
+    downgrade_id = second["actionResults"][0]["orderItemId"]
+    third = put(api_client, customer_token, [{"orderItemActionType": "remove", "id": downgrade_id}]).json()
+    assert third["order"]["orderItems"] == []
+    assert OrderItem.objects.count() == 0
+    assert Basket.objects.get().version == 4
+
+
+def test_an_add_on_incompatible_with_the_new_offer_leaves_with_it(
+    api_client, frozen, customer_token, subscription, catalog
+):
+    initiate(api_client, customer_token, subscription)
+    put(api_client, customer_token, [add(catalog["upgrade"]), add(catalog["podcasts"])])
+    body = put(api_client, customer_token, [add(catalog["downgrade"])]).json()
+    assert catalog["podcasts"].id not in {i["offer"]["id"] for i in body["order"]["orderItems"]}
+
+
+@pytest.mark.parametrize(
+    ("actions", "code"),
+    [
+        (lambda c: [add(c["upgrade"]), add(c["downgrade"])], "multiple_offer_adds"),
+        (lambda c: [add(c["unrelated"])], "offer_not_allowed_for_subscription"),
+        (lambda c: [add(c["current"])], "offer_not_allowed_for_subscription"),
+        (lambda c: [add(c["podcasts"])], "add_on_not_compatible"),
+        (lambda c: [add(c["archive"])], "add_on_already_on_subscription"),
+        (lambda c: [add(c["puzzles"]), add(c["puzzles"])], "add_on_already_in_basket"),
+        (lambda c: [add(c["puzzles"], quantity=9)], "quantity_out_of_range"),
+        (lambda c: [add(c["upgrade"], type="add_on")], "offer_type_mismatch"),
+        (lambda c: [{"orderItemActionType": "remove", "id": "00000000-0000-4000-8000-000000000000"}],
+         "order_item_not_found"),
+        (lambda c: [{"orderItemActionType": "add", "offer": {"id": "nope"}}], "offer_not_found"),
+    ],
+)  # fmt: skip
+def test_refused_actions_change_nothing(api_client, frozen, customer_token, subscription, catalog, actions, code):
+    initiate(api_client, customer_token, subscription)
+    response = put(api_client, customer_token, actions(catalog))
+    assert response.status_code == 400, response.json()
+    assert response.json()["code"] == code
+    assert OrderItem.objects.count() == 0
+    assert Basket.objects.get().version == 1
+    assert BasketEvent.objects.count() == 1
+
+
+def test_automatic_items_cannot_be_removed_directly(api_client, frozen, customer_token, subscription, catalog):
+    initiate(api_client, customer_token, subscription)
+    body = put(api_client, customer_token, [add(catalog["upgrade"])]).json()
+    auto_id = body["actionResults"][1]["orderItemId"]
+    response = put(api_client, customer_token, [{"orderItemActionType": "remove", "id": auto_id}])
+    assert (response.status_code, response.json()["code"]) == (400, "order_item_automatic")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [None, [], {"order": []}, {"order": {"orderItems": []}}, {"order": {"orderItems": [{"orderItemActionType": "x"}]}},
+     {"order": {"orderItems": [{"orderItemActionType": "add"}]}}, {"order": {"orderItems": "x"}}],
+)  # fmt: skip
+def test_update_malformed_bodies_are_400(api_client, frozen, customer_token, subscription, body):
+    initiate(api_client, customer_token, subscription)
+    response = api_client.put(URL, body, format="json", **bearer(customer_token), **PASS)
+    assert response.status_code == 400, response.content
+    assert Basket.objects.get().version == 1
+
+
+def test_update_without_cookie_is_404(api_client, frozen, customer_token, subscription, catalog):
+    initiate(api_client, customer_token, subscription)
+    api_client.cookies.clear()
+    response = put(api_client, customer_token, [add(catalog["puzzles"])])
+    assert (response.status_code, response.json()["code"]) == (404, "basket_not_found")
+    assert api_client.get(URL, **bearer(customer_token)).status_code == 404
+
+
+def test_update_is_locked_when_a_pending_change_appeared(api_client, frozen, customer_token, subscription, catalog):
+    initiate(api_client, customer_token, subscription)
+    subscription.pending_change_at = datetime(2026, 1, 1, tzinfo=UTC)
+    subscription.save()
+    response = put(api_client, customer_token, [add(catalog["puzzles"])])
+    assert (response.status_code, response.json()["code"]) == (423, "subscription_locked")
+
+
+# --- GET and completion -----------------------------------------------------------------------
+
+
+def test_get_returns_the_current_state_and_completed_after_completion(
+    api_client, frozen, customer_token, subscription, catalog
+):
+    initiate(api_client, customer_token, subscription)
+    changed = put(api_client, customer_token, [add(catalog["puzzles"])]).json()
+    got = api_client.get(URL, **bearer(customer_token))
+    assert got.status_code == 200
+    expected = {key: value for key, value in changed.items() if key != "actionResults"}
+    assert got.json() == expected
+    basket = Basket.objects.get()
+    customer = subscription.customer
+    actor = Actor(customer=customer, user=customer.user, is_customer_token=True)
+    basket_complete_update_subscription(actor=actor, basket_id=basket.id)
+    got = api_client.get(URL, **bearer(customer_token)).json()
+    assert got["completed"] is True
+    assert got["order"]["completed"] is True
+
+
+def _complete(subscription, basket):
+    return basket_complete_update_subscription(actor=Actor(is_staff=True), basket_id=basket.id)
+
+
+def test_completing_an_upgrade_applies_it_now(api_client, frozen, customer_token, subscription, catalog):
+    initiate(api_client, customer_token, subscription)
+    put(api_client, customer_token, [add(catalog["upgrade"], quantity=2), add(catalog["podcasts"])])
+    basket = Basket.objects.get()
+    state = _complete(subscription, basket)
+    subscription.refresh_from_db()
+    basket.refresh_from_db()
+    assert (subscription.offer_id, subscription.quantity) == (catalog["upgrade"].id, 2)
+    assert set(subscription.add_ons.values_list("offer_id", flat=True)) == {catalog["podcasts"].id}
+    assert subscription.pending_change_at is None
+    assert (basket.status, basket.version, basket.completed_at) == (BasketStatus.COMPLETED, 3, NOW)
+    assert basket.events.last().kind == "completed"
+    assert state.totals.to_wire()["nextChargeAmount"] == "42.50"  # 2 * 20.00 + 2.50
+
+
+def test_completing_a_downgrade_schedules_it_and_locks_the_subscription(
+    api_client, frozen, customer_token, subscription, catalog
+):
+    initiate(api_client, customer_token, subscription)
+    put(api_client, customer_token, [add(catalog["downgrade"]), add(catalog["puzzles"])])
+    basket = Basket.objects.get()
+    _complete(subscription, basket)
+    subscription.refresh_from_db()
+    assert subscription.offer_id == catalog["current"].id
+    assert subscription.pending_offer_id == catalog["downgrade"].id
+    assert subscription.pending_change_at == datetime(2026, 1, 1, tzinfo=UTC)
+    assert subscription.pending_change["offer"]["id"] == catalog["downgrade"].id
+    # The add-on was immediate.
+    assert set(subscription.add_ons.values_list("offer_id", flat=True)) == {
+        catalog["archive"].id, catalog["puzzles"].id,
+    }  # fmt: skip
+    response = initiate(api_client, customer_token, subscription)
+    assert response.status_code == 423
+    assert response.json()["details"]["lockedUntil"] == "2026-01-01T00:00:00.000Z"
+
+
+def test_completing_twice_or_an_empty_basket_is_refused(api_client, frozen, customer_token, subscription, catalog):
+    from baskets.errors import BasketCompleted
+    from checkout_project.api.errors import ApplicationError
+
+    initiate(api_client, customer_token, subscription)
+    basket = Basket.objects.get()
+    with pytest.raises(ApplicationError) as refused:
+        _complete(subscription, basket)
+    assert refused.value.code == "basket_empty"
+    put(api_client, customer_token, [add(catalog["puzzles"])])
+    _complete(subscription, basket)
+    with pytest.raises(BasketCompleted):
+        _complete(subscription, basket)
+    assert put(api_client, customer_token, [add(catalog["podcasts"])]).status_code == 409
+
+
+# --- Query counts -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("add_on_count", [1, 8])
+def test_query_counts_do_not_grow_with_add_ons(
+    api_client, frozen, customer_token, subscription, catalog, add_on_count, django_assert_max_num_queries
+):
+    extra = [
+        OfferFactory(path=f"/offers/extra-{n}", type="add_on", charges=monthly("1.00")) for n in range(add_on_count)
+    ]
+    catalog["current"].cross_sell_add_ons.add(*extra)
+    for offer in extra[: add_on_count // 2]:
+        SubscriptionAddOn.objects.create(subscription=subscription, offer=offer)
+    with django_assert_max_num_queries(10):
+        assert initiate(api_client, customer_token, subscription).status_code == 200
+    with django_assert_max_num_queries(10):
+        assert put(api_client, customer_token, [add(catalog["puzzles"])]).status_code == 200
+    with django_assert_max_num_queries(10):
+        assert put(api_client, customer_token, [add(catalog["upgrade"])]).status_code == 200
+    with django_assert_max_num_queries(6):
+        assert api_client.get(URL, **bearer(customer_token)).status_code == 200

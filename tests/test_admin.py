@@ -1,0 +1,288 @@
+"""The admin: every registered model opens, offers re-version on save, baskets stay read-only and cheap to list."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.contrib import admin
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from oauth2_provider.models import Application
+
+from baskets.models import Basket, BasketEvent, BasketStatus, OrderItem
+from checkout_project.api.models import ClientProfile, IdempotencyRecord
+from partners.models import Partner
+from subscriptions.models import Charge, Customer, Offer, Product, Subscription, SubscriptionAddOn
+from tests.factories import (
+    ApplicationFactory,
+    BasketFactory,
+    CustomerFactory,
+    OrderItemFactory,
+    ProductFactory,
+    SubscriptionFactory,
+    UserFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+OUR_MODELS = {
+    Product, Offer, Customer, Subscription, Basket, Partner, ClientProfile, IdempotencyRecord, Application,
+}  # fmt: skip
+
+
+@pytest.fixture
+def staff_client(client):
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    return client
+
+
+@pytest.fixture
+def one_of_each(offer, add_on):
+    """A saved row of every model the admin shows, linked the way the API links them."""
+    partner = Partner.objects.create(name="Acme Resellers", slug="acme")
+    customer = CustomerFactory()
+    subscription = SubscriptionFactory(customer=customer, offer=offer)
+    SubscriptionAddOn.objects.create(subscription=subscription, offer=add_on)
+    subscription.pending_offer = offer
+    subscription.pending_change = {"orderItems": []}
+    subscription.save()
+    basket = BasketFactory(customer=customer, partner=partner, email="ada@example.com")
+    parent = OrderItemFactory(basket=basket, offer=offer)
+    OrderItemFactory(basket=basket, offer=add_on, parent=parent, position=1)
+    BasketEvent.objects.create(basket=basket, kind="created", version=1, application=basket.application)
+    IdempotencyRecord.objects.create(client_key="1:-", key="k-1", request_hash="0" * 64, status_code=200, body={})
+    return {
+        Product: offer.products.get(),
+        Offer: offer,
+        Customer: customer,
+        Subscription: subscription,
+        Basket: basket,
+        Partner: partner,
+        ClientProfile: ClientProfile.objects.get(application=basket.application),
+        IdempotencyRecord: IdempotencyRecord.objects.get(),
+        Application: basket.application,
+    }
+
+
+def admin_url(model, view: str, *args) -> str:
+    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{view}", args=args)
+
+
+def test_every_model_of_the_brief_is_registered():
+    assert set(admin.site._registry) >= OUR_MODELS
+
+
+@pytest.mark.parametrize("model", sorted(OUR_MODELS, key=lambda m: m._meta.label), ids=lambda m: m._meta.label)
+def test_changelist_and_change_form_open(staff_client, one_of_each, model):
+    obj = one_of_each[model]
+
+    changelist = staff_client.get(admin_url(model, "changelist"))
+    change_form = staff_client.get(admin_url(model, "change", obj.pk))
+
+    assert changelist.status_code == 200
+    assert change_form.status_code == 200
+    assert str(obj.pk) in changelist.content.decode()
+
+
+@pytest.mark.parametrize(
+    "model", [Product, Offer, Customer, Subscription, Partner, ClientProfile, Application], ids=lambda m: m._meta.label
+)
+def test_add_form_opens(staff_client, model):
+    assert staff_client.get(admin_url(model, "add")).status_code == 200
+
+
+def test_changelist_search_finds_a_basket_by_public_id(staff_client, one_of_each):
+    basket = one_of_each[Basket]
+    BasketFactory(email="someone-else@example.com")
+
+    response = staff_client.get(admin_url(Basket, "changelist"), {"q": basket.public_id})
+
+    assert [row.pk for row in response.context["cl"].result_list] == [basket.pk]
+
+
+# --- Offers ----------------------------------------------------------------------------------
+
+
+def form_data(response) -> dict:
+    """The POST body a browser would send back for the admin change form in `response`, unchanged."""
+    data: dict = {}
+
+    def add_form(form):
+        for name in form.fields:
+            value = form[name].value()
+            if value is None:
+                continue
+            if isinstance(value, bool):
+                if value:
+                    data[form.add_prefix(name)] = "on"
+                continue
+            data[form.add_prefix(name)] = [str(v) for v in value] if isinstance(value, list) else str(value)
+
+    add_form(response.context["adminform"].form)
+    for inline in response.context["inline_admin_formsets"]:
+        formset = inline.formset
+        add_form(formset.management_form)
+        for form in formset.forms:
+            add_form(form)
+    return data
+
+
+def test_saving_an_offer_with_a_changed_charge_changes_its_version(staff_client, offer):
+    before_version = offer.version
+    charge = offer.charges.get()
+    url = admin_url(Offer, "change", offer.pk)
+    data = form_data(staff_client.get(url))
+    assert data["charges-0-amount"] == "12.99"
+
+    data["charges-0-amount"] = "14.99"
+    response = staff_client.post(url, data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    offer.refresh_from_db()
+    assert Charge.objects.get(pk=charge.pk).amount == Decimal("14.99")
+    assert offer.version != before_version
+    assert len(offer.version) == 40
+    assert offer.snapshot["version"] == offer.version
+    assert [c["amount"] for c in offer.snapshot["price"]] == ["14.99"]
+
+
+def test_saving_an_offer_unchanged_keeps_its_version(staff_client, offer):
+    before = (offer.version, offer.snapshot)
+    url = admin_url(Offer, "change", offer.pk)
+
+    response = staff_client.post(url, form_data(staff_client.get(url)))
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    offer.refresh_from_db()
+    assert (offer.version, offer.snapshot) == before
+
+
+def test_adding_a_product_in_the_admin_changes_the_version(staff_client, offer):
+    before = offer.version
+    extra = ProductFactory(path="/products/print", product_code="PRINT")
+    url = admin_url(Offer, "change", offer.pk)
+    data = form_data(staff_client.get(url))
+    data["products"] = [*data["products"], str(extra.pk)]
+
+    response = staff_client.post(url, data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    offer.refresh_from_db()
+    assert offer.version != before
+    assert sorted(p["productCode"] for p in offer.snapshot["products"]) == sorted(
+        [offer.products.exclude(pk=extra.pk).get().product_code, "PRINT"]
+    )
+
+
+def test_offer_version_and_snapshot_are_read_only(staff_client, offer):
+    url = admin_url(Offer, "change", offer.pk)
+    data = form_data(staff_client.get(url))
+    data.update({"version": "f" * 40, "snapshot": "{}"})
+
+    staff_client.post(url, data)
+
+    offer.refresh_from_db()
+    assert offer.version != "f" * 40
+    assert offer.snapshot["name"] == offer.name
+
+
+def test_creating_an_offer_in_the_admin_gives_it_a_version(staff_client):
+    product = ProductFactory()
+    url = admin_url(Offer, "add")
+    data = form_data(staff_client.get(url))
+    data.update({
+        "name": "Weekend", "path": "/offers/weekend", "products": [str(product.pk)],
+        "charges-TOTAL_FORMS": "1", "charges-0-amount": "9.99", "charges-0-position": "0",
+        "charges-0-type": "recurring", "charges-0-repeat_interval": "1", "charges-0-repeat_interval_type": "months",
+        "charges-0-delay_interval": "0", "charges-0-delay_interval_type": "months",
+    })  # fmt: skip
+
+    response = staff_client.post(url, data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    offer = Offer.objects.get(path="/offers/weekend")
+    assert len(offer.version) == 40
+    assert offer.snapshot["price"][0]["amount"] == "9.99"
+
+
+# --- Baskets ---------------------------------------------------------------------------------
+
+
+def test_basket_admin_is_read_only(staff_client, one_of_each):
+    basket = one_of_each[Basket]
+    before = Basket.objects.values().get(pk=basket.pk)
+    items_before = list(OrderItem.objects.filter(basket=basket).values())
+
+    response = staff_client.post(
+        admin_url(Basket, "change", basket.pk), {"status": BasketStatus.COMPLETED, "email": "evil@example.com"}
+    )
+
+    assert response.status_code == 403
+    assert staff_client.get(admin_url(Basket, "add")).status_code == 403
+    assert staff_client.post(admin_url(Basket, "delete", basket.pk), {"post": "yes"}).status_code == 403
+    assert Basket.objects.values().get(pk=basket.pk) == before
+    assert list(OrderItem.objects.filter(basket=basket).values()) == items_before
+
+
+def test_basket_change_form_shows_items_and_events(staff_client, one_of_each):
+    basket = one_of_each[Basket]
+
+    response = staff_client.get(admin_url(Basket, "change", basket.pk))
+
+    inlines = {inline.formset.model: inline for inline in response.context["inline_admin_formsets"]}
+    assert len(inlines[OrderItem].formset.forms) == 2
+    assert len(inlines[BasketEvent].formset.forms) == 1
+    assert not inlines[OrderItem].has_add_permission
+    assert not inlines[OrderItem].has_change_permission
+
+
+def basket_changelist_queries(staff_client) -> tuple[int, int]:
+    with CaptureQueriesContext(connection) as captured:
+        response = staff_client.get(admin_url(Basket, "changelist"))
+    assert response.status_code == 200
+    return len(captured.captured_queries), len(response.context["cl"].result_list)
+
+
+def test_basket_changelist_query_count_does_not_grow_with_baskets(staff_client):
+    partners = [Partner.objects.create(name=f"Partner {n}", slug=f"p-{n}") for n in range(3)]
+
+    def make_baskets(count):
+        for n in range(count):
+            BasketFactory(partner=partners[n % 3], customer=CustomerFactory(), email=f"b{n}@example.com")
+
+    make_baskets(2)
+    small, shown = basket_changelist_queries(staff_client)
+    assert shown == 2
+    make_baskets(18)
+    big, shown = basket_changelist_queries(staff_client)
+    assert shown == 20
+
+    assert big == small
+
+
+def test_application_admin_edits_the_client_profile_inline(staff_client):
+    app = ApplicationFactory(name="storefront", scopes="checkout")
+    url = admin_url(Application, "change", app.pk)
+    data = form_data(staff_client.get(url))
+    assert data["profile-0-allowed_scopes"] == "checkout"
+
+    data["profile-0-allowed_scopes"] = "checkout baskets:read"
+    response = staff_client.post(url, data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert ClientProfile.objects.get(application=app).scopes == ["checkout", "baskets:read"]
+
+
+def test_client_profile_refuses_unknown_scopes(staff_client):
+    app = ApplicationFactory(name="storefront", scopes="checkout")
+    url = admin_url(Application, "change", app.pk)
+    data = form_data(staff_client.get(url))
+    data["profile-0-allowed_scopes"] = "checkout everything"
+
+    response = staff_client.post(url, data)
+
+    assert response.status_code == 200
+    assert "everything" in str(response.context["inline_admin_formsets"][-1].formset.errors)
+    assert ClientProfile.objects.get(application=app).scopes == ["checkout"]
