@@ -30,7 +30,7 @@ from baskets.services import (
     basket_record_event,
     basket_transition,
 )
-from checkout_project.api.errors import ApplicationError, Locked, NotFound
+from checkout_project.api.errors import ApplicationError, Conflict, Locked, NotFound
 from checkout_project.api.wire import iso_utc
 from subscriptions import pricing
 from subscriptions import selectors as subscription_selectors
@@ -53,6 +53,7 @@ class SubscriptionCodes:
     ADD_ON_ALREADY_IN_BASKET = "add_on_already_in_basket"
     ORDER_ITEM_AUTOMATIC = "order_item_automatic"
     BASKET_EMPTY = "basket_empty"
+    SUBSCRIPTION_CHANGED = "subscription_changed"
 
 
 class SubscriptionNotFound(NotFound):
@@ -502,6 +503,7 @@ def basket_complete_update_subscription(
     a downgrade becomes the subscription's pending change (pending_offer / pending_change /
     pending_change_at = term end). The basket goes to `completed` through basket_transition.
     Raises BasketNotFound (404; staff actors see every basket), BasketCompleted (409),
+    Conflict subscription_changed (409) when the plan changed since the basket was built,
     BasketExpired (410), SubscriptionLocked (423) and ApplicationError basket_empty (400).
     Writes nothing when it raises.
     """
@@ -519,6 +521,13 @@ def basket_complete_update_subscription(
     state = _state(basket, subscription, items, _options(subscription, items), now)
 
     added_offer = _added_offer(items)
+    replaced = {i.offer_id for i in items if i.automatic and i.type == Offer.Type.OFFER}
+    if added_offer is not None and replaced != {subscription.offer_id}:
+        # Another basket changed the plan since this one was built: its quotes no longer hold.
+        raise Conflict(
+            "The subscription changed since this basket was started; start a new one.",
+            code=SubscriptionCodes.SUBSCRIPTION_CHANGED,
+        )
     deferred = added_offer is not None and _is_deferred(added_offer, subscription)
     new_add_ons = {i.offer_id: i.quantity for i in items if i.type == Offer.Type.ADD_ON and i.action_type == "add"}
     auto_removed = [i.offer_id for i in items if i.type == Offer.Type.ADD_ON and i.action_type == "remove"]

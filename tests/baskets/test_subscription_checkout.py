@@ -518,6 +518,29 @@ def test_completing_twice_or_an_empty_basket_is_refused(api_client, frozen, cust
     assert put(api_client, customer_token, [add(catalog["podcasts"])]).status_code == 409
 
 
+def test_completing_a_basket_built_on_a_plan_that_changed_since_is_409(
+    api_client, frozen, customer_token, subscription, catalog
+):
+    from checkout_project.api.errors import Conflict
+
+    initiate(api_client, customer_token, subscription)
+    put(api_client, customer_token, [add(catalog["upgrade"])])
+    first = Basket.objects.get()
+    initiate(api_client, customer_token, subscription)
+    put(api_client, customer_token, [add(catalog["downgrade"])])
+    second = Basket.objects.exclude(pk=first.pk).get()
+    _complete(subscription, first)
+
+    with pytest.raises(Conflict) as refused:
+        _complete(subscription, second)
+
+    assert refused.value.code == "subscription_changed"
+    subscription.refresh_from_db()
+    second.refresh_from_db()
+    assert (subscription.offer_id, subscription.pending_offer_id) == (catalog["upgrade"].id, None)
+    assert second.status == BasketStatus.ACTIVE
+
+
 # --- Query counts -----------------------------------------------------------------------------
 
 
