@@ -58,3 +58,42 @@ class Codes:
     ADD_ON_NOT_COMPATIBLE = "add_on_not_compatible"
     ORDER_ITEM_NOT_FOUND = "order_item_not_found"
     INVALID_CURSOR = "invalid_cursor"
+    CUSTOMER_NOT_FOUND = "customer_not_found"
+    INVALID_CUSTOMER = "invalid_customer"
+
+
+class PromoCodeCodes:
+    UNKNOWN = "promo_code_unknown"
+    INACTIVE = "promo_code_inactive"
+    NOT_STARTED = "promo_code_not_started"
+    EXPIRED = "promo_code_expired"
+    EXHAUSTED = "promo_code_exhausted"
+    NOT_APPLICABLE = "promo_code_not_applicable"
+
+
+class PromoCodeRefused(ApplicationError):
+    """A promo code that cannot be applied or redeemed (400); `code` says why."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message, code=code, status=400)
+
+
+class OrderCodes:
+    BASKET_INVALID = "basket_invalid"
+    BASKET_EMPTY = "basket_empty"
+    OFFER_NOT_FOUND = "offer_not_found"
+    OFFER_VERSION_STALE = "offer_version_stale"
+    QUANTITY_OUT_OF_RANGE = "quantity_out_of_range"
+    PRODUCT_UNAVAILABLE = "product_unavailable"
+    RENEWAL_NEEDS_ONE_OFFER = "renewal_needs_one_offer"
+    CUSTOMER_EMAIL_REQUIRED = "customer_email_required"
+
+
+class BasketInvalid(ApplicationError):
+    """Completion re-validated the basket and found problems; each is in `details.findings`."""
+
+    code = OrderCodes.BASKET_INVALID
+
+    def __init__(self, findings: list[dict]) -> None:
+        first = findings[0]["message"] if findings else "The basket cannot be completed."
+        super().__init__(f"The basket cannot be completed: {first}", details={"findings": findings})

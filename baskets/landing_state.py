@@ -41,6 +41,17 @@ def basket_id_from_cookie(cookies: dict[str, str]) -> uuid.UUID | None:
         return None
 
 
+def basket_id_from_signed_cookie(cookies: dict[str, str]) -> uuid.UUID | None:
+    """The basket of a signed cookie only: the hosted pages take no bare ids, which are no secret."""
+    raw = cookies.get(settings.LANDING_STATE_COOKIE)
+    if not raw:
+        return None
+    try:
+        return parse_basket_id(signing.Signer(salt=_SALT).unsign(raw))
+    except signing.BadSignature:
+        return None
+
+
 def set_landing_state(response, basket: Basket) -> None:
     remaining = int((basket.expires_at - timezone.now()).total_seconds())
     response.set_cookie(

@@ -1,5 +1,6 @@
 """Row locks for basket writes. Every basket mutation locks the basket row first."""
 
+from django.db import connection
 from django.db.models import QuerySet
 
 from baskets.models import Basket
@@ -8,3 +9,16 @@ from baskets.models import Basket
 def lock_baskets(queryset: QuerySet[Basket]) -> QuerySet[Basket]:
     # `of=("self",)` keeps the lock on the basket row even when related rows are joined in.
     return queryset.select_for_update(of=("self",))
+
+
+def lock_baskets_skipping_locked(queryset: QuerySet[Basket]) -> QuerySet[Basket]:
+    """Locks the rows no other transaction holds and leaves the others out of the result.
+
+    Background jobs use it so that several copies running at once split the work instead of
+    queueing behind each other (or behind a customer's request). Where the database has no
+    SKIP LOCKED, they wait for the lock instead; SQLite has no row locks at all and
+    serialises writers on the whole database.
+    """
+    if connection.features.has_select_for_update_skip_locked:
+        return queryset.select_for_update(skip_locked=True)
+    return queryset.select_for_update()

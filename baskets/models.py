@@ -5,7 +5,8 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Upper
 
 BASKET_ID_PREFIX = "basket-"
 
@@ -65,6 +66,10 @@ class Basket(models.Model):
     )
     for_subscription = models.ForeignKey(
         "subscriptions.Subscription", null=True, blank=True, on_delete=models.PROTECT, related_name="baskets"
+    )
+    # The one promo code applied to the basket (a new one replaces it); counted when it completes.
+    promo_code = models.ForeignKey(
+        "baskets.PromoCode", null=True, blank=True, on_delete=models.PROTECT, related_name="baskets"
     )
 
     # Customer details as given at checkout (may differ from the customer record).
@@ -163,3 +168,152 @@ class BasketEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} v{self.version}"
+
+
+# --- Promo codes, their redemptions and payments ----------------------------------------------
+
+
+class PromoCode(models.Model):
+    """A discount code (Limio promo codes v2, API.md §7). Codes are stored upper-case.
+
+    Writes go through baskets.promo_codes (apply, redeem) and the admin form (which normalises
+    the code); `redeemed_count` only ever moves by the conditional UPDATE of promo_code_redeem.
+    """
+
+    class ApplicationLevel(models.TextChoices):
+        WHOLE_BASKET = "wholeBasket", "Whole basket"
+        SELECTED_ITEMS = "selectedItems", "Selected offers only"
+
+    class DiscountType(models.TextChoices):
+        PERCENTAGE = "percentage", "Percentage"
+        AMOUNT = "amount", "Fixed amount"
+
+    class DurationType(models.TextChoices):
+        MONTHS = "months", "Months"
+
+    code = models.CharField(max_length=64, help_text="Letters and digits; stored upper-case, unique in any case")
+    active = models.BooleanField(default=True)
+    description = models.CharField(max_length=255, blank=True)
+    starts_at = models.DateTimeField(null=True, blank=True, help_text="Empty = valid from now")
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty = never expires")
+    application_level = models.CharField(
+        max_length=16, choices=ApplicationLevel.choices, default=ApplicationLevel.WHOLE_BASKET
+    )
+    eligible_offers = models.ManyToManyField(
+        "subscriptions.Offer", blank=True, related_name="+", help_text="For selectedItems: the discounted offers"
+    )
+    available_quantity = models.PositiveIntegerField(
+        null=True, blank=True, help_text="How many orders may redeem it; empty = unlimited"
+    )
+    redeemed_count = models.PositiveIntegerField(default=0, editable=False)
+    discount_type = models.CharField(max_length=10, choices=DiscountType.choices, default=DiscountType.PERCENTAGE)
+    percentage = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True, help_text="0 to 100")
+    amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True, help_text="ISO 4217; required with an amount")
+    duration_length = models.PositiveIntegerField(null=True, blank=True, help_text="Empty = forever")
+    duration_type = models.CharField(max_length=10, choices=DurationType.choices, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            models.UniqueConstraint(
+                Upper("code"), name="promo_code_code_unique_ci", violation_error_message="This code exists already."
+            ),
+            models.CheckConstraint(
+                condition=Q(code__regex=r"^[A-Z0-9]+$"),
+                name="promo_code_code_format",
+                violation_error_message="A code is letters and digits only.",
+            ),
+            models.CheckConstraint(
+                condition=Q(application_level__in=["wholeBasket", "selectedItems"]), name="promo_code_level_known"
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(
+                        discount_type="percentage",
+                        percentage__isnull=False,
+                        percentage__gte=0,
+                        percentage__lte=100,
+                        amount__isnull=True,
+                    )
+                    | Q(
+                        discount_type="amount",
+                        amount__isnull=False,
+                        amount__gte=0,
+                        currency__regex=r"^[A-Z]{3}$",
+                        percentage__isnull=True,
+                    )
+                ),
+                name="promo_code_discount_shape",
+                violation_error_message="A percentage code has a percentage from 0 to 100 and no amount; an amount "
+                "code has an amount of 0 or more, a currency and no percentage.",
+            ),
+            models.CheckConstraint(
+                condition=Q(duration_length__isnull=True, duration_type="")
+                | Q(duration_length__isnull=False, duration_length__gte=1, duration_type="months"),
+                name="promo_code_duration_shape",
+                violation_error_message="A duration is a length of at least 1 with its type, or neither (forever).",
+            ),
+            models.CheckConstraint(
+                condition=Q(starts_at__isnull=True) | Q(expires_at__isnull=True) | Q(expires_at__gt=F("starts_at")),
+                name="promo_code_window",
+                violation_error_message="The code must expire after it starts.",
+            ),
+            models.CheckConstraint(
+                condition=Q(available_quantity__isnull=True) | Q(redeemed_count__lte=F("available_quantity")),
+                name="promo_code_redemptions_within_quantity",
+                violation_error_message="The available quantity cannot be below the redemptions already made.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class PromoRedemption(models.Model):
+    """One completed order that used a promo code, and the discount it got."""
+
+    promo_code = models.ForeignKey(PromoCode, on_delete=models.PROTECT, related_name="redemptions")
+    basket = models.OneToOneField(Basket, on_delete=models.PROTECT, related_name="promo_redemption")
+    customer = models.ForeignKey(
+        "subscriptions.Customer", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    currency = models.CharField(max_length=3, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gte=0), name="promo_redemption_amount_non_negative")]
+
+    def __str__(self) -> str:
+        return f"{self.promo_code_id} on {self.basket_id}"
+
+
+class Payment(models.Model):
+    """What the payment gateway recorded for a completed order (baskets.payments)."""
+
+    class Status(models.TextChoices):
+        # Noted for collection outside this service; no money was taken (the manual gateway).
+        RECORDED = "recorded", "Recorded (no money taken)"
+        AUTHORIZED = "authorized", "Authorized"
+        CAPTURED = "captured", "Captured"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    basket = models.OneToOneField(Basket, on_delete=models.PROTECT, related_name="payment")
+    gateway = models.CharField(max_length=40)
+    status = models.CharField(max_length=12, choices=Status.choices)
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    currency = models.CharField(max_length=3, blank=True)
+    reference = models.CharField(max_length=255, blank=True, help_text="The gateway's or the caller's reference")
+    method = models.CharField(max_length=40, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gte=0), name="payment_amount_non_negative")]
+
+    def __str__(self) -> str:
+        return f"{self.gateway} {self.amount} {self.currency} ({self.status})"

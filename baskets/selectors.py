@@ -6,16 +6,24 @@ import base64
 import binascii
 import json
 import uuid
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
 from django.db.models import Prefetch, Q, QuerySet
+from django.db.models.functions import Upper
+from django.utils import timezone
 
 from baskets.actors import Actor
-from baskets.errors import Codes
-from baskets.models import Basket, BasketStatus, OrderItem
+from baskets.errors import Codes, OrderCodes, PromoCodeCodes
+from baskets.models import Basket, BasketStatus, OrderItem, OrderType, PromoCode
 from checkout_project.api.errors import ApplicationError
 from checkout_project.api.wire import parse_aware_datetime
+from subscriptions import pricing
+from subscriptions.models import Offer
+from subscriptions.selectors import offers_by_id, unavailable_product_codes
 
 
 def visible_baskets(actor: Actor) -> QuerySet[Basket]:
@@ -43,6 +51,17 @@ def basket_get_visible(*, actor: Actor, basket_id: uuid.UUID | None) -> Basket |
     return (
         visible_baskets(actor)
         .filter(pk=basket_id)
+        .prefetch_related(Prefetch("items", queryset=OrderItem.objects.order_by("position", "created")))
+        .first()
+    )
+
+
+def basket_for_checkout_page(basket_id: uuid.UUID | None) -> Basket | None:
+    """Any basket with its items in order: the hosted page's caller proved it with a signed cookie."""
+    if basket_id is None:
+        return None
+    return (
+        Basket.objects.filter(pk=basket_id)
         .prefetch_related(Prefetch("items", queryset=OrderItem.objects.order_by("position", "created")))
         .first()
     )
@@ -132,3 +151,201 @@ def abandoned_baskets(
         rows = rows[:limit]
         next_cursor = Cursor(created=rows[-1].created, basket_id=rows[-1].id)
     return AbandonedPage(baskets=rows, next_cursor=next_cursor)
+
+
+# --- Promo codes ---------------------------------------------------------------------------------
+
+
+def normalise_promo_code(code: str) -> str:
+    """How codes are stored and looked up: trimmed, upper-case."""
+    return code.strip().upper()
+
+
+def promo_code_by_code(code: str) -> PromoCode | None:
+    """The promo code with this code in any case, with its eligible offer ids (two queries)."""
+    return (
+        PromoCode.objects.annotate(code_upper=Upper("code"))
+        .filter(code_upper=normalise_promo_code(code))
+        .prefetch_related(Prefetch("eligible_offers", queryset=Offer.objects.only("id")))
+        .first()
+    )
+
+
+def promo_code_with_offers(promo_code_id: int) -> PromoCode:
+    return PromoCode.objects.prefetch_related(Prefetch("eligible_offers", queryset=Offer.objects.only("id"))).get(
+        pk=promo_code_id
+    )
+
+
+def promo_code_discount(promo: PromoCode) -> pricing.Discount:
+    """The code's terms for subscriptions.pricing; reads eligible offers once (prefetched: no query)."""
+    selected = promo.application_level == PromoCode.ApplicationLevel.SELECTED_ITEMS
+    percentage = promo.discount_type == PromoCode.DiscountType.PERCENTAGE
+    return pricing.Discount(
+        type=promo.discount_type,
+        value=(promo.percentage if percentage else promo.amount) or Decimal(0),
+        offer_ids=frozenset(offer.pk for offer in promo.eligible_offers.all()) if selected else None,
+        duration_months=promo.duration_length if promo.duration_type else None,
+    )
+
+
+def order_lines(items: Iterable[OrderItem]) -> list[tuple[list[dict[str, Any]], int, str]]:
+    """The (price schedule, quantity, offer id) lines an order charges for (removals excluded)."""
+    return [
+        (item.offer_snapshot.get("price", []), item.quantity, item.offer_id)
+        for item in items
+        if item.action_type != OrderItem.ActionType.REMOVE
+    ]
+
+
+def promo_code_problem(
+    promo: PromoCode,
+    *,
+    basket: Basket,
+    items: Sequence[OrderItem],
+    now: datetime,
+    check_redemption_limit: bool = True,
+) -> tuple[str, str] | None:
+    """Why this code cannot discount this basket now, as (code, message), or None when it can.
+
+    `check_redemption_limit=False` leaves exhaustion to the atomic count at completion (a read
+    here would race with concurrent completions).
+    """
+    if not promo.active:
+        return PromoCodeCodes.INACTIVE, "This promo code is not active."
+    if promo.starts_at is not None and promo.starts_at > now:
+        return PromoCodeCodes.NOT_STARTED, "This promo code is not valid yet."
+    if promo.expires_at is not None and promo.expires_at <= now:
+        return PromoCodeCodes.EXPIRED, "This promo code has expired."
+    if (
+        check_redemption_limit
+        and promo.available_quantity is not None
+        and promo.redeemed_count >= promo.available_quantity
+    ):
+        return PromoCodeCodes.EXHAUSTED, "This promo code has been used as many times as it may be."
+    if basket.order_type == OrderType.UPDATE_SUBSCRIPTION:
+        return PromoCodeCodes.NOT_APPLICABLE, "Promo codes apply to new and renewal orders only."
+    if promo.discount_type == PromoCode.DiscountType.AMOUNT and promo.currency != basket.currency:
+        return PromoCodeCodes.NOT_APPLICABLE, f"This promo code is in {promo.currency}; the basket is not."
+    discount = promo_code_discount(promo)
+    if discount.offer_ids is not None and not any(discount.applies_to(line[2]) for line in order_lines(items)):
+        return PromoCodeCodes.NOT_APPLICABLE, "This promo code applies to none of the offers in the basket."
+    return None
+
+
+# --- Re-validation before completion (order submission, partner validate) ------------------------
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One reason a basket cannot be completed as it stands."""
+
+    code: str
+    message: str
+    order_item_id: uuid.UUID | None = None
+
+    def to_wire(self) -> dict[str, str]:
+        wire = {"code": self.code, "message": self.message}
+        if self.order_item_id is not None:
+            wire["orderItemId"] = str(self.order_item_id)
+        return wire
+
+
+@dataclass(frozen=True)
+class BasketValidation:
+    """What every check reads, loaded once: the basket, the items it would order, their offers."""
+
+    basket: Basket
+    items: list[OrderItem]  # the items the order acts on (an update basket's removals excluded)
+    offers: dict[str, Offer]
+    unavailable_product_codes: set[str]
+    now: datetime
+    check_redemption_limit: bool
+
+
+BasketCheck = Callable[[BasketValidation], Iterable[Finding]]
+
+
+def check_not_empty(validation: BasketValidation) -> Iterable[Finding]:
+    if not validation.items:
+        yield Finding(OrderCodes.BASKET_EMPTY, "The basket has no order items.")
+
+
+def check_offers(validation: BasketValidation) -> Iterable[Finding]:
+    """Every offer still published, at the version the item was priced at, quantity within limits."""
+    for item in validation.items:
+        offer = validation.offers.get(item.offer_id)
+        if offer is None or not offer.published:
+            yield Finding(OrderCodes.OFFER_NOT_FOUND, "This offer is no longer sold.", item.id)
+        elif offer.version != item.offer_version:
+            changed = "This offer's price, products or term changed since it was added."
+            yield Finding(OrderCodes.OFFER_VERSION_STALE, changed, item.id)
+        elif not offer.min_quantity <= item.quantity <= offer.max_quantity:
+            yield Finding(
+                OrderCodes.QUANTITY_OUT_OF_RANGE,
+                f"Quantity must be between {offer.min_quantity} and {offer.max_quantity} for this offer.",
+                item.id,
+            )
+
+
+def check_products(validation: BasketValidation) -> Iterable[Finding]:
+    for item in validation.items:
+        for product in item.offer_snapshot.get("products", []):
+            if product.get("productCode") in validation.unavailable_product_codes:
+                yield Finding(
+                    OrderCodes.PRODUCT_UNAVAILABLE, f"Product {product.get('productCode')} is not available.", item.id
+                )
+
+
+def check_renewal(validation: BasketValidation) -> Iterable[Finding]:
+    if validation.basket.order_type == OrderType.RENEW:
+        offers = [item for item in validation.items if item.type == OrderItem.Type.OFFER]
+        if len(offers) != 1:
+            yield Finding(OrderCodes.RENEWAL_NEEDS_ONE_OFFER, "A renewal renews onto exactly one offer.")
+
+
+def check_promo_code(validation: BasketValidation) -> Iterable[Finding]:
+    basket = validation.basket
+    if basket.promo_code_id is None:
+        return
+    problem = promo_code_problem(
+        basket.promo_code,
+        basket=basket,
+        items=validation.items,
+        now=validation.now,
+        check_redemption_limit=validation.check_redemption_limit,
+    )
+    if problem is not None:
+        yield Finding(*problem)
+
+
+# A later check (partner eligibility, blocked products) is one more function of this shape.
+BASKET_CHECKS: tuple[BasketCheck, ...] = (
+    check_not_empty, check_offers, check_products, check_renewal, check_promo_code,
+)  # fmt: skip
+
+
+def basket_validation_findings(
+    basket: Basket,
+    items: Sequence[OrderItem],
+    *,
+    now: datetime | None = None,
+    check_redemption_limit: bool = True,
+    extra_checks: Sequence[BasketCheck] = (),
+) -> list[Finding]:
+    """Everything that stops this basket from completing now; empty when it can complete.
+
+    Two queries (offers, products) whatever the number of items, plus the promo code's when it
+    is not loaded yet. Runs BASKET_CHECKS then `extra_checks`, in order.
+    """
+    ordered = [item for item in items if item.action_type != OrderItem.ActionType.REMOVE]
+    product_codes = {p.get("productCode") for item in ordered for p in item.offer_snapshot.get("products", [])}
+    validation = BasketValidation(
+        basket=basket,
+        items=ordered,
+        offers=offers_by_id(item.offer_id for item in ordered),
+        unavailable_product_codes=unavailable_product_codes(product_codes),
+        now=now or timezone.now(),
+        check_redemption_limit=check_redemption_limit,
+    )
+    return [finding for check in (*BASKET_CHECKS, *extra_checks) for finding in check(validation)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -20,12 +21,21 @@ from baskets.errors import (
     InvalidOrderItems,
     VersionMismatch,
 )
-from baskets.locks import lock_baskets
-from baskets.models import BASKET_TRANSITIONS, Basket, BasketEvent, BasketStatus, OrderItem, OrderType
+from baskets.links import VISIT_EVENTS, LinkKind, LinkRefused, verify_link_token
+from baskets.locks import lock_baskets, lock_baskets_skipping_locked
+from baskets.models import (
+    BASKET_TRANSITIONS,
+    Basket,
+    BasketEvent,
+    BasketStatus,
+    OrderItem,
+    OrderType,
+    new_link_nonce,
+)
 from baskets.selectors import visible_baskets
 from checkout_project.api.errors import ApplicationError
-from subscriptions.models import Offer
-from subscriptions.selectors import offers_with_cross_sells
+from subscriptions.models import Customer, Offer
+from subscriptions.selectors import customer_by_id_or_email, offers_with_cross_sells
 
 CUSTOMER_DETAIL_FIELDS = {
     "email": "email",
@@ -180,9 +190,13 @@ def basket_initiate(
     landing_basket_id: uuid.UUID | None = None,
     if_match: int | None = None,
     entry: dict[str, Any] | None = None,
+    assisted: bool = False,
+    owner: Customer | None = None,
 ) -> BasketChange:
     """Create a basket, or replace the items and details of the caller's active landing basket.
 
+    `assisted` (basket_initiate_for_customer): staff or a back office create the basket for
+    `owner` (or for nobody yet), so the caller's own customer is not the basket's.
     Locks the landing basket when there is one. Raises InvalidOrderItems (400) with every
     refused item, VersionMismatch (412). Writes nothing when it raises.
     """
@@ -205,8 +219,8 @@ def basket_initiate(
             expires_at=now + settings.BASKET_LIFETIME,
             order_type=OrderType.NEW,
             application=actor.application,
-            created_by_customer_token=actor.is_customer_token,
-            customer=actor.customer,
+            created_by_customer_token=actor.is_customer_token and not assisted,
+            customer=owner if assisted else actor.customer,
             partner=actor.partner,
             created_by_staff=actor.user if actor.is_staff else None,
             entry=entry or {},
@@ -232,13 +246,39 @@ def basket_initiate(
         basket.save()
         basket.items.all().delete()
     OrderItem.objects.bulk_create(items)
-    basket_record_event(
-        basket=basket,
-        actor=actor,
-        kind=kind,
-        data={"orderItems": [{"offer": it.offer_id, "quantity": it.quantity} for it in items]},
-    )
+    event_data: dict[str, Any] = {"orderItems": [{"offer": it.offer_id, "quantity": it.quantity} for it in items]}
+    if assisted:
+        event_data["assisted"] = True
+        event_data["owner"] = owner.public_id if owner is not None else None
+    basket_record_event(basket=basket, actor=actor, kind=kind, data=event_data)
     return BasketChange(basket=basket, items=items, action_results=[])
+
+
+@transaction.atomic
+def basket_initiate_for_customer(
+    *,
+    actor: Actor,
+    order: dict[str, Any],
+    customer_id: uuid.UUID | None = None,
+    customer_email: str | None = None,
+) -> BasketChange:
+    """Create a basket on a customer's behalf (assisted sales, POST /admin/checkout/initiate).
+
+    The basket records the calling application (and the staff user on the admin pages) as its
+    agent, and the customer named by id or e-mail as its owner; the owner's details fill the
+    customer details the order leaves out. Always a new basket: no landing state. Raises 400
+    customer_not_found for an unknown customer, and what basket_initiate raises. Writes
+    nothing when it raises.
+    """
+    owner = None
+    if customer_id is not None or customer_email:
+        owner = customer_by_id_or_email(customer_id=customer_id, email=customer_email)
+        if owner is None:
+            raise ApplicationError("No customer has this id or e-mail.", code=Codes.CUSTOMER_NOT_FOUND)
+        given = {name: value for name, value in (order.get("customerDetails") or {}).items() if value}
+        known = {wire: getattr(owner, field) for wire, field in CUSTOMER_DETAIL_FIELDS.items()}
+        order = {**order, "customerDetails": {**known, **given}}
+    return basket_initiate(actor=actor, order=order, assisted=True, owner=owner)
 
 
 # --- Update ------------------------------------------------------------------------------
@@ -361,3 +401,81 @@ def basket_apply_actions(
     )
     ordered = sorted(current.values(), key=lambda item: item.position)
     return BasketChange(basket=basket, items=ordered, action_results=results)
+
+
+# --- Recovery and assisted links ------------------------------------------------------------
+
+
+@transaction.atomic
+def basket_revoke_links(*, actor: Actor, basket_id: uuid.UUID) -> Basket:
+    """Revoke every recovery and assisted link issued for a basket so far (staff only).
+
+    Locks the basket and gives it a new link nonce; links issued afterwards work. The order
+    does not change, so neither do `version` nor `updated` (ETags and the feed stay valid).
+    Raises BasketNotFound (404). Writes nothing when it raises.
+    """
+    basket = lock_baskets(Basket.objects.filter(pk=basket_id)).first()
+    if basket is None:
+        raise BasketNotFound("Basket not found")
+    basket.link_nonce = new_link_nonce()
+    basket.save(update_fields=["link_nonce"])
+    basket_record_event(basket=basket, actor=actor, kind="links_revoked")
+    return basket
+
+
+def basket_record_link_visit(*, basket: Basket, kind: LinkKind, actor: Actor | None = None) -> BasketEvent:
+    """Record a visit through a link: a `recovered` or `assisted` event. A visit changes no field."""
+    return basket_record_event(
+        basket=basket, actor=actor or Actor(), kind=VISIT_EVENTS[kind], data={"link": kind.value}
+    )
+
+
+@transaction.atomic
+def basket_follow_link(*, kind: LinkKind, basket_id: uuid.UUID | None, token: str | None) -> Basket:
+    """Open a basket through a recovery or assisted link and record the visit.
+
+    Locks the basket (a visit racing a revocation or a completion sees it before or after).
+    Raises LinkRefused: 400 for a missing, forged, expired, revoked, wrong-kind or other
+    basket's token, 410 for a completed, expired or deleted basket. Writes nothing when it raises.
+    """
+    basket = lock_baskets(Basket.objects.filter(pk=basket_id)).first() if basket_id is not None else None
+    refusal = verify_link_token(
+        token, kind=kind, basket_id=basket_id, link_nonce=basket.link_nonce if basket is not None else None
+    )
+    if refusal is not None:
+        raise LinkRefused.for_refusal(refusal)
+    if basket is None:
+        raise LinkRefused("This basket no longer exists.", code="basket_not_found", status=410)
+    if basket.status == BasketStatus.COMPLETED:
+        raise LinkRefused("This order has already been completed.", code="basket_completed", status=410)
+    if basket.status == BasketStatus.EXPIRED or basket.expires_at <= timezone.now():
+        raise LinkRefused("This basket has expired.", code="basket_expired", status=410)
+    basket_record_link_visit(basket=basket, kind=kind)
+    return basket
+
+
+# --- Housekeeping ------------------------------------------------------------------------
+
+# Expiry is done by the system, not by a client: its events name no application or person.
+SYSTEM_ACTOR = Actor()
+
+
+@transaction.atomic
+def basket_expire_overdue(*, now: datetime, batch_size: int) -> int:
+    """Expire up to `batch_size` active baskets whose lifetime ended before `now`; how many it expired.
+
+    Locks the batch, oldest expiry first, skipping baskets another transaction holds (a
+    request changing one, or another copy of this job): copies running at once on several
+    hosts never take the same basket, and a customer's request is never waited for. Each
+    basket goes through `basket_transition`, which records an `expired` event.
+    """
+    overdue = Basket.objects.filter(status=BasketStatus.ACTIVE, expires_at__lte=now).order_by("expires_at", "id")
+    baskets = list(lock_baskets_skipping_locked(overdue)[:batch_size])
+    for basket in baskets:
+        basket_transition(
+            basket=basket,
+            to=BasketStatus.EXPIRED,
+            actor=SYSTEM_ACTOR,
+            data={"reason": "lifetime_over", "expiresAt": basket.expires_at.isoformat()},
+        )
+    return len(baskets)

@@ -513,9 +513,25 @@ def basket_complete_update_subscription(
     if basket is None:
         raise BasketNotFound()
     basket_ensure_mutable(basket)
+    state, event_data = update_basket_apply_locked(basket=basket, now=now)
+    basket_transition(basket=basket, to=BasketStatus.COMPLETED, actor=actor, data=event_data)
+    return state
+
+
+def update_basket_apply_locked(
+    *, basket: Basket, now: datetime, items: list[OrderItem] | None = None
+) -> tuple[SubscriptionCheckout, dict[str, Any]]:
+    """Apply a locked, mutable update basket's change to its subscription; the caller completes it.
+
+    The caller holds the basket's row lock in its transaction (basket_complete_update_subscription,
+    baskets.orders.basket_complete) and moves the basket to `completed` afterwards with the
+    returned event data. Locks the subscription row. Raises SubscriptionLocked (423), Conflict
+    subscription_changed (409) and ApplicationError basket_empty (400).
+    """
     subscription = subscription_services.subscription_lock(subscription_id=basket.for_subscription_id)
     subscription_ensure_unlocked(subscription, now)
-    items = list(basket.items.order_by("position", "created"))
+    if items is None:
+        items = list(basket.items.order_by("position", "created"))
     if not items:
         raise ApplicationError("This basket has no change to make.", code=SubscriptionCodes.BASKET_EMPTY)
     state = _state(basket, subscription, items, _options(subscription, items), now)
@@ -559,13 +575,7 @@ def basket_complete_update_subscription(
         for item in items:
             if item.id in immediate:
                 item.effective_date = now
-    basket_transition(
-        basket=basket,
-        to=BasketStatus.COMPLETED,
-        actor=actor,
-        data={"totals": state.totals.to_wire(), "deferred": deferred},
-    )
-    return state
+    return state, {"totals": state.totals.to_wire(), "deferred": deferred}
 
 
 # --- Renewal (staff) ----------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Settings, read from the environment. Every variable is listed in the README."""
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -60,6 +61,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: assigns the request id and times (and logs) everything below it.
+    "checkout_project.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Serves the admin's and the API docs' static files from gunicorn, without a CDN or nginx.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -140,6 +143,13 @@ LINK_LIFETIME = timedelta(days=env_int("LINK_LIFETIME_DAYS", 30))
 IDEMPOTENCY_KEY_LIFETIME = timedelta(hours=env_int("IDEMPOTENCY_KEY_LIFETIME_HOURS", 24))
 LANDING_STATE_COOKIE = "limio_state"
 LANDING_STATE_COOKIE_SECURE = not DEBUG
+# Where recovery and assisted links send the customer (the hosted checkout page, or your own).
+CHECKOUT_PAGE_URL = os.environ.get("CHECKOUT_PAGE_URL", "") or "/checkout/"
+
+# --- Payments (POST /api/order) ---------------------------------------------------------
+# A dotted path to a baskets.payments.PaymentGateway; the default records a `manual` payment
+# and takes no money.
+PAYMENT_GATEWAY = os.environ.get("PAYMENT_GATEWAY", "") or "baskets.payments.ManualPaymentGateway"
 
 # --- reCAPTCHA (X-Limio-Recaptcha on subscription checkout) -----------------------------
 RECAPTCHA_ENABLED = env_bool("RECAPTCHA_ENABLED", not DEBUG)
@@ -172,6 +182,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "checkout_project.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "checkout_project.api.schema.ScopedAutoSchema",
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_THROTTLE_CLASSES": ["checkout_project.api.throttling.ApplicationRateThrottle"],
 }
 
 OAUTH_SCOPES = {
@@ -229,9 +240,59 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# --- Operations: cache, throttling, logs ----------------------------------------------
+# Addresses of the proxies/load balancers in front (X-Forwarded-For) for throttling and logs.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", RECAPTCHA_TRUSTED_PROXY_COUNT)
+
+# LocMemCache is per process: with several workers or servers set CACHE_URL=redis://host:6379/0
+# so they share the throttle counters.
+CACHE_URL = os.environ.get("CACHE_URL", "")
+if CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            # Passed to redis-py's connection pool: never hang a request on a slow cache.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+    }
+elif CACHE_URL:
+    raise ImproperlyConfigured(f"CACHE_URL must be a redis://, rediss:// or unix:// URL, got {CACHE_URL!r}")
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+THROTTLE_ENABLED = env_bool("THROTTLE_ENABLED", True)
+THROTTLE_CACHE = "default"
+# Requests per OAuth application for the scope an action requires; "anonymous" is per client IP
+# for requests without a valid token. Format "<count>/<s|min|hour|day>".
+THROTTLE_RATES = {
+    "checkout": os.environ.get("THROTTLE_RATE_CHECKOUT", "3000/min"),
+    "checkout:admin": os.environ.get("THROTTLE_RATE_CHECKOUT_ADMIN", "600/min"),
+    "baskets:read": os.environ.get("THROTTLE_RATE_BASKETS_READ", "600/min"),
+    "partner": os.environ.get("THROTTLE_RATE_PARTNER", "1200/min"),
+    "anonymous": os.environ.get("THROTTLE_RATE_ANONYMOUS", "60/min"),
+}
+
+for _scope, _rate in THROTTLE_RATES.items():
+    # Refuse a bad rate at start-up rather than on the first request of that scope.
+    if not re.fullmatch(r"[0-9]+/(s|sec|second|m|min|minute|h|hour|d|day)", _rate.strip()):
+        raise ImproperlyConfigured(f"Throttle rate for {_scope!r} must look like '600/min', got {_rate!r}")
+
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "") or ("text" if DEBUG else "json")
+if LOG_FORMAT not in {"json", "text"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, got {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "checkout_project.logging.RequestIdFilter"}},
+    "formatters": {
+        "json": {"()": "checkout_project.logging.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]},
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # checkout.requests already logs every response; django.request's per-4xx warning would repeat it.
+    "loggers": {"django.request": {"level": "ERROR"}},
 }

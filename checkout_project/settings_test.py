@@ -12,3 +12,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # No network in tests: the offline verifier answers by token prefix.
 RECAPTCHA_ENABLED = True
 RECAPTCHA_VERIFIER = "checkout_project.api.recaptcha.OfflineRecaptchaVerifier"
+
+# Tests send bursts from one client: throttling is off unless a test turns it on
+# (tests/ops/test_throttling.py does, with the pytest-django settings fixture).
+THROTTLE_ENABLED = False

@@ -6,17 +6,29 @@ from oauth2_provider import urls as oauth2_urls
 from oauth2_provider import views as oauth2_views
 from rest_framework.routers import SimpleRouter
 
+from baskets import pages
 from baskets.api.admin_views import AdminCheckoutViewSet
+from baskets.api.order_views import AdminPromoCodeViewSet, OrderViewSet
 from baskets.api.subscription_views import SubscriptionCheckoutViewSet
 from baskets.api.views import CheckoutViewSet
 from checkout_project.api.oauth_views import IntrospectTokenView
+from checkout_project.health import healthz, readyz
 
 router = SimpleRouter(trailing_slash=False)
 router.register("checkout", CheckoutViewSet, basename="checkout")
 router.register("checkout", SubscriptionCheckoutViewSet, basename="checkout-subscription")
 router.register("admin/checkout", AdminCheckoutViewSet, basename="admin-checkout")
+router.register("admin/v2", AdminPromoCodeViewSet, basename="admin-promo-code")
+router.register("", OrderViewSet, basename="order")
 
 urlpatterns = [
+    # Load balancer probes: no auth, no throttling, no database for /healthz.
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+    # Followed from e-mails in a browser: plain views answering HTML, no OAuth (API.md §5).
+    path("api/checkout/recover", pages.recovery_link, name="checkout-recover"),
+    path("api/checkout/assisted", pages.assisted_link, name="checkout-assisted"),
+    path("checkout/", pages.checkout_page, name="checkout-page"),
     path("api/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),

@@ -71,13 +71,106 @@ class Totals:
         }
 
 
-def order_totals(lines: Iterable[tuple[list[dict[str, Any]], int]], currency: str) -> Totals:
-    """Totals of an acquisition order from (price schedule, quantity) lines."""
-    subtotal = sum((first_period_amount(price) * quantity for price, quantity in lines), ZERO)
+@dataclass(frozen=True)
+class Discount:
+    """A promo code's terms, as pricing needs them (the code itself lives in baskets).
+
+    `value` is a percentage (0-100) or an amount in the order's currency. `offer_ids` None means
+    the whole order; otherwise only lines of those offers are discounted. `duration_months` None
+    means forever; otherwise charges falling before anchor + that many months are discounted.
+    """
+
+    type: str  # "percentage" | "amount"
+    value: Decimal
+    offer_ids: frozenset[str] | None = None
+    duration_months: int | None = None
+
+    def applies_to(self, offer_id: str | None) -> bool:
+        return self.offer_ids is None or offer_id in self.offer_ids
+
+    def until(self, anchor: datetime) -> datetime | None:
+        """The first moment no longer discounted, or None (forever)."""
+        return None if self.duration_months is None else add_interval(anchor, self.duration_months, "months")
+
+
+# An order line: (price schedule, quantity) or (price schedule, quantity, offer id).
+OrderLine = tuple[list[dict[str, Any]], int] | tuple[list[dict[str, Any]], int, str]
+
+
+def _line(line: OrderLine) -> tuple[list[dict[str, Any]], int, str | None]:
+    price, quantity, *offer = line
+    return price, quantity, offer[0] if offer else None
+
+
+def bill_discount(eligible: Decimal, discount: Discount, currency: str) -> Decimal:
+    """The discount on one bill whose discountable part is `eligible`: never more than it, half-up."""
+    if eligible <= ZERO:
+        return ZERO
+    off = eligible * discount.value / Decimal(100) if discount.type == "percentage" else discount.value
+    return quantize(min(max(off, ZERO), eligible), currency or "GBP")
+
+
+def order_totals(lines: Iterable[OrderLine], currency: str, *, discount: Discount | None = None) -> Totals:
+    """Totals of an acquisition order: what is due at checkout (the charges without delay).
+
+    With a `discount`, the lines it applies to are discounted: a percentage of them, or a fixed
+    amount capped at their sum, so the total never goes below zero.
+    """
+    subtotal = eligible = ZERO
+    for price, quantity, offer_id in map(_line, lines):
+        amount = first_period_amount(price) * quantity
+        subtotal += amount
+        if discount is not None and discount.applies_to(offer_id):
+            eligible += amount
     subtotal = quantize(subtotal, currency or "GBP")
-    discount = ZERO
-    total = subtotal - discount
-    return Totals(subtotal, discount, total, total, currency or "")
+    off = bill_discount(quantize(eligible, currency or "GBP"), discount, currency) if discount else ZERO
+    total = subtotal - off
+    return Totals(subtotal, off, total, total, currency or "")
+
+
+@dataclass(frozen=True)
+class DiscountedBill:
+    """One moment of the schedule while a limited-duration discount runs."""
+
+    at: datetime
+    amount: Decimal
+    discount: Decimal
+    currency: str
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "date": self.at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "amount": money(self.amount, self.currency),
+            "discount": money(self.discount, self.currency),
+            "total": money(self.amount - self.discount, self.currency),
+        }
+
+
+def discount_schedule(
+    lines: Iterable[OrderLine], discount: Discount, *, anchor: datetime, currency: str
+) -> list[DiscountedBill]:
+    """Every bill from `anchor` until the discount ends, with its discount (empty when forever).
+
+    Charges of all lines due at the same moment form one bill; the discount applies per bill
+    (a fixed amount comes off each bill, capped at its discountable part). The first bill equals
+    order_totals' subtotal and discount.
+    """
+    until = discount.until(anchor)
+    if until is None:
+        return []
+    bills: dict[datetime, list[Decimal]] = {}
+    for price, quantity, offer_id in map(_line, lines):
+        for moment, amount in charge_occurrences(price, anchor, anchor, until):
+            bill = bills.setdefault(moment, [ZERO, ZERO])
+            bill[0] += amount * quantity
+            if discount.applies_to(offer_id):
+                bill[1] += amount * quantity
+    schedule = []
+    for moment in sorted(bills):
+        amount = quantize(bills[moment][0], currency or "GBP")
+        off = bill_discount(quantize(bills[moment][1], currency or "GBP"), discount, currency)
+        schedule.append(DiscountedBill(at=moment, amount=amount, discount=off, currency=currency))
+    return schedule
 
 
 def _interval(count: int, unit: str) -> str:

@@ -9,7 +9,7 @@ from functools import partial
 
 from django.db.models import CharField, IntegerField, OuterRef, StringAgg, Subquery, Value
 
-from subscriptions.models import Customer, Offer, Subscription, SubscriptionAddOn
+from subscriptions.models import Customer, Offer, Product, Subscription, SubscriptionAddOn
 
 OFFER_FIELDS = (
     "id", "type", "name", "path", "currency", "published", "version", "snapshot",
@@ -84,6 +84,19 @@ def subscription_for_customer(
     return subscriptions.filter(reference=reference).first()
 
 
+def customer_by_id_or_email(*, customer_id: uuid.UUID | None = None, email: str | None = None) -> Customer | None:
+    """A customer by id, or by e-mail (exact match first, else the only case-insensitive match)."""
+    if customer_id is not None:
+        return Customer.objects.filter(pk=customer_id).first()
+    if not email:
+        return None
+    exact = Customer.objects.filter(email=email).first()
+    if exact is not None:
+        return exact
+    matches = list(Customer.objects.filter(email__iexact=email)[:2])
+    return matches[0] if len(matches) == 1 else None
+
+
 def subscription_by_id_or_reference(
     *, subscription_id: uuid.UUID | None = None, reference: str | None = None
 ) -> Subscription | None:
@@ -153,3 +166,14 @@ def subscription_change_options(
         add_ons=add_ons,
         offers=offers_by_id(wanted),
     )
+
+
+def unavailable_product_codes(product_codes: Iterable[str]) -> set[str]:
+    """The codes among these whose product no longer exists or is not available (one query)."""
+    codes = {code for code in product_codes if isinstance(code, str)}
+    if not codes:
+        return set()
+    available = set(
+        Product.objects.filter(product_code__in=codes, available=True).values_list("product_code", flat=True)
+    )
+    return codes - available

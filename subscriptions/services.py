@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
-from subscriptions.models import Charge, Offer, Product, Subscription, SubscriptionAddOn
-from subscriptions.pricing import charge_to_wire
+from subscriptions.models import Charge, Customer, Offer, Product, Subscription, SubscriptionAddOn
+from subscriptions.pricing import add_interval, charge_to_wire
 
 
 def offer_priced_content(offer: Offer) -> dict[str, Any]:
@@ -142,3 +143,93 @@ def subscription_schedule_change(
     subscription.pending_change_at = effective_at
     subscription.save(update_fields=["pending_offer", "pending_change", "pending_change_at", "updated"])
     return subscription
+
+
+# --- Orders: customers, new subscriptions and renewals ------------------------------------------
+
+
+def customer_get_or_create(*, email: str, details: dict[str, str] | None = None) -> Customer:
+    """The customer with this e-mail (any case; the oldest if several), or a new one with `details`.
+
+    Safe under concurrency: a concurrent insert of the same e-mail loses on the unique index
+    inside a savepoint and reads the winner's row instead.
+    """
+    existing = Customer.objects.filter(email__iexact=email).order_by("created").first()
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            return Customer.objects.create(email=email, **(details or {}))
+    except IntegrityError:
+        return Customer.objects.get(email=email)
+
+
+@dataclass(frozen=True)
+class NewSubscription:
+    """One subscription to create: the offer (and its term) with the add-ons bought with it."""
+
+    offer_id: str
+    quantity: int
+    term_length: int
+    term_type: str
+    add_ons: dict[str, int] = field(default_factory=dict)
+
+
+@transaction.atomic
+def subscriptions_create(
+    *, customer: Customer, orders: Sequence[NewSubscription], start: datetime
+) -> list[Subscription]:
+    """Create the subscriptions of an order, each starting at `start` for its offer's term.
+
+    Two INSERTs whatever the number of subscriptions and add-ons.
+    """
+    subscriptions = [
+        Subscription(
+            customer=customer,
+            offer_id=order.offer_id,
+            quantity=order.quantity,
+            term_start=start,
+            term_end=add_interval(start, order.term_length, order.term_type),
+        )
+        for order in orders
+    ]
+    Subscription.objects.bulk_create(subscriptions)
+    SubscriptionAddOn.objects.bulk_create(
+        SubscriptionAddOn(subscription=subscription, offer_id=add_on_id, quantity=quantity)
+        for subscription, order in zip(subscriptions, orders, strict=True)
+        for add_on_id, quantity in order.add_ons.items()
+    )
+    return subscriptions
+
+
+@transaction.atomic
+def subscription_renew(
+    *,
+    subscription: Subscription,
+    offer_id: str,
+    quantity: int,
+    term_length: int,
+    term_type: str,
+    add_ons: dict[str, int],
+    now: datetime,
+) -> Subscription:
+    """Extend the subscription's term by `term_length` `term_type` and move it onto the renewal offer,
+    quantity and add-ons (add-ons not renewed are removed).
+
+    The term runs on from the current term end; a lapsed subscription starts a fresh term now.
+    The caller must hold the subscription's row lock (subscription_lock).
+    """
+    if subscription.term_end > now:
+        subscription.term_end = add_interval(subscription.term_end, term_length, term_type)
+    else:
+        subscription.term_start = now
+        subscription.term_end = add_interval(now, term_length, term_type)
+    subscription.save(update_fields=["term_start", "term_end", "updated"])
+    current_add_ons = set(subscription.add_ons.values_list("offer_id", flat=True))
+    return subscription_apply_change(
+        subscription=subscription,
+        offer_id=offer_id,
+        quantity=quantity,
+        add_add_ons=add_ons,
+        remove_add_on_ids=current_add_ons - set(add_ons),
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from datetime import timedelta
+from decimal import Decimal
 
 import factory
 from django.conf import settings
@@ -12,7 +13,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from oauth2_provider.models import AccessToken, Application
 
-from baskets.models import Basket, OrderItem
+from baskets.models import Basket, OrderItem, PromoCode
 from checkout_project.api.models import ClientProfile
 from subscriptions import services as catalog_services
 from subscriptions.models import Customer, Offer, Product, Subscription
@@ -148,3 +149,21 @@ class OrderItemFactory(factory.django.DjangoModelFactory):
     offer_snapshot = factory.LazyAttribute(lambda o: o.offer.snapshot)
     type = factory.LazyAttribute(lambda o: o.offer.type)
     quantity = 1
+
+
+class PromoCodeFactory(factory.django.DjangoModelFactory):
+    """A 20%-off whole-basket code, forever, unlimited; override any field."""
+
+    class Meta:
+        model = PromoCode
+        skip_postgeneration_save = True
+
+    code = factory.Sequence(lambda n: f"PROMO{n}")
+    description = "20% off"
+    discount_type = "percentage"
+    percentage = Decimal("20")
+
+    @factory.post_generation
+    def eligible_offers(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.eligible_offers.set(extracted)

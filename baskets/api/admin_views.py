@@ -1,4 +1,5 @@
-"""Staff endpoints under /api/admin/checkout (scope `checkout:admin`): renewals (API.md §6)."""
+"""Staff endpoints under /api/admin/checkout (scope `checkout:admin`): assisted sales (API.md §7)
+and renewals (API.md §6)."""
 
 from __future__ import annotations
 
@@ -9,17 +10,63 @@ from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from baskets import subscription_checkout
+from baskets import services, subscription_checkout
 from baskets.api import schemas
 from baskets.api.render import order_to_wire
+from baskets.api.serializers import InitiateRequestSerializer
 from baskets.api.views import IDEMPOTENCY_HEADER
+from baskets.errors import Codes
+from baskets.links import basket_links
 from checkout_project.api.auth import actor_from_request
+from checkout_project.api.errors import ApplicationError, flatten_validation_errors
 from checkout_project.api.headers import set_etag
 from checkout_project.api.idempotency import idempotent
 from checkout_project.api.viewsets import ScopedViewSet
 
 _SUBSCRIPTION_ID = r"^sub-[0-9a-fA-F-]{32,36}$"
 _REFERENCE = r"^[A-Z0-9]{12}$"
+_CUSTOMER_ID = r"^cus-[0-9a-fA-F-]{32,36}$"
+
+
+class CustomerRefSerializer(serializers.Serializer):
+    """The basket's owner: `{"id": "cus-<uuid>"}` or `{"email": "…"}`."""
+
+    id = serializers.RegexField(_CUSTOMER_ID, required=False)
+    email = serializers.EmailField(required=False)
+
+    def validate(self, attrs):
+        if ("id" in attrs) == ("email" in attrs):
+            raise serializers.ValidationError("Give the customer's id or e-mail, not both.")
+        if "id" not in attrs:
+            return {"customer_email": attrs["email"]}
+        try:
+            return {"customer_id": uuid.UUID(attrs["id"].removeprefix("cus-"))}
+        except ValueError:
+            raise serializers.ValidationError({"id": "Not a customer id."}) from None
+
+
+class AdminInitiateRequestSerializer(InitiateRequestSerializer):
+    customer = CustomerRefSerializer(required=False, allow_null=True)
+
+
+def admin_initiate_payload(data) -> dict:
+    """The validated body; a malformed owner alone is 400 `invalid_customer`, the rest `validation_error`."""
+    payload = AdminInitiateRequestSerializer(data=data)
+    if payload.is_valid():
+        return payload.validated_data
+    details = flatten_validation_errors(payload.errors)
+    if all(path == "customer" or path.startswith("customer.") for path in details):
+        path, message = next(iter(details.items()))
+        raise ApplicationError(f"Invalid request: {path}: {message}", code=Codes.INVALID_CUSTOMER, details=details)
+    raise serializers.ValidationError(payload.errors)
+
+
+class AdminInitiateResponse(serializers.Serializer):
+    id = serializers.CharField()
+    recoveryLink = serializers.CharField(help_text="/api/checkout/recover?basketId=…&recover=<signed token>")
+    assistedCheckoutLink = serializers.CharField(
+        required=False, help_text="/api/checkout/assisted?basketId=…&cl=<signed token>; only with an owner"
+    )
 
 
 class SubscriptionRefSerializer(serializers.Serializer):
@@ -54,12 +101,40 @@ class RenewResponse(serializers.Serializer):
     id = serializers.CharField()
     segments = serializers.ListField(child=serializers.CharField())
     order = schemas.OrderSerializer()
+    recoveryLink = serializers.CharField()
+    assistedCheckoutLink = serializers.CharField()
 
 
 class AdminCheckoutViewSet(ScopedViewSet):
     """Baskets created by staff and back-office systems for a customer."""
 
     schema_tags = ["Checkout & Baskets"]
+
+    @extend_schema(
+        operation_id="admin_checkout_initiate",
+        summary="Create a basket on a customer's behalf and get its recovery and assisted links",
+        request=AdminInitiateRequestSerializer,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses=schemas.responses(200, AdminInitiateResponse, 400, 401, 403, 422),
+    )
+    @action(detail=False, methods=["post"], url_path="initiate", required_scope="checkout:admin")
+    def initiate(self, request):
+        actor = actor_from_request(request)
+        payload = admin_initiate_payload(request.data)
+        owner = payload.get("customer") or {}
+
+        def handle():
+            change = services.basket_initiate_for_customer(
+                actor=actor,
+                order=payload["order"],
+                customer_id=owner.get("customer_id"),
+                customer_email=owner.get("customer_email"),
+            )
+            response = Response({"id": change.basket.public_id, **basket_links(change.basket)})
+            set_etag(response, change.basket.version)
+            return response
+
+        return idempotent(request, actor, handle)
 
     @extend_schema(
         operation_id="admin_checkout_initiate_renew",
@@ -83,6 +158,7 @@ class AdminCheckoutViewSet(ScopedViewSet):
                     "id": basket.public_id,
                     "segments": list(subscription.customer.segments),
                     "order": order_to_wire(basket, items),
+                    **basket_links(basket),
                 }
             )
             set_etag(response, basket.version)

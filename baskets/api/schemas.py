@@ -60,6 +60,34 @@ class TotalsSerializer(serializers.Serializer):
     dueToday = serializers.CharField()
 
 
+class PromoCodeDiscountSerializer(serializers.Serializer):
+    type = serializers.CharField(help_text='"percentage" or "amount"')
+    percentage = serializers.CharField(required=False, help_text='e.g. "20.00"')
+    amount = serializers.CharField(required=False)
+    currency = serializers.CharField(required=False)
+
+
+class DiscountedBillSerializer(serializers.Serializer):
+    date = serializers.DateTimeField()
+    amount = serializers.CharField()
+    discount = serializers.CharField()
+    total = serializers.CharField()
+
+
+class PromoCodeOutSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    description = serializers.CharField(allow_blank=True)
+    discount = PromoCodeDiscountSerializer()
+    applicationLevel = serializers.CharField(help_text='"wholeBasket" or "selectedItems"')
+    discountedOrderItems = serializers.ListField(child=serializers.UUIDField(), help_text="The lines it discounts")
+    durationLength = serializers.IntegerField(allow_null=True)
+    durationType = serializers.CharField(allow_null=True, help_text='"months", or null: forever')
+    discountedUntil = serializers.DateTimeField(allow_null=True, help_text="First moment not discounted; null: forever")
+    amount = serializers.CharField(help_text="The discount on this order (what is due today)")
+    currency = serializers.CharField(allow_blank=True)
+    schedule = DiscountedBillSerializer(many=True, help_text="Each bill until the discount ends (empty: forever)")
+
+
 class OrderSerializer(serializers.Serializer):
     checkoutId = serializers.CharField()
     order_type = serializers.ChoiceField(choices=["new", "update_subscription", "renew"])
@@ -71,7 +99,7 @@ class OrderSerializer(serializers.Serializer):
     source = serializers.CharField(allow_null=True)
     external_id = serializers.CharField(allow_null=True)
     customFields = serializers.DictField()
-    promoCode = serializers.DictField(allow_null=True)
+    promoCode = PromoCodeOutSerializer(allow_null=True)
     totals = TotalsSerializer()
     version = serializers.IntegerField()
     created = serializers.DateTimeField()
@@ -118,6 +146,7 @@ class AbandonedItemSerializer(serializers.Serializer):
     entry = serializers.DictField()
     partner = serializers.CharField(allow_null=True)
     completed = serializers.BooleanField()
+    recoveryLink = serializers.CharField(help_text="/api/checkout/recover?basketId=…&recover=<signed token>")
 
 
 class AbandonedResponse(serializers.Serializer):

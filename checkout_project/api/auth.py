@@ -55,8 +55,10 @@ class HasRequiredScope(BasePermission):
         token = request.auth
         if token is None:
             return False  # DRF turns this into 401 because the request is not authenticated.
-        if not token.allow_scopes([required]):
-            self.message = f"This endpoint needs the '{required}' scope."
+        # An action may also accept alternatives: @action(..., also_accepted_scopes=("checkout:admin",)).
+        accepted = [required, *getattr(view, "also_accepted_scopes", ())]
+        if not any(token.allow_scopes([scope]) for scope in accepted):
+            self.message = f"This endpoint needs the {' or '.join(repr(scope) for scope in accepted)} scope."
             return False
         return True
 

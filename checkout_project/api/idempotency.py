@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from datetime import datetime
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from rest_framework.response import Response
 
@@ -86,3 +87,20 @@ def idempotent(request, actor: Actor, handler: Callable[[], Response]) -> Respon
         }
         record.save(update_fields=["status_code", "body", "headers", "cookies"])
     return response
+
+
+@transaction.atomic
+def idempotency_records_purge(*, created_before: datetime, batch_size: int) -> int:
+    """Delete up to `batch_size` records created before `created_before`; how many it deleted.
+
+    Rows another transaction holds are skipped where the database can (several copies of the
+    housekeeping job, or a request replacing an expired record, never wait on each other).
+    """
+    stale = IdempotencyRecord.objects.filter(created__lt=created_before).order_by("created", "pk")
+    if connection.features.has_select_for_update_skip_locked:
+        stale = stale.select_for_update(skip_locked=True)
+    ids = list(stale.values_list("pk", flat=True)[:batch_size])
+    if not ids:
+        return 0
+    deleted, _ = IdempotencyRecord.objects.filter(pk__in=ids).delete()
+    return deleted

@@ -8,7 +8,8 @@ class ScopedAutoSchema(AutoSchema):
         scope = getattr(self.view, "required_scope", None)
         if scope is None:
             return []
-        return [{"oauth2": [scope]}]
+        # Alternatives are separate requirements: OpenAPI reads a list of them as "any of".
+        return [{"oauth2": [accepted]} for accepted in (scope, *getattr(self.view, "also_accepted_scopes", ()))]
 
     def get_tags(self):
         return getattr(self.view, "schema_tags", None) or super().get_tags()

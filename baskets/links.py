@@ -1,0 +1,129 @@
+"""Recovery and assisted-checkout links (API.md §5): signed, time-stamped, salted per kind.
+
+A token is `signing.dumps({"b": <basket uuid>, "n": <link nonce>})` under a salt of its own
+kind, so a recovery token is no assisted token and neither is a landing-state cookie. The
+nonce ties every link to the basket's current `link_nonce`: giving the basket a new nonce
+(baskets.services.basket_revoke_links) revokes all links issued before, however young.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from typing import Any
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.core import signing
+
+from baskets.models import Basket
+from checkout_project.api.errors import ApplicationError
+
+
+class LinkKind(enum.StrEnum):
+    RECOVER = "recover"
+    ASSISTED = "assisted"
+
+
+_SALTS = {LinkKind.RECOVER: "baskets.links.recover", LinkKind.ASSISTED: "baskets.links.assisted"}
+# The handler path and the query parameter carrying the token, per kind.
+LINK_PATHS = {LinkKind.RECOVER: "/api/checkout/recover", LinkKind.ASSISTED: "/api/checkout/assisted"}
+TOKEN_PARAMETERS = {LinkKind.RECOVER: "recover", LinkKind.ASSISTED: "cl"}
+# The basket event each visit writes.
+VISIT_EVENTS = {LinkKind.RECOVER: "recovered", LinkKind.ASSISTED: "assisted"}
+
+
+class LinkRefusal(enum.StrEnum):
+    """Why a link was refused; the value is the stable code shown to support staff."""
+
+    MISSING = "link_incomplete"
+    FORGED = "link_invalid"
+    EXPIRED = "link_expired"
+    REVOKED = "link_revoked"
+    WRONG_KIND = "link_wrong_kind"
+    WRONG_BASKET = "link_wrong_basket"
+
+
+_REFUSAL_MESSAGES = {
+    LinkRefusal.MISSING: "This link is incomplete. Please open the whole link from your e-mail.",
+    LinkRefusal.FORGED: "This link is not valid.",
+    LinkRefusal.EXPIRED: "This link has expired.",
+    LinkRefusal.REVOKED: "This link has been withdrawn.",
+    LinkRefusal.WRONG_KIND: "This link is not valid.",
+    LinkRefusal.WRONG_BASKET: "This link is not valid.",
+}
+
+
+class LinkRefused(ApplicationError):
+    """A link that does not open its basket: 400 for the token, 410 for a basket that is over.
+
+    The link handlers answer it with an HTML page, never the API's JSON error shape.
+    """
+
+    @classmethod
+    def for_refusal(cls, refusal: LinkRefusal) -> LinkRefused:
+        return cls(_REFUSAL_MESSAGES[refusal], code=refusal.value, status=400)
+
+
+def link_token(basket: Basket, kind: LinkKind) -> str:
+    return signing.dumps({"b": basket.id.hex, "n": basket.link_nonce}, salt=_SALTS[kind])
+
+
+def link_path(basket: Basket, kind: LinkKind) -> str:
+    """`/api/checkout/recover?basketId=…&recover=…` or `/api/checkout/assisted?basketId=…&cl=…`."""
+    query = urlencode({"basketId": basket.public_id, TOKEN_PARAMETERS[kind]: link_token(basket, kind)})
+    return f"{LINK_PATHS[kind]}?{query}"
+
+
+def recovery_link(basket: Basket) -> str:
+    return link_path(basket, LinkKind.RECOVER)
+
+
+def assisted_checkout_link(basket: Basket) -> str | None:
+    """Only a basket with an identified owner (a customer) gets an assisted link."""
+    return link_path(basket, LinkKind.ASSISTED) if basket.customer_id is not None else None
+
+
+def basket_links(basket: Basket) -> dict[str, str]:
+    """The links of a basket as response fields: `recoveryLink`, and `assistedCheckoutLink` when owned."""
+    links = {"recoveryLink": recovery_link(basket)}
+    assisted = assisted_checkout_link(basket)
+    if assisted is not None:
+        links["assistedCheckoutLink"] = assisted
+    return links
+
+
+def _payload(token: str, kind: LinkKind, *, max_age: Any) -> dict[str, Any]:
+    payload = signing.loads(token, salt=_SALTS[kind], max_age=max_age)
+    if not isinstance(payload, dict) or not isinstance(payload.get("b"), str) or not isinstance(payload.get("n"), str):
+        raise signing.BadSignature("Not a link payload.")
+    return payload
+
+
+def verify_link_token(
+    token: str | None, *, kind: LinkKind, basket_id: uuid.UUID | None, link_nonce: str | None = None
+) -> LinkRefusal | None:
+    """None when `token` is a live `kind` link for `basket_id` under `link_nonce`, else why not.
+
+    Checks the signature before anything else, so an expired verdict is never given to a
+    forged token. `link_nonce` is the basket's current nonce; None skips the revocation check
+    (the caller has not loaded the basket yet).
+    """
+    if not token or basket_id is None:
+        return LinkRefusal.MISSING
+    try:
+        payload = _payload(token, kind, max_age=settings.LINK_LIFETIME)
+    except signing.SignatureExpired:
+        return LinkRefusal.EXPIRED
+    except signing.BadSignature:
+        other = LinkKind.ASSISTED if kind == LinkKind.RECOVER else LinkKind.RECOVER
+        try:
+            _payload(token, other, max_age=None)
+        except signing.BadSignature:
+            return LinkRefusal.FORGED
+        return LinkRefusal.WRONG_KIND
+    if payload["b"] != basket_id.hex:
+        return LinkRefusal.WRONG_BASKET
+    if link_nonce is not None and payload["n"] != link_nonce:
+        return LinkRefusal.REVOKED
+    return None

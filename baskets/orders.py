@@ -1,0 +1,237 @@
+"""Order submission (API.md §9): the one service that completes a basket.
+
+POST /api/order and the hosted checkout page both complete baskets through basket_complete.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from baskets import selectors
+from baskets.actors import Actor
+from baskets.errors import BasketInvalid, BasketNotFound, OrderCodes
+from baskets.locks import lock_baskets
+from baskets.models import Basket, BasketStatus, OrderItem, OrderType, Payment, PromoRedemption
+from baskets.payments import PaymentGatewayError, PaymentRequest, payment_gateway
+from baskets.promo_codes import promo_code_redeem
+from baskets.services import CUSTOMER_DETAIL_FIELDS, basket_ensure_mutable, basket_transition
+from baskets.subscription_checkout import (
+    SubscriptionCheckout,
+    SubscriptionCodes,
+    subscription_ensure_unlocked,
+    update_basket_apply_locked,
+)
+from checkout_project.api.errors import ApplicationError, UpstreamUnavailable
+from subscriptions import pricing
+from subscriptions import services as subscription_services
+from subscriptions.models import Customer, Subscription
+
+ORDER_ID_PREFIX = "order-"
+
+
+@dataclass
+class CompletedOrder:
+    """A completed basket with what completing it created."""
+
+    basket: Basket
+    items: list[OrderItem]
+    customer: Customer
+    subscriptions: list[Subscription]
+    payment: Payment
+    totals: pricing.Totals | pricing.ChangeTotals
+    redemption: PromoRedemption | None = None
+    # Update baskets: the change as quoted (their totals are a ChangeTotals).
+    update_state: SubscriptionCheckout | None = field(default=None)
+
+    @property
+    def public_id(self) -> str:
+        return f"{ORDER_ID_PREFIX}{self.basket.id}"
+
+
+def _merge_customer_details(basket: Basket, details: dict[str, str] | None) -> list[str]:
+    """The request's non-empty customer details override the basket's; the fields changed."""
+    changed = []
+    for wire_name, field_name in CUSTOMER_DETAIL_FIELDS.items():
+        value = (details or {}).get(wire_name) or ""
+        if value and value != getattr(basket, field_name):
+            setattr(basket, field_name, value)
+            changed.append(field_name)
+    return changed
+
+
+def _order_customer(basket: Basket) -> Customer:
+    if basket.for_subscription_id is not None:
+        return basket.for_subscription.customer
+    if basket.customer_id is not None:
+        return basket.customer
+    details = {field: getattr(basket, field) for field in CUSTOMER_DETAIL_FIELDS.values() if field != "email"}
+    return subscription_services.customer_get_or_create(email=basket.email, details=details)
+
+
+def _new_subscriptions(customer: Customer, items: list[OrderItem], now: datetime) -> list[Subscription]:
+    add_ons: dict[uuid.UUID, dict[str, int]] = {}
+    for item in items:
+        if item.parent_id is not None:
+            parent_add_ons = add_ons.setdefault(item.parent_id, {})
+            parent_add_ons[item.offer_id] = parent_add_ons.get(item.offer_id, 0) + item.quantity
+    orders = [
+        subscription_services.NewSubscription(
+            offer_id=item.offer_id,
+            quantity=item.quantity,
+            term_length=item.offer_snapshot["term"]["length"],
+            term_type=item.offer_snapshot["term"]["type"],
+            add_ons=add_ons.get(item.id, {}),
+        )
+        for item in items
+        if item.type == OrderItem.Type.OFFER
+    ]
+    return subscription_services.subscriptions_create(customer=customer, orders=orders, start=now)
+
+
+def _renew(basket: Basket, items: list[OrderItem], now: datetime) -> Subscription:
+    subscription = subscription_services.subscription_lock(subscription_id=basket.for_subscription_id)
+    if subscription.status != Subscription.Status.ACTIVE:
+        raise ApplicationError(
+            "This subscription is not active.", code=SubscriptionCodes.SUBSCRIPTION_NOT_ACTIVE, status=409
+        )
+    subscription_ensure_unlocked(subscription, now)
+    main = next(item for item in items if item.type == OrderItem.Type.OFFER)
+    add_ons: dict[str, int] = {}
+    for item in items:
+        if item.type == OrderItem.Type.ADD_ON:
+            add_ons[item.offer_id] = add_ons.get(item.offer_id, 0) + item.quantity
+    return subscription_services.subscription_renew(
+        subscription=subscription,
+        offer_id=main.offer_id,
+        quantity=main.quantity,
+        term_length=main.offer_snapshot["term"]["length"],
+        term_type=main.offer_snapshot["term"]["type"],
+        add_ons=add_ons,
+        now=now,
+    )
+
+
+@transaction.atomic
+def basket_complete(
+    *,
+    actor: Actor,
+    basket_id: uuid.UUID | None,
+    any_basket: bool = False,
+    customer_details: dict[str, str] | None = None,
+    payment: dict[str, str] | None = None,
+    now: datetime | None = None,
+) -> CompletedOrder:
+    """Complete a basket: the order is placed, paid through the gateway and the basket `completed`.
+
+    Locks the basket row first (then, for update and renewal orders, the subscription row; the
+    promo code's row is locked by counting its redemption). In order: re-validates the basket
+    (basket_validation_findings); requires an e-mail (the basket's or `customer_details`');
+    counts the promo code's redemption atomically; finds or creates the customer by e-mail;
+    creates a subscription per offer item (`new`), applies or schedules the change
+    (`update_subscription`) or extends the term onto the renewal offer (`renew`); pays through
+    settings.PAYMENT_GATEWAY and records the Payment; moves the basket to `completed`.
+
+    `any_basket` (staff callers) sees every basket; otherwise only those visible to `actor`.
+    Raises BasketNotFound (404), BasketCompleted (409), BasketExpired (410), BasketInvalid
+    (400 basket_invalid, every finding in details), ApplicationError customer_email_required
+    (400), PromoCodeRefused promo_code_exhausted (400), SubscriptionLocked (423), 409 for a
+    changed or inactive subscription and UpstreamUnavailable (502) when the gateway fails.
+    Writes nothing when it raises.
+    """
+    now = now or timezone.now()
+    baskets = Basket.objects.all() if any_basket else selectors.visible_baskets(actor)
+    basket = (
+        lock_baskets(baskets.filter(pk=basket_id)).select_related("customer", "for_subscription__customer").first()
+        if basket_id
+        else None
+    )
+    if basket is None:
+        raise BasketNotFound("Basket not found.")
+    basket_ensure_mutable(basket)
+    if basket.promo_code_id is not None:
+        basket.promo_code = selectors.promo_code_with_offers(basket.promo_code_id)
+    items = selectors.basket_items(basket)
+
+    findings = selectors.basket_validation_findings(basket, items, now=now, check_redemption_limit=False)
+    if findings:
+        raise BasketInvalid([finding.to_wire() for finding in findings])
+    changed = _merge_customer_details(basket, customer_details)
+    if not basket.email:
+        raise ApplicationError(
+            "customerDetails.email is required to place an order.",
+            code=OrderCodes.CUSTOMER_EMAIL_REQUIRED,
+            details={"customerDetails.email": "This field is required."},
+        )
+
+    customer = _order_customer(basket)
+    update_state = None
+    redemption = None
+    totals: pricing.Totals | pricing.ChangeTotals
+    event_data: dict[str, Any]
+    if basket.order_type == OrderType.UPDATE_SUBSCRIPTION:
+        # Quoted under the subscription's lock; update baskets take no promo code (re-validated above).
+        update_state, event_data = update_basket_apply_locked(basket=basket, now=now, items=items)
+        totals = update_state.totals
+        subscriptions = [update_state.subscription]
+    else:
+        discount = selectors.promo_code_discount(basket.promo_code) if basket.promo_code_id else None
+        totals = pricing.order_totals(selectors.order_lines(items), basket.currency, discount=discount)
+        if discount is not None:
+            redemption = promo_code_redeem(
+                promo_code=basket.promo_code, basket=basket, customer=customer, amount=totals.discount,
+                currency=basket.currency,
+            )  # fmt: skip
+        event_data = {"totals": totals.to_wire()}
+        if basket.order_type == OrderType.RENEW:
+            subscriptions = [_renew(basket, items, now)]
+            event_data["renewal"] = basket.for_subscription.public_id
+        else:
+            subscriptions = _new_subscriptions(customer, items, now)
+
+    amount, currency = totals.due_today, totals.currency
+    request = PaymentRequest(
+        order_id=f"{ORDER_ID_PREFIX}{basket.id}",
+        amount=amount,
+        currency=currency,
+        customer_email=basket.email,
+        details={key: str(value) for key, value in (payment or {}).items()},
+    )
+    try:
+        result = payment_gateway().pay(request)
+    except PaymentGatewayError as exc:
+        raise UpstreamUnavailable("The payment gateway failed; no order was placed.") from exc
+    recorded = Payment.objects.create(
+        basket=basket,
+        gateway=result.gateway,
+        status=result.status,
+        amount=pricing.quantize(Decimal(amount), currency or "GBP"),
+        currency=currency,
+        reference=result.reference,
+        method=request.details.get("method", ""),
+    )
+
+    if basket.customer_id is None:
+        basket.customer = customer
+        changed.append("customer")
+    if changed:
+        basket.save(update_fields=changed)
+    event_data["subscriptions"] = [subscription.public_id for subscription in subscriptions]
+    event_data["payment"] = {"gateway": recorded.gateway, "status": recorded.status, "id": str(recorded.id)}
+    basket_transition(basket=basket, to=BasketStatus.COMPLETED, actor=actor, data=event_data)
+    return CompletedOrder(
+        basket=basket,
+        items=items,
+        customer=customer,
+        subscriptions=subscriptions,
+        payment=recorded,
+        totals=totals,
+        redemption=redemption,
+        update_state=update_state,
+    )

@@ -1,0 +1,108 @@
+"""Promo code writes (API.md §7): applying a code to a basket and counting its redemptions.
+
+The rules (is the code valid for this basket now, what does it discount) are reads and live in
+baskets.selectors; prices are worked out in subscriptions.pricing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from baskets import selectors
+from baskets.actors import Actor
+from baskets.errors import BasketNotFound, PromoCodeCodes, PromoCodeRefused
+from baskets.locks import lock_baskets
+from baskets.models import Basket, PromoCode, PromoRedemption
+from baskets.services import BasketChange, basket_ensure_mutable, basket_record_event
+from subscriptions.models import Customer, Offer
+
+BASKET_NOT_FOUND = "Basket not found."
+
+
+@transaction.atomic
+def promo_code_apply(
+    *, actor: Actor, basket_id: uuid.UUID | None, code: str, now: datetime | None = None
+) -> BasketChange:
+    """Apply `code` to any basket (staff callers); it replaces the basket's previous code.
+
+    Locks the basket row, bumps its version and records a `promo_code_applied` event. Raises
+    BasketNotFound (404), BasketCompleted (409), BasketExpired (410) and PromoCodeRefused (400:
+    promo_code_unknown, _inactive, _not_started, _expired, _exhausted, _not_applicable).
+    Writes nothing when it raises.
+    """
+    now = now or timezone.now()
+    basket = lock_baskets(Basket.objects.filter(pk=basket_id)).first() if basket_id else None
+    if basket is None:
+        raise BasketNotFound(BASKET_NOT_FOUND)
+    basket_ensure_mutable(basket)
+    promo = selectors.promo_code_by_code(code)
+    if promo is None:
+        raise PromoCodeRefused(PromoCodeCodes.UNKNOWN, "There is no such promo code.")
+    items = selectors.basket_items(basket)
+    problem = selectors.promo_code_problem(promo, basket=basket, items=items, now=now)
+    if problem is not None:
+        raise PromoCodeRefused(*problem)
+    replaced = basket.promo_code_id
+    basket.promo_code = promo
+    basket.version += 1
+    basket.updated = now
+    basket.save(update_fields=["promo_code", "version", "updated"])
+    basket_record_event(
+        basket=basket,
+        actor=actor,
+        kind="promo_code_applied",
+        data={"code": promo.code, "replaced": replaced if replaced != promo.pk else None},
+    )
+    return BasketChange(basket=basket, items=items, action_results=[])
+
+
+def promo_code_redeem(
+    *, promo_code: PromoCode, basket: Basket, customer: Customer | None, amount: Decimal, currency: str
+) -> PromoRedemption:
+    """Count one redemption and record it. Runs inside the completing order's transaction.
+
+    One conditional UPDATE: it takes the code's row lock, so concurrent completions queue on it
+    and each sees the count the previous one committed; when no row matches the code is
+    exhausted and PromoCodeRefused promo_code_exhausted (400) is raised before anything else of
+    the redemption is written. `available_quantity` can never be exceeded.
+    """
+    counted = (
+        PromoCode.objects.filter(pk=promo_code.pk)
+        .filter(Q(available_quantity__isnull=True) | Q(redeemed_count__lt=F("available_quantity")))
+        .update(redeemed_count=F("redeemed_count") + 1)
+    )
+    if not counted:
+        raise PromoCodeRefused(PromoCodeCodes.EXHAUSTED, "This promo code has been used as many times as it may be.")
+    return PromoRedemption.objects.create(
+        promo_code=promo_code, basket=basket, customer=customer, amount=amount, currency=currency
+    )
+
+
+@transaction.atomic
+def promo_code_get_or_create(
+    *, code: str, eligible_offers: Sequence[Offer] = (), **fields: Any
+) -> tuple[PromoCode, bool]:
+    """The code (in any case) as it is, or a new one with `fields` and `eligible_offers` (seed data).
+
+    An existing code is left untouched, so running a seed twice changes nothing. A concurrent
+    creation of the same code loses on the case-insensitive unique constraint and reads the winner.
+    """
+    existing = selectors.promo_code_by_code(code)
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            promo = PromoCode.objects.create(code=selectors.normalise_promo_code(code), **fields)
+    except IntegrityError:
+        return selectors.promo_code_by_code(code), False
+    if eligible_offers:
+        promo.eligible_offers.set(eligible_offers)
+    return promo, True

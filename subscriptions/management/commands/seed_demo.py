@@ -1,0 +1,457 @@
+"""`python manage.py seed_demo [--json]`: an idempotent demo catalog, customer and OAuth clients.
+
+Running it again creates nothing new and prints the same credentials: catalog rows are found by
+their path, applications by their client id, and every secret is derived from SECRET_KEY, so the
+command can set it again on each run (DOT keeps only a hash of a client secret).
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import check_password
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+from oauth2_provider.models import AccessToken, Application
+from oauthlib.common import generate_token
+
+from baskets import promo_codes
+from checkout_project.api.models import ClientProfile
+from checkout_project.api.wire import iso_utc
+from subscriptions import services as catalog_services
+from subscriptions.models import Customer, Offer, Product, Subscription, SubscriptionAddOn
+
+CUSTOMER_EMAIL = "demo.customer@example.com"
+CUSTOMER_WEB_REDIRECT_URI = "http://127.0.0.1:8000/oauth/callback"
+ACCESS_TOKEN_LIFETIME = timedelta(seconds=3600)
+# A token closer than this to its expiry is replaced rather than printed again.
+ACCESS_TOKEN_MIN_REMAINING = timedelta(minutes=10)
+
+PRODUCTS = [
+    {"path": "/products/digital", "product_code": "DIGITAL", "name": "Digital access"},
+    {"path": "/products/print", "product_code": "PRINT-SAT", "name": "Saturday print edition"},
+    {"path": "/products/crossword", "product_code": "CROSSWORD", "name": "Crossword"},
+    {"path": "/products/archive", "product_code": "ARCHIVE", "name": "Archive access"},
+]
+
+
+def _monthly(name: str, amount: str) -> list[dict[str, Any]]:
+    return [{"name": name, "amount": amount, "repeat_interval": 1, "repeat_interval_type": "months"}]
+
+
+# Base offers in upgrade order (each upgrades to the ones after it), then the add-ons.
+OFFERS: list[dict[str, Any]] = [
+    {
+        "name": "Digital monthly",
+        "path": "/offers/digital-monthly",
+        "type": Offer.Type.OFFER,
+        "products": ["DIGITAL"],
+        "charges": _monthly("Monthly", "12.99"),
+        "term_length": 1,
+        "term_type": "months",
+        "cross_sells": ["/offers/crossword"],
+    },
+    {
+        "name": "Digital annual",
+        "path": "/offers/digital-annual",
+        "type": Offer.Type.OFFER,
+        "products": ["DIGITAL"],
+        "charges": [
+            {
+                "name": "Introductory year",
+                "amount": "75.00",
+                "type": "recurring",
+                "repeat_interval": 52,
+                "repeat_interval_type": "weeks",
+                "repeat_count": 1,
+            },
+            {
+                "name": "Every 4 weeks",
+                "amount": "31.96",
+                "type": "recurring",
+                "repeat_interval": 4,
+                "repeat_interval_type": "weeks",
+                "delay_interval": 52,
+                "delay_interval_type": "weeks",
+            },
+        ],
+        "term_length": 12,
+        "term_type": "months",
+        "cross_sells": ["/offers/crossword", "/offers/archive"],
+    },
+    {
+        "name": "Premium: digital and Saturday print",
+        "path": "/offers/premium",
+        "type": Offer.Type.OFFER,
+        "products": ["DIGITAL", "PRINT-SAT"],
+        "charges": _monthly("Monthly", "29.99"),
+        "term_length": 12,
+        "term_type": "months",
+        "cross_sells": ["/offers/crossword", "/offers/archive"],
+    },
+    {
+        "name": "Crossword",
+        "path": "/offers/crossword",
+        "type": Offer.Type.ADD_ON,
+        "products": ["CROSSWORD"],
+        "charges": _monthly("Monthly", "2.50"),
+        "term_length": 12,
+        "term_type": "months",
+        "max_quantity": 1,
+    },
+    {
+        "name": "Archive access",
+        "path": "/offers/archive",
+        "type": Offer.Type.ADD_ON,
+        "products": ["ARCHIVE"],
+        "charges": _monthly("Monthly", "4.99"),
+        "term_length": 12,
+        "term_type": "months",
+        "max_quantity": 1,
+    },
+]
+SUBSCRIPTION_OFFER = "/offers/digital-annual"
+SUBSCRIPTION_ADD_ON = "/offers/crossword"
+
+
+# Promo codes (API.md §7). Found by code on later runs and left as they are.
+PROMO_CODES: list[dict[str, Any]] = [
+    {
+        "code": "SPRING20",
+        "description": "20% off the whole basket",
+        "discount_type": "percentage",
+        "percentage": Decimal("20"),
+    },
+    {
+        "code": "FIVEOFF",
+        "description": "£5.00 off each bill for 3 months",
+        "discount_type": "amount",
+        "amount": Decimal("5.00"),
+        "currency": "GBP",
+        "duration_length": 3,
+        "duration_type": "months",
+    },
+    {
+        "code": "CROSSWORDFREE",
+        "description": "The crossword free for 6 months",
+        "discount_type": "percentage",
+        "percentage": Decimal("100"),
+        "application_level": "selectedItems",
+        "eligible_offers": ["/offers/crossword"],
+        "duration_length": 6,
+        "duration_type": "months",
+    },
+    {
+        "code": "ONETIME",
+        "description": "50% off, for the first order only",
+        "discount_type": "percentage",
+        "percentage": Decimal("50"),
+        "available_quantity": 1,
+    },
+    {
+        "code": "EXPIRED2024",
+        "description": "30% off (ended 31 December 2024)",
+        "discount_type": "percentage",
+        "percentage": Decimal("30"),
+        "expires_at": datetime(2025, 1, 1, tzinfo=UTC),
+    },
+]
+
+
+def seed_promo_codes(offers: list[Offer]) -> list[dict[str, Any]]:
+    """The demo promo codes, as the `promoCodes` of `--json` (Limio promo code field names)."""
+    by_path = {offer.path: offer for offer in offers}
+    seeded = []
+    for spec in PROMO_CODES:
+        fields = {key: value for key, value in spec.items() if key not in {"code", "eligible_offers"}}
+        eligible = [by_path[path] for path in spec.get("eligible_offers", [])]
+        promo, _ = promo_codes.promo_code_get_or_create(code=spec["code"], eligible_offers=eligible, **fields)
+        if promo.discount_type == "percentage":
+            discount = {"type": "percentage", "percentage": f"{promo.percentage:.2f}"}
+        else:
+            discount = {"type": "amount", "amount": f"{promo.amount:.2f}", "currency": promo.currency}
+        seeded.append(
+            {
+                "code": promo.code,
+                "description": promo.description,
+                "active": promo.active,
+                "discount": discount,
+                "applicationLevel": promo.application_level,
+                "eligibleOffers": sorted(offer.pk for offer in promo.eligible_offers.all()),
+                "availableQuantity": promo.available_quantity,
+                "durationLength": promo.duration_length,
+                "durationType": promo.duration_type or None,
+                "startsAt": iso_utc(promo.starts_at),
+                "expiresAt": iso_utc(promo.expires_at),
+            }
+        )
+    return seeded
+
+
+@dataclass(frozen=True)
+class DemoClient:
+    key: str
+    name: str
+    client_id: str
+    client_type: str
+    grant_type: str
+    allowed_scopes: str
+    redirect_uris: str = ""
+    skip_authorization: bool = False
+
+
+CONFIDENTIAL_CLIENTS = [
+    DemoClient(
+        key="storefront",
+        name="storefront",
+        client_id="demo-storefront",
+        client_type=Application.CLIENT_CONFIDENTIAL,
+        grant_type=Application.GRANT_CLIENT_CREDENTIALS,
+        allowed_scopes="checkout",
+    ),
+    DemoClient(
+        key="backoffice",
+        name="backoffice",
+        client_id="demo-backoffice",
+        client_type=Application.CLIENT_CONFIDENTIAL,
+        grant_type=Application.GRANT_CLIENT_CREDENTIALS,
+        allowed_scopes="checkout:admin baskets:read",
+    ),
+]
+CUSTOMER_WEB = DemoClient(
+    key="customer-web",
+    name="customer-web",
+    client_id="demo-customer-web",
+    client_type=Application.CLIENT_PUBLIC,
+    grant_type=Application.GRANT_AUTHORIZATION_CODE,
+    allowed_scopes="checkout",
+    redirect_uris=CUSTOMER_WEB_REDIRECT_URI,
+    # Our own first-party web app: the customer logs in and is sent straight back, no consent page.
+    skip_authorization=True,
+)
+
+
+def demo_secret(purpose: str) -> str:
+    """A secret that is the same on every run with the same SECRET_KEY and unguessable without it."""
+    message = f"seed_demo:{purpose}".encode()
+    return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    month_index = moment.month - 1 + months
+    year, month = moment.year + month_index // 12, month_index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
+
+
+def term_end(start: datetime, offer: Offer) -> datetime:
+    months = offer.term_length * (12 if offer.term_type == "years" else 1)
+    return add_months(start, months)
+
+
+def seed_catalog() -> list[Offer]:
+    products = {}
+    for spec in PRODUCTS:
+        product, _ = Product.objects.get_or_create(
+            path=spec["path"], defaults={"product_code": spec["product_code"], "name": spec["name"]}
+        )
+        products[spec["product_code"]] = product
+
+    offers: dict[str, Offer] = {}
+    for spec in OFFERS:
+        offer = Offer.objects.filter(path=spec["path"]).first()
+        if offer is None:
+            offer = catalog_services.offer_create(
+                # A stable id across machines and databases, so examples can name the demo offers.
+                offer_id=hashlib.sha1(f"seed_demo:{spec['path']}".encode(), usedforsecurity=False).hexdigest(),
+                name=spec["name"],
+                path=spec["path"],
+                type=spec["type"],
+                products=[products[code] for code in spec["products"]],
+                charges=spec["charges"],
+                currency="GBP",
+                term_length=spec["term_length"],
+                term_type=spec["term_type"],
+                max_quantity=spec.get("max_quantity", 5),
+            )
+        elif not offer.version:
+            catalog_services.offer_refresh_version(offer=offer)
+        offers[spec["path"]] = offer
+
+    base = [offers[spec["path"]] for spec in OFFERS if spec["type"] == Offer.Type.OFFER]
+    for position, offer in enumerate(base):
+        # M2M add() skips pairs that exist already, so these are no-ops on a second run.
+        offer.upgrade_offers.add(*base[position + 1 :])
+        offer.downgrade_offers.add(*base[:position])
+    for spec in OFFERS:
+        if spec.get("cross_sells"):
+            offers[spec["path"]].cross_sell_add_ons.add(*(offers[path] for path in spec["cross_sells"]))
+    return list(offers.values())
+
+
+def seed_application(client: DemoClient) -> tuple[Application, str]:
+    """The application with its allowed scopes; returns it with its plain-text client secret."""
+    secret = demo_secret(client.key) if client.client_type == Application.CLIENT_CONFIDENTIAL else ""
+    application = Application.objects.filter(client_id=client.client_id).first()
+    if application is None:
+        application = Application(client_id=client.client_id)
+    application.name = client.name
+    application.client_type = client.client_type
+    application.authorization_grant_type = client.grant_type
+    application.redirect_uris = client.redirect_uris
+    application.skip_authorization = client.skip_authorization
+    application.hash_client_secret = True
+    if application.pk is None or not check_password(secret, application.client_secret):
+        application.client_secret = secret  # hashed by DOT's ClientSecretField on save
+    application.save()
+    ClientProfile.objects.update_or_create(application=application, defaults={"allowed_scopes": client.allowed_scopes})
+    return application, secret
+
+
+def seed_customer(offers: list[Offer]) -> tuple[Customer, str, Subscription]:
+    password = demo_secret("customer-password")[:20]
+    user_model = get_user_model()
+    user, _ = user_model.objects.get_or_create(
+        username=CUSTOMER_EMAIL, defaults={"email": CUSTOMER_EMAIL, "first_name": "Grace", "last_name": "Hopper"}
+    )
+    if not user.check_password(password):
+        user.set_password(password)
+        user.save(update_fields=["password"])
+    customer, _ = Customer.objects.get_or_create(
+        email=CUSTOMER_EMAIL, defaults={"user": user, "first_name": "Grace", "last_name": "Hopper"}
+    )
+    if customer.user_id != user.pk:
+        customer.user = user
+        customer.save(update_fields=["user"])
+
+    by_path = {offer.path: offer for offer in offers}
+    now = timezone.now()
+    subscription = (
+        Subscription.objects.filter(customer=customer, status=Subscription.Status.ACTIVE).order_by("created").first()
+    )
+    if subscription is None:
+        offer = by_path[SUBSCRIPTION_OFFER]
+        start = now - timedelta(days=30)
+        subscription = Subscription.objects.create(
+            customer=customer, offer=offer, term_start=start, term_end=term_end(start, offer)
+        )
+        SubscriptionAddOn.objects.create(subscription=subscription, offer=by_path[SUBSCRIPTION_ADD_ON])
+    elif subscription.term_end <= now:
+        # Demo data seeded long ago: start a fresh term so the subscription is current again.
+        subscription.term_start = now - timedelta(days=30)
+        subscription.term_end = term_end(subscription.term_start, subscription.offer)
+        subscription.save(update_fields=["term_start", "term_end", "updated"])
+    return customer, password, subscription
+
+
+def customer_access_token(*, user, application: Application) -> AccessToken:
+    """The customer's demo token: the existing one while it has 10 minutes left, else a new one."""
+    now = timezone.now()
+    token = (
+        AccessToken.objects.filter(
+            user=user, application=application, scope="checkout", expires__gt=now + ACCESS_TOKEN_MIN_REMAINING
+        )
+        .exclude(token="")
+        .order_by("-expires")
+        .first()
+    )
+    if token is None:
+        token = AccessToken.objects.create(
+            user=user,
+            application=application,
+            token=generate_token(),
+            scope="checkout",
+            expires=now + ACCESS_TOKEN_LIFETIME,
+        )
+    return token
+
+
+@transaction.atomic
+def seed_demo() -> tuple[dict[str, Any], dict[str, Any]]:
+    """Create what is missing; return the `--json` document and extra facts for the summary."""
+    offers = seed_catalog()
+    clients = {}
+    for client in CONFIDENTIAL_CLIENTS:
+        application, secret = seed_application(client)
+        clients[client.key] = {
+            "client_id": application.client_id,
+            "client_secret": secret,
+            "scope": client.allowed_scopes,
+        }
+    customer_web, _ = seed_application(CUSTOMER_WEB)
+    customer, password, subscription = seed_customer(offers)
+    token = customer_access_token(user=customer.user, application=customer_web)
+    document = {
+        "clients": clients,
+        "customer": {
+            "email": customer.email,
+            "password": password,
+            "access_token": token.token,
+            "subscription": {"id": subscription.public_id, "reference": subscription.reference},
+        },
+        "offers": [
+            {"id": offer.pk, "version": offer.version, "path": offer.path, "name": offer.name, "type": str(offer.type)}
+            for offer in offers
+        ],
+        "promoCodes": seed_promo_codes(offers),
+    }
+    extra = {
+        "access_token_expires": token.expires,
+        "customer_web_client_id": customer_web.client_id,
+        "redirect_uri": CUSTOMER_WEB_REDIRECT_URI,
+    }
+    return document, extra
+
+
+class Command(BaseCommand):
+    help = "Create (once) a demo catalog, customer with a subscription, and OAuth clients; print their credentials."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--json", action="store_true", help="Print one JSON object instead of a summary.")
+
+    def handle(self, *args, **options):
+        data, extra = seed_demo()
+        if options["json"]:
+            self.stdout.write(json.dumps(data, indent=2))
+            return
+        self.stdout.write(self.summary(data, extra))
+
+    @staticmethod
+    def summary(data: dict[str, Any], extra: dict[str, Any]) -> str:
+        customer = data["customer"]
+        lines = ["Demo data is ready.", "", "OAuth clients (POST /oauth2/token, grant_type=client_credentials):"]
+        for key, client in data["clients"].items():
+            lines += [
+                f"  {key}",
+                f"    client_id:     {client['client_id']}",
+                f"    client_secret: {client['client_secret']}",
+                f"    scope:         {client['scope']}",
+            ]
+        lines += [
+            "",
+            "Customer (logs in at /accounts/login/ during the authorization code + PKCE flow):",
+            f"  email:        {customer['email']}",
+            f"  password:     {customer['password']}",
+            f"  access_token: {customer['access_token']}",
+            f"                (scope checkout, expires {extra['access_token_expires'].isoformat(timespec='seconds')})",
+            f"  subscription: {customer['subscription']['id']} (reference {customer['subscription']['reference']})",
+            f"  oauth client: {extra['customer_web_client_id']} (public, redirect URI {extra['redirect_uri']})",
+            "",
+            "Offers:",
+        ]
+        lines += [
+            f"  {offer['id']}  {offer['type']:<6}  {offer['path']:<24}  {offer['name']}" for offer in data["offers"]
+        ]
+        lines += ["", "Promo codes (POST /api/admin/v2/promo_code with the backoffice client):"]
+        lines += [f"  {promo['code']:<14}  {promo['description']}" for promo in data.get("promoCodes", [])]
+        return "\n".join(lines)

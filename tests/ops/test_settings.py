@@ -1,0 +1,98 @@
+"""The operations settings read from the environment, and refuse nonsense at start-up."""
+
+from __future__ import annotations
+
+import logging
+import runpy
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+SETTINGS_FILE = Path(__file__).resolve().parents[2] / "checkout_project" / "settings.py"
+OPERATIONS_VARIABLES = (
+    "CACHE_URL",
+    "LOG_FORMAT",
+    "DJANGO_DEBUG",
+    "THROTTLE_ENABLED",
+    "TRUSTED_PROXY_COUNT",
+    "RECAPTCHA_TRUSTED_PROXY_COUNT",
+)
+
+
+def load_settings(monkeypatch, **env) -> dict:
+    """The settings module's names as a fresh process with this environment would see them."""
+    monkeypatch.setenv("DJANGO_SECRET_KEY", "x")
+    monkeypatch.setenv("RECAPTCHA_ENABLED", "0")
+    for name in OPERATIONS_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return runpy.run_path(str(SETTINGS_FILE))
+
+
+def test_the_defaults(monkeypatch):
+    loaded = load_settings(monkeypatch)
+
+    assert loaded["THROTTLE_ENABLED"] is True
+    assert loaded["THROTTLE_RATES"] == {
+        "checkout": "3000/min",
+        "checkout:admin": "600/min",
+        "baskets:read": "600/min",
+        "partner": "1200/min",
+        "anonymous": "60/min",
+    }
+    assert loaded["CACHES"]["default"]["BACKEND"] == "django.core.cache.backends.locmem.LocMemCache"
+    assert loaded["LOG_FORMAT"] == "json"
+    assert loaded["TRUSTED_PROXY_COUNT"] == 0
+    assert loaded["MIDDLEWARE"][0] == "checkout_project.middleware.RequestLogMiddleware"
+
+
+def test_rates_switch_and_proxies_come_from_the_environment(monkeypatch):
+    loaded = load_settings(
+        monkeypatch, THROTTLE_RATE_CHECKOUT="42/min", THROTTLE_RATE_ANONYMOUS="5/s", THROTTLE_ENABLED="0",
+        RECAPTCHA_TRUSTED_PROXY_COUNT="1",
+    )  # fmt: skip
+
+    assert loaded["THROTTLE_RATES"]["checkout"] == "42/min"
+    assert loaded["THROTTLE_RATES"]["anonymous"] == "5/s"
+    assert loaded["THROTTLE_ENABLED"] is False
+    # One proxy count for reCAPTCHA, throttling and logs unless TRUSTED_PROXY_COUNT says otherwise.
+    assert loaded["TRUSTED_PROXY_COUNT"] == 1
+
+
+def test_redis_when_cache_url_says_so(monkeypatch):
+    loaded = load_settings(monkeypatch, CACHE_URL="redis://cache.internal:6379/1")
+
+    assert loaded["CACHES"]["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
+    assert loaded["CACHES"]["default"]["LOCATION"] == "redis://cache.internal:6379/1"
+    assert loaded["CACHES"]["default"]["OPTIONS"] == {"socket_connect_timeout": 2, "socket_timeout": 2}
+
+
+def test_text_logs_in_debug_unless_told_otherwise(monkeypatch):
+    assert load_settings(monkeypatch, DJANGO_DEBUG="1")["LOG_FORMAT"] == "text"
+    assert load_settings(monkeypatch, DJANGO_DEBUG="1", LOG_FORMAT="json")["LOG_FORMAT"] == "json"
+    assert load_settings(monkeypatch, LOG_FORMAT="text")["LOG_FORMAT"] == "text"
+
+
+def test_the_text_format_carries_the_request_id(monkeypatch):
+    logging_settings = load_settings(monkeypatch, LOG_FORMAT="text")["LOGGING"]
+    formatter = logging.Formatter(logging_settings["formatters"]["text"]["format"])
+    record = logging.makeLogRecord({"name": "checkout.requests", "msg": "GET /x 200 1.0ms", "levelname": "INFO"})
+    record.request_id = "r-9"
+
+    assert formatter.format(record).endswith("INFO checkout.requests [r-9] GET /x 200 1.0ms")
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"THROTTLE_RATE_PARTNER": "lots"},
+        {"THROTTLE_RATE_CHECKOUT": "600/fortnight"},
+        {"CACHE_URL": "memcached://x:11211"},
+        {"LOG_FORMAT": "xml"},
+    ],
+)
+def test_nonsense_is_refused_at_start_up(monkeypatch, env):
+    with pytest.raises(ImproperlyConfigured):
+        load_settings(monkeypatch, **env)

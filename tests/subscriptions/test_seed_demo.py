@@ -1,0 +1,292 @@
+import json
+from datetime import timedelta
+from decimal import Decimal
+from io import StringIO
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.test import Client
+from django.utils import timezone
+from oauth2_provider.models import AccessToken, Application
+
+from baskets.models import Basket, PromoCode
+from checkout_project.api.models import ClientProfile
+from subscriptions.models import Charge, Customer, Offer, Product, Subscription, SubscriptionAddOn
+
+pytestmark = pytest.mark.django_db
+
+SEEDED_MODELS = [
+    Product,
+    Offer,
+    Charge,
+    Offer.upgrade_offers.through,
+    Offer.downgrade_offers.through,
+    Offer.cross_sell_add_ons.through,
+    get_user_model(),
+    Customer,
+    Subscription,
+    SubscriptionAddOn,
+    Application,
+    ClientProfile,
+    AccessToken,
+    PromoCode,
+    PromoCode.eligible_offers.through,
+]
+
+
+def seed(*args: str) -> str:
+    out = StringIO()
+    call_command("seed_demo", *args, stdout=out)
+    return out.getvalue()
+
+
+def seed_json() -> dict:
+    return json.loads(seed("--json"))
+
+
+def counts() -> dict[str, int]:
+    return {model._meta.label: model.objects.count() for model in SEEDED_MODELS}
+
+
+def test_json_has_the_documented_keys():
+    data = seed_json()
+
+    assert set(data) == {"clients", "customer", "offers", "promoCodes"}
+    assert set(data["clients"]) == {"storefront", "backoffice"}
+    for client in data["clients"].values():
+        assert set(client) == {"client_id", "client_secret", "scope"}
+    assert data["clients"]["storefront"]["scope"] == "checkout"
+    assert data["clients"]["backoffice"]["scope"] == "checkout:admin baskets:read"
+    assert set(data["customer"]) == {"email", "password", "access_token", "subscription"}
+    assert set(data["customer"]["subscription"]) == {"id", "reference"}
+    assert data["customer"]["subscription"]["id"].startswith("sub-")
+    for offer in data["offers"]:
+        assert set(offer) == {"id", "version", "path", "name", "type"}
+        assert len(offer["id"]) == 40
+        assert len(offer["version"]) == 40
+
+
+def test_running_twice_creates_nothing_new_and_prints_the_same_credentials():
+    first = seed_json()
+    after_first = counts()
+
+    second = seed_json()
+
+    assert counts() == after_first
+    assert second == first
+    assert after_first["subscriptions.Offer"] == 5
+    assert after_first["oauth2_provider.Application"] == 3
+    assert after_first["oauth2_provider.AccessToken"] == 1
+
+
+def test_human_summary_prints_the_same_credentials():
+    data = seed_json()
+
+    summary = seed()
+
+    for client in data["clients"].values():
+        assert client["client_id"] in summary
+        assert client["client_secret"] in summary
+    assert data["customer"]["password"] in summary
+    assert data["customer"]["access_token"] in summary
+    assert data["customer"]["subscription"]["reference"] in summary
+
+
+def test_catalog_has_upgrade_paths_multi_charge_schedule_and_cross_sold_add_ons():
+    seed()
+
+    monthly = Offer.objects.get(path="/offers/digital-monthly")
+    annual = Offer.objects.get(path="/offers/digital-annual")
+    premium = Offer.objects.get(path="/offers/premium")
+    crossword = Offer.objects.get(path="/offers/crossword")
+    archive = Offer.objects.get(path="/offers/archive")
+    for offer in (monthly, annual, premium, crossword, archive):
+        assert offer.published is True
+        assert offer.currency == "GBP"
+        assert offer.products.exists()
+    assert set(Offer.objects.filter(type="add_on")) == {crossword, archive}
+    assert set(monthly.upgrade_offers.all()) == {annual, premium}
+    assert set(annual.upgrade_offers.all()) == {premium}
+    assert set(annual.downgrade_offers.all()) == {monthly}
+    assert set(premium.downgrade_offers.all()) == {monthly, annual}
+    assert set(premium.cross_sell_add_ons.all()) == {crossword, archive}
+    assert set(monthly.cross_sell_add_ons.all()) == {crossword}
+    intro, recurring = annual.charges.order_by("position")
+    assert (intro.amount, intro.type, intro.repeat_interval, intro.repeat_interval_type, intro.repeat_count) == (
+        Decimal("75.00"), "recurring", 52, "weeks", 1,
+    )  # fmt: skip
+    assert (recurring.amount, recurring.repeat_interval, recurring.repeat_interval_type, recurring.repeat_count) == (
+        Decimal("31.96"), 4, "weeks", None,
+    )  # fmt: skip
+    assert (recurring.delay_interval, recurring.delay_interval_type) == (52, "weeks")
+    assert set(Product.objects.values_list("product_code", flat=True)) == {
+        "DIGITAL", "PRINT-SAT", "CROSSWORD", "ARCHIVE",
+    }  # fmt: skip
+
+
+def test_customer_has_an_active_subscription_with_one_add_on():
+    data = seed_json()
+
+    customer = Customer.objects.get(email=data["customer"]["email"])
+    assert customer.user.check_password(data["customer"]["password"])
+    subscription = Subscription.objects.get(customer=customer)
+    assert subscription.public_id == data["customer"]["subscription"]["id"]
+    assert subscription.reference == data["customer"]["subscription"]["reference"]
+    assert subscription.status == "active"
+    assert subscription.term_start < timezone.now() < subscription.term_end
+    assert subscription.offer.path == "/offers/digital-annual"
+    assert [add_on.offer.path for add_on in subscription.add_ons.all()] == ["/offers/crossword"]
+
+
+def test_applications_and_their_allowed_scopes():
+    seed()
+
+    storefront = Application.objects.get(name="storefront")
+    backoffice = Application.objects.get(name="backoffice")
+    customer_web = Application.objects.get(name="customer-web")
+    assert (storefront.client_type, storefront.authorization_grant_type) == ("confidential", "client-credentials")
+    assert (backoffice.client_type, backoffice.authorization_grant_type) == ("confidential", "client-credentials")
+    assert (customer_web.client_type, customer_web.authorization_grant_type) == ("public", "authorization-code")
+    assert customer_web.redirect_uris == "http://127.0.0.1:8000/oauth/callback"
+    assert storefront.profile.allowed_scopes == "checkout"
+    assert backoffice.profile.allowed_scopes == "checkout:admin baskets:read"
+    assert customer_web.profile.allowed_scopes == "checkout"
+
+
+@pytest.mark.parametrize("client_name", ["storefront", "backoffice"])
+def test_printed_client_credentials_obtain_a_token_with_the_printed_scope(client_name):
+    client = seed_json()["clients"][client_name]
+
+    response = Client().post(
+        "/oauth2/token",
+        {
+            "grant_type": "client_credentials",
+            "client_id": client["client_id"],
+            "client_secret": client["client_secret"],
+            "scope": client["scope"],
+        },
+    )
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["scope"] == client["scope"]
+    assert body["expires_in"] == 3600
+    assert AccessToken.objects.get(token=body["access_token"]).application.client_id == client["client_id"]
+
+
+def test_customer_access_token_is_issued_for_customer_web_and_works_on_initiate():
+    data = seed_json()
+    token = AccessToken.objects.get(token=data["customer"]["access_token"])
+    assert token.application.name == "customer-web"
+    assert token.user.customer.email == data["customer"]["email"]
+    assert token.scope == "checkout"
+    offer = next(offer for offer in data["offers"] if offer["path"] == "/offers/digital-annual")
+
+    response = Client().post(
+        "/api/checkout/initiate",
+        {"order": {"orderItems": [{"offer": {"id": offer["id"], "version": offer["version"]}}]}},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {data['customer']['access_token']}",
+    )
+
+    assert response.status_code == 200, response.content
+    basket = Basket.objects.get()
+    assert response.json()["id"] == basket.public_id
+    assert basket.customer.email == data["customer"]["email"]
+    assert basket.created_by_customer_token is True
+    assert response.json()["order"]["totals"]["total"] == "75.00"
+
+
+def test_a_token_about_to_expire_is_replaced():
+    first = seed_json()["customer"]["access_token"]
+    AccessToken.objects.filter(token=first).update(expires=timezone.now() + timedelta(minutes=5))
+
+    second = seed_json()["customer"]["access_token"]
+
+    assert second != first
+    token = AccessToken.objects.get(token=second)
+    assert timedelta(minutes=59) < token.expires - timezone.now() <= timedelta(hours=1)
+    assert seed_json()["customer"]["access_token"] == second
+
+
+def test_a_changed_client_secret_is_set_back():
+    data = seed_json()
+    storefront = Application.objects.get(client_id=data["clients"]["storefront"]["client_id"])
+    storefront.client_secret = "something else"
+    storefront.save()
+
+    assert seed_json() == data
+
+    storefront.refresh_from_db()
+    assert storefront.client_secret != data["clients"]["storefront"]["client_secret"]  # stored hashed
+    response = Client().post(
+        "/oauth2/token",
+        {
+            "grant_type": "client_credentials",
+            "client_id": data["clients"]["storefront"]["client_id"],
+            "client_secret": data["clients"]["storefront"]["client_secret"],
+            "scope": "checkout",
+        },
+    )
+    assert response.status_code == 200, response.content
+
+
+def test_promo_codes_cover_the_documented_cases():
+    data = seed_json()
+
+    codes = {promo["code"]: promo for promo in data["promoCodes"]}
+    assert list(codes) == ["SPRING20", "FIVEOFF", "CROSSWORDFREE", "ONETIME", "EXPIRED2024"]
+    for promo in data["promoCodes"]:
+        assert set(promo) == {
+            "code", "description", "active", "discount", "applicationLevel", "eligibleOffers", "availableQuantity",
+            "durationLength", "durationType", "startsAt", "expiresAt",
+        }  # fmt: skip
+        assert promo["description"]
+    assert codes["SPRING20"]["discount"] == {"type": "percentage", "percentage": "20.00"}
+    assert (codes["SPRING20"]["applicationLevel"], codes["SPRING20"]["durationLength"]) == ("wholeBasket", None)
+    assert codes["FIVEOFF"]["discount"] == {"type": "amount", "amount": "5.00", "currency": "GBP"}
+    assert (codes["FIVEOFF"]["durationLength"], codes["FIVEOFF"]["durationType"]) == (3, "months")
+    crossword = Offer.objects.get(path="/offers/crossword")
+    assert codes["CROSSWORDFREE"]["applicationLevel"] == "selectedItems"
+    assert codes["CROSSWORDFREE"]["eligibleOffers"] == [crossword.pk]
+    assert codes["ONETIME"]["availableQuantity"] == 1
+    assert codes["EXPIRED2024"]["expiresAt"] == "2025-01-01T00:00:00.000Z"
+
+
+def test_demo_promo_codes_work_on_a_demo_basket():
+    data = seed_json()
+    backoffice = data["clients"]["backoffice"]
+    token = Client().post(
+        "/oauth2/token",
+        {"grant_type": "client_credentials", "client_id": backoffice["client_id"],
+         "client_secret": backoffice["client_secret"], "scope": "checkout:admin"},
+    ).json()["access_token"]  # fmt: skip
+    customer = {"HTTP_AUTHORIZATION": f"Bearer {data['customer']['access_token']}"}
+    monthly = next(offer for offer in data["offers"] if offer["path"] == "/offers/digital-monthly")
+    basket_id = (
+        Client()
+        .post(
+            "/api/checkout/initiate",
+            {"order": {"orderItems": [{"offer": {"id": monthly["id"]}}]}},
+            content_type="application/json",
+            **customer,
+        )
+        .json()["id"]
+    )
+
+    def apply(code):
+        return Client().post(
+            "/api/admin/v2/promo_code",
+            {"code": code, "basketId": basket_id},
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {token}",
+        )
+
+    expired = apply("expired2024")
+    applied = apply("spring20")
+
+    assert (expired.status_code, expired.json()["code"]) == (400, "promo_code_expired")
+    assert applied.status_code == 200, applied.json()
+    assert applied.json()["order"]["totals"]["total"] == "10.39"  # 12.99 - 2.60
+    assert PromoCode.objects.get(code="ONETIME").available_quantity == 1
