@@ -7,7 +7,7 @@ import re
 import time
 import uuid
 
-from checkout_project.api.throttling import client_ip
+from checkout_project.api.client_ip import client_ip
 from checkout_project.logging import request_id_var
 
 logger = logging.getLogger("checkout.requests")

@@ -164,7 +164,6 @@ RECAPTCHA_PUBLIC_KEY = os.environ.get("RECAPTCHA_PUBLIC_KEY", "")
 RECAPTCHA_PRIVATE_KEY = os.environ.get("RECAPTCHA_PRIVATE_KEY", "")
 RECAPTCHA_VERIFY_REQUEST_TIMEOUT = env_int("RECAPTCHA_TIMEOUT_SECONDS", 5)
 RECAPTCHA_MIN_SCORE = float(os.environ["RECAPTCHA_MIN_SCORE"]) if os.environ.get("RECAPTCHA_MIN_SCORE") else None
-RECAPTCHA_TRUSTED_PROXY_COUNT = env_int("RECAPTCHA_TRUSTED_PROXY_COUNT", 0)
 if RECAPTCHA_ENABLED and RECAPTCHA_VERIFIER.endswith("DjangoRecaptchaVerifier") and not RECAPTCHA_PRIVATE_KEY:
     raise ImproperlyConfigured(
         "reCAPTCHA is on (the default when DJANGO_DEBUG is off): set RECAPTCHA_PUBLIC_KEY and "
@@ -242,7 +241,7 @@ SPECTACULAR_SETTINGS = {
 
 # --- Operations: cache, throttling, logs ----------------------------------------------
 # Addresses of the proxies/load balancers in front (X-Forwarded-For) for throttling and logs.
-TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", RECAPTCHA_TRUSTED_PROXY_COUNT)
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 
 # LocMemCache is per process: with several workers or servers set CACHE_URL=redis://host:6379/0
 # so they share the throttle counters.

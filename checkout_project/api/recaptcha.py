@@ -13,6 +13,7 @@ from urllib.error import URLError
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from checkout_project.api.client_ip import client_ip
 from checkout_project.api.errors import ApplicationError, UpstreamUnavailable
 
 HEADER = "X-Limio-Recaptcha"
@@ -67,16 +68,6 @@ class OfflineRecaptchaVerifier:
             raise UpstreamUnavailable("reCAPTCHA verification is unavailable; try again.")
         if not token.startswith("pass"):
             raise RecaptchaInvalid("reCAPTCHA verification failed.", details={"errorCodes": ["invalid-input-response"]})
-
-
-def client_ip(request) -> str | None:
-    """REMOTE_ADDR, or with N trusted proxies in front the Nth address from the right of X-Forwarded-For."""
-    proxies = settings.RECAPTCHA_TRUSTED_PROXY_COUNT
-    if proxies > 0:
-        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
-        if len(forwarded) >= proxies:
-            return forwarded[-proxies]
-    return request.META.get("REMOTE_ADDR")
 
 
 def get_verifier() -> RecaptchaVerifier:

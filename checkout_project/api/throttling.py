@@ -19,6 +19,8 @@ from django.core.exceptions import ImproperlyConfigured
 from redis.exceptions import RedisError
 from rest_framework.throttling import BaseThrottle
 
+from checkout_project.api.client_ip import client_ip
+
 logger = logging.getLogger(__name__)
 
 ANONYMOUS = "anonymous"
@@ -32,16 +34,6 @@ def parse_rate(rate: str) -> tuple[int, int]:
         return int(count), _PERIODS[period.strip()[0].lower()]
     except (ValueError, KeyError, IndexError) as exc:
         raise ImproperlyConfigured(f"Throttle rate {rate!r} is not like '600/min'.") from exc
-
-
-def client_ip(request) -> str:
-    """REMOTE_ADDR, or with N trusted proxies in front the Nth address from the right of X-Forwarded-For."""
-    proxies = settings.TRUSTED_PROXY_COUNT
-    if proxies > 0:
-        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
-        if len(forwarded) >= proxies:
-            return forwarded[-proxies]
-    return request.META.get("REMOTE_ADDR") or "unknown"
 
 
 class ApplicationRateThrottle(BaseThrottle):
@@ -60,7 +52,7 @@ class ApplicationRateThrottle(BaseThrottle):
     def scope_and_caller(self, request, view) -> tuple[str, str]:
         application_id = getattr(request.auth, "application_id", None)
         if application_id is None:
-            return ANONYMOUS, f"ip:{client_ip(request)}"
+            return ANONYMOUS, f"ip:{(client_ip(request) or 'unknown')}"
         return getattr(view, "required_scope", None) or ANONYMOUS, f"app:{application_id}"
 
     def allow_request(self, request, view) -> bool:

@@ -116,7 +116,7 @@ def test_switched_off_checks_nothing(google, settings):
     ],
 )
 def test_client_ip_trusts_only_the_configured_proxies(settings, proxies, forwarded, expected):
-    settings.RECAPTCHA_TRUSTED_PROXY_COUNT = proxies
+    settings.TRUSTED_PROXY_COUNT = proxies
     assert recaptcha.client_ip(request_with("tok", HTTP_X_FORWARDED_FOR=forwarded)) == expected
 
 

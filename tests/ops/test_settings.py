@@ -16,7 +16,6 @@ OPERATIONS_VARIABLES = (
     "DJANGO_DEBUG",
     "THROTTLE_ENABLED",
     "TRUSTED_PROXY_COUNT",
-    "RECAPTCHA_TRUSTED_PROXY_COUNT",
 )
 
 
@@ -51,13 +50,13 @@ def test_the_defaults(monkeypatch):
 def test_rates_switch_and_proxies_come_from_the_environment(monkeypatch):
     loaded = load_settings(
         monkeypatch, THROTTLE_RATE_CHECKOUT="42/min", THROTTLE_RATE_ANONYMOUS="5/s", THROTTLE_ENABLED="0",
-        RECAPTCHA_TRUSTED_PROXY_COUNT="1",
+        TRUSTED_PROXY_COUNT="1",
     )  # fmt: skip
 
     assert loaded["THROTTLE_RATES"]["checkout"] == "42/min"
     assert loaded["THROTTLE_RATES"]["anonymous"] == "5/s"
     assert loaded["THROTTLE_ENABLED"] is False
-    # One proxy count for reCAPTCHA, throttling and logs unless TRUSTED_PROXY_COUNT says otherwise.
+    # One proxy count for reCAPTCHA, throttling and logs.
     assert loaded["TRUSTED_PROXY_COUNT"] == 1
 
 
