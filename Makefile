@@ -1,0 +1,31 @@
+# make run   install into a venv, migrate, seed demo data, serve on http://127.0.0.1:8000
+# make test  install the dev dependencies into the venv and run the whole test suite
+# make lint  ruff check + ruff format --check
+#
+# DATABASE_URL=postgres://user@host:5432/name switches run and test to PostgreSQL.
+# Overridable: VENV (default .venv), PYTHON (interpreter that creates the venv), PYTEST_ARGS.
+
+VENV ?= .venv
+PYTHON ?= python3
+PYTEST_ARGS ?=
+VENV_PYTHON = $(VENV)/bin/python
+
+.PHONY: run test lint venv
+
+venv:
+	test -x $(VENV_PYTHON) || $(PYTHON) -m venv $(VENV)
+
+run: venv
+	$(VENV_PYTHON) -m pip install .
+	DJANGO_DEBUG="$${DJANGO_DEBUG:-1}" $(VENV_PYTHON) manage.py migrate --no-input
+	DJANGO_DEBUG="$${DJANGO_DEBUG:-1}" $(VENV_PYTHON) manage.py seed_demo
+	DJANGO_DEBUG="$${DJANGO_DEBUG:-1}" $(VENV_PYTHON) manage.py runserver 127.0.0.1:8000
+
+test: venv
+	$(VENV_PYTHON) -m pip install '.[dev]'
+	$(VENV_PYTHON) -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV_PYTHON) -m pip install '.[dev]'
+	$(VENV_PYTHON) -m ruff check .
+	$(VENV_PYTHON) -m ruff format --check .
