@@ -1,6 +1,7 @@
 # make run   install into a venv, migrate, seed demo data, serve on http://127.0.0.1:8000
 # make test  install the dev dependencies into the venv and run the whole test suite
 # make lint  ruff check + ruff format --check
+# make bench the benchmark against gunicorn on PostgreSQL (BENCH_DATABASE_URL; bench/RESULTS.md)
 #
 # DATABASE_URL=postgres://user@host:5432/name switches run and test to PostgreSQL.
 # Overridable: VENV (default .venv), PYTHON (interpreter that creates the venv), PYTEST_ARGS.
@@ -10,7 +11,7 @@ PYTHON ?= python3
 PYTEST_ARGS ?=
 VENV_PYTHON = $(VENV)/bin/python
 
-.PHONY: run test lint venv
+.PHONY: run test lint bench venv
 
 venv:
 	test -x $(VENV_PYTHON) || $(PYTHON) -m venv $(VENV)
@@ -29,3 +30,7 @@ lint: venv
 	$(VENV_PYTHON) -m pip install '.[dev]'
 	$(VENV_PYTHON) -m ruff check .
 	$(VENV_PYTHON) -m ruff format --check .
+
+bench: venv
+	$(VENV_PYTHON) -m pip install '.[bench]'
+	$(VENV_PYTHON) bench/run.py $(BENCH_ARGS)

@@ -1,11 +1,41 @@
-"""Admin for baskets: a read-only window. Baskets change only through the API's services, which
-lock the row, bump the version and record an event; an admin form would do none of that."""
+"""Admin for baskets and promo codes.
+
+Baskets are a read-only window: they change only through the services, which lock the row, bump
+the version and record an event, so the admin's actions (revoke links, expire) call those
+services and its form saves nothing. The changelist never reads a row's relations one by one.
+"""
+
+from __future__ import annotations
+
+import csv
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin import ActionLocation
+from django.db.models import QuerySet
+from django.http import HttpRequest, StreamingHttpResponse
+from django.utils import timezone
 
-from baskets.models import BASKET_ID_PREFIX, Basket, BasketEvent, OrderItem, PromoCode, PromoRedemption
+from baskets import selectors, services
+from baskets.actors import Actor
+from baskets.errors import BasketCompleted, BasketExpired, BasketNotFound
+from baskets.links import assisted_checkout_link, recovery_link
+from baskets.models import (
+    BASKET_ID_PREFIX,
+    Basket,
+    BasketEvent,
+    BasketStatus,
+    OrderItem,
+    Payment,
+    PromoCode,
+    PromoRedemption,
+)
 from baskets.selectors import normalise_promo_code
+
+
+def staff_actor(request: HttpRequest) -> Actor:
+    """The staff user behind an admin action, as the services record it on the basket's events."""
+    return Actor(user=request.user, is_staff=True)
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -41,6 +71,8 @@ class OrderItemInline(ReadOnlyInline):
 
 class BasketEventInline(ReadOnlyInline):
     model = BasketEvent
+    verbose_name = "event"
+    verbose_name_plural = "Event history"
     fields = ("created", "kind", "version", "application", "customer", "partner", "staff_user", "data")
     ordering = ("created", "id")
 
@@ -48,16 +80,123 @@ class BasketEventInline(ReadOnlyInline):
         return super().get_queryset(request).select_related("application", "customer", "partner", "staff_user")
 
 
+class PaymentInline(ReadOnlyInline):
+    model = Payment
+    fields = ("created", "gateway", "status", "amount", "currency", "reference", "method")
+
+
+# --- Changelist filters -----------------------------------------------------------------------------
+
+
+class AbandonedFilter(admin.SimpleListFilter):
+    """Abandoned = not completed (active or expired), as the abandoned feed counts them."""
+
+    title = "abandoned"
+    parameter_name = "abandoned"
+
+    def lookups(self, request, model_admin):
+        return (("yes", "Abandoned (not completed)"), ("no", "Completed"))
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.exclude(status=BasketStatus.COMPLETED)
+        if self.value() == "no":
+            return queryset.filter(status=BasketStatus.COMPLETED)
+        return queryset
+
+
+class HasEmailFilter(admin.SimpleListFilter):
+    title = "customer e-mail"
+    parameter_name = "has_email"
+
+    def lookups(self, request, model_admin):
+        return (("yes", "Has an e-mail"), ("no", "No e-mail"))
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.exclude(email="")
+        if self.value() == "no":
+            return queryset.filter(email="")
+        return queryset
+
+
+class DateRangeFilter(admin.FieldListFilter):
+    """From / to dates (inclusive, UTC) on a date-time field: `<field>__date__gte` / `__date__lte`.
+
+    Rendered as a small GET form (templates/admin/baskets/date_range_filter.html) that keeps the
+    changelist's other filters; an unparseable date is the admin's usual "?e=1" error.
+    """
+
+    template = "admin/baskets/date_range_filter.html"
+
+    def __init__(self, field, request, params, model, model_admin, field_path):
+        self.lookup_from = f"{field_path}__date__gte"
+        self.lookup_to = f"{field_path}__date__lte"
+        super().__init__(field, request, params, model, model_admin, field_path)
+
+    def expected_parameters(self):
+        return [self.lookup_from, self.lookup_to]
+
+    def get_facet_counts(self, pk_attname, filtered_qs):
+        return {}
+
+    def choices(self, changelist):
+        own = set(self.expected_parameters())
+        # The form replaces the query string: carry the other filters, search and ordering along.
+        keep = [
+            (name, value)
+            for name, values in changelist.params.items()
+            if name not in own and name not in {"p", "e"}
+            for value in (values if isinstance(values, list) else [values])
+        ]
+        yield {
+            "from_name": self.lookup_from,
+            "from_value": (self.used_parameters.get(self.lookup_from) or [""])[-1],
+            "to_name": self.lookup_to,
+            "to_value": (self.used_parameters.get(self.lookup_to) or [""])[-1],
+            "keep": keep,
+            "clear_url": changelist.get_query_string(remove=list(own)),
+            "selected": bool(self.used_parameters),
+        }
+
+
+# --- CSV export ---------------------------------------------------------------------------------------
+
+
+class _Echo:
+    """A file-like object whose write() hands back the line, for a streaming csv.writer."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def stream_csv(rows, filename: str) -> StreamingHttpResponse:
+    writer = csv.writer(_Echo())
+    response = StreamingHttpResponse((writer.writerow(row) for row in rows), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+# --- Baskets --------------------------------------------------------------------------------------------
+
+
 @admin.register(Basket)
 class BasketAdmin(admin.ModelAdmin):
-    list_display = ("id", "status", "order_type", "email", "partner", "created", "version")
-    list_filter = ("status", "order_type", "partner")
-    list_select_related = ("partner",)
+    list_display = ("public_id", "status", "order_type", "email", "customer", "partner", "created", "expires_at",
+                    "version")  # fmt: skip
+    list_display_links = ("public_id",)
+    list_filter = (
+        "status", AbandonedFilter, "order_type", "partner", HasEmailFilter, ("created", DateRangeFilter),
+    )  # fmt: skip
+    list_select_related = ("partner", "customer")
+    date_hierarchy = "created"
     search_fields = ("id", "email", "external_id")
+    search_help_text = "Basket id (basket-… or the bare uuid), e-mail or external id"
     ordering = ("-created",)
-    inlines = [OrderItemInline, BasketEventInline]
+    inlines = [OrderItemInline, BasketEventInline, PaymentInline]
+    actions = ["revoke_links", "expire_baskets", "export_abandoned_csv"]
     fieldsets = (
-        (None, {"fields": ("id", "status", "order_type", "version", "currency")}),
+        (None, {"fields": ("id", "status", "order_type", "version", "currency", "promo_code")}),
         ("Lifetime", {"fields": ("created", "updated", "expires_at", "completed_at")}),
         ("Owner", {"fields": (
             "application", "created_by_customer_token", "customer", "partner", "created_by_staff", "for_subscription",
@@ -66,6 +205,14 @@ class BasketAdmin(admin.ModelAdmin):
         ("Order details", {"fields": ("country", "source", "external_id", "tracking", "custom_fields", "entry")}),
     )  # fmt: skip
     readonly_fields = [field for _, options in fieldsets for field in options["fields"]]
+
+    class Media:
+        css = {"all": ["baskets/admin/basket_links.css"]}
+        js = ["baskets/admin/basket_links.js"]
+
+    @admin.display(description="Basket", ordering="id")
+    def public_id(self, obj: Basket) -> str:
+        return obj.public_id
 
     def has_add_permission(self, request):
         return False
@@ -76,10 +223,78 @@ class BasketAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def has_manage_permission(self, request) -> bool:
+        """May run the actions that change baskets through the services (revoke links, expire)."""
+        return request.user.has_perm("baskets.change_basket")
+
     def get_search_results(self, request, queryset, search_term):
         # Staff paste the public id (`basket-<uuid>`); the column holds the bare uuid.
         search_term = " ".join(term.removeprefix(BASKET_ID_PREFIX) for term in search_term.split())
         return super().get_search_results(request, queryset, search_term)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context["basket_links"] = self.basket_links(request, obj)
+            context["basket_is_open"] = obj.status == BasketStatus.ACTIVE and obj.expires_at > timezone.now()
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
+
+    @staticmethod
+    def basket_links(request: HttpRequest, basket: Basket) -> list[dict[str, str]]:
+        """The links staff send the customer, as full addresses."""
+        links = [{"id": "recovery-link", "label": "Recovery link", "url": recovery_link(basket)}]
+        assisted = assisted_checkout_link(basket)
+        if assisted is not None:
+            links.append({"id": "assisted-link", "label": "Assisted checkout link", "url": assisted})
+        for link in links:
+            link["url"] = request.build_absolute_uri(link["url"])
+        return links
+
+    # --- Actions: the same services as the API --------------------------------------------------------
+
+    @admin.action(
+        description="Revoke the links of the selected baskets",
+        description_plural="Revoke the links of the selected baskets",
+        permissions=["manage"],
+        location=[ActionLocation.CHANGE_LIST, ActionLocation.CHANGE_FORM],
+    )
+    def revoke_links(self, request: HttpRequest, queryset: QuerySet[Basket]) -> None:
+        revoked = 0
+        for basket_id in queryset.values_list("id", flat=True):
+            try:
+                services.basket_revoke_links(actor=staff_actor(request), basket_id=basket_id)
+            except BasketNotFound:
+                continue
+            revoked += 1
+        self.message_user(
+            request,
+            f"Revoked the links of {revoked} basket(s): links sent before no longer open them.",
+            messages.SUCCESS,
+        )
+
+    @admin.action(
+        description="Expire the selected baskets now",
+        permissions=["manage"],
+        location=[ActionLocation.CHANGE_LIST, ActionLocation.CHANGE_FORM],
+    )
+    def expire_baskets(self, request: HttpRequest, queryset: QuerySet[Basket]) -> None:
+        expired, skipped = 0, 0
+        for basket_id in queryset.values_list("id", flat=True):
+            try:
+                services.basket_expire(actor=staff_actor(request), basket_id=basket_id)
+            except (BasketCompleted, BasketExpired, BasketNotFound):
+                skipped += 1
+                continue
+            expired += 1
+        self.message_user(request, f"Expired {expired} basket(s).", messages.SUCCESS)
+        if skipped:
+            self.message_user(
+                request, f"Left {skipped} basket(s) alone: already completed or expired.", messages.WARNING
+            )
+
+    @admin.action(description="Export the selected abandoned baskets as CSV", permissions=["view"])
+    def export_abandoned_csv(self, request: HttpRequest, queryset: QuerySet[Basket]) -> StreamingHttpResponse:
+        rows = selectors.abandoned_basket_export_rows(queryset.order_by(), absolute_url=request.build_absolute_uri)
+        return stream_csv(rows, f"abandoned-baskets-{timezone.now():%Y%m%d-%H%M%S}.csv")
 
 
 # --- Promo codes ----------------------------------------------------------------------------------
@@ -118,11 +333,11 @@ class PromoCodeAdmin(admin.ModelAdmin):
     search_fields = ("code", "description")
     ordering = ("code",)
     filter_horizontal = ("eligible_offers",)
-    readonly_fields = ("redeemed_count", "created", "updated")
+    readonly_fields = ("redemptions", "created", "updated")
     inlines = [PromoRedemptionInline]
     fieldsets = (
         (None, {"fields": ("code", "description", "active")}),
-        ("Validity", {"fields": ("starts_at", "expires_at", "available_quantity", "redeemed_count")}),
+        ("Validity", {"fields": ("starts_at", "expires_at", "available_quantity", "redemptions")}),
         ("Discount", {"fields": ("discount_type", "percentage", "amount", "currency", "duration_length",
                                  "duration_type")}),
         ("Applies to", {"fields": ("application_level", "eligible_offers")}),

@@ -83,6 +83,7 @@ class OrderCodes:
     BASKET_EMPTY = "basket_empty"
     OFFER_NOT_FOUND = "offer_not_found"
     OFFER_VERSION_STALE = "offer_version_stale"
+    PRICE_CHANGED = "price_changed"
     QUANTITY_OUT_OF_RANGE = "quantity_out_of_range"
     PRODUCT_UNAVAILABLE = "product_unavailable"
     RENEWAL_NEEDS_ONE_OFFER = "renewal_needs_one_offer"

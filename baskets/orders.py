@@ -148,7 +148,9 @@ def basket_complete(
     now = now or timezone.now()
     baskets = Basket.objects.all() if any_basket else selectors.visible_baskets(actor)
     basket = (
-        lock_baskets(baskets.filter(pk=basket_id)).select_related("customer", "for_subscription__customer").first()
+        lock_baskets(baskets.filter(pk=basket_id))
+        .select_related("customer", "for_subscription__customer", "promo_code")
+        .first()
         if basket_id
         else None
     )
@@ -156,7 +158,8 @@ def basket_complete(
         raise BasketNotFound("Basket not found.")
     basket_ensure_mutable(basket)
     if basket.promo_code_id is not None:
-        basket.promo_code = selectors.promo_code_with_offers(basket.promo_code_id)
+        # Loaded with the basket; only a selectedItems code needs its eligible offers (one query).
+        selectors.promo_code_load_eligible_offers(basket.promo_code)
     items = selectors.basket_items(basket)
 
     findings = selectors.basket_validation_findings(basket, items, now=now, check_redemption_limit=False)
@@ -220,11 +223,10 @@ def basket_complete(
     if basket.customer_id is None:
         basket.customer = customer
         changed.append("customer")
-    if changed:
-        basket.save(update_fields=changed)
     event_data["subscriptions"] = [subscription.public_id for subscription in subscriptions]
     event_data["payment"] = {"gateway": recorded.gateway, "status": recorded.status, "id": str(recorded.id)}
-    basket_transition(basket=basket, to=BasketStatus.COMPLETED, actor=actor, data=event_data)
+    # The customer details and owner merged above are written by the transition's UPDATE.
+    basket_transition(basket=basket, to=BasketStatus.COMPLETED, actor=actor, data=event_data, also_save=changed)
     return CompletedOrder(
         basket=basket,
         items=items,

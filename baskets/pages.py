@@ -1,8 +1,13 @@
-"""Hosted pages (API.md §5): the recovery and assisted link handlers and the checkout page.
+"""Hosted pages (API.md §5): the recovery and assisted link handlers, the checkout page, the
+confirmation page and the link-error page.
 
 Plain Django views, not API actions: a customer follows these from an e-mail in a browser, so
 they take no OAuth token and answer HTML (a redirect or a page), never the API's JSON errors.
-The signed `limio_state` cookie is the customer's credential for their own basket here.
+The signed `limio_state` cookie is the customer's credential for that one basket here: the page
+reads, changes and completes only the basket it names, through the same services as the API.
+
+They work without JavaScript: plain forms posted with a CSRF token, each answered with a
+redirect back to the page (Post/Redirect/Get) or, when refused, the page again with the errors.
 """
 
 from __future__ import annotations
@@ -12,37 +17,50 @@ from functools import wraps
 from typing import Any
 
 from django.conf import settings
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.csp import CSP, build_policy
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.csp import csp_override
+from django.views.decorators.http import require_GET, require_POST
 
-from baskets import selectors, services
+from baskets import orders, promo_codes, selectors, services
+from baskets.actors import Actor
 from baskets.api.render import order_to_wire
+from baskets.errors import BasketCompleted, BasketExpired, BasketInvalid, BasketNotFound, PromoCodeRefused
+from baskets.forms import CustomerDetailsForm, PromoCodeForm, details_initial
 from baskets.landing_state import basket_id_from_signed_cookie, parse_basket_id, set_landing_state
 from baskets.links import TOKEN_PARAMETERS, LinkKind, LinkRefusal, LinkRefused
-from baskets.models import BasketStatus
+from baskets.models import Basket, BasketStatus, OrderItem, OrderType, Payment, PromoRedemption
+from baskets.subscription_checkout import update_basket_quote
+from checkout_project.api.errors import ApplicationError
+from checkout_project.api.recaptcha import client_ip
 from subscriptions.pricing import format_amount, schedule_in_words
 
-# The pages load nothing but themselves: no scripts at all, no inline styles, no framing.
-CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
-)
+# The project's policy (settings.SECURE_CSP: our own static files only, no inline scripts or
+# styles) plus: forms post only to us.
+HOSTED_PAGE_CSP: dict[str, list[str]] = {**settings.SECURE_CSP, "form-action": [CSP.SELF]}
+CONTENT_SECURITY_POLICY = build_policy(HOSTED_PAGE_CSP)
+
+# Who changes a basket from the hosted page: the holder of its signed cookie, no application.
+PAGE_ACTOR = Actor()
 
 
 def hosted_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """GET only, never cached (the answers carry a customer's basket or cookie), CSP on."""
+    """Never cached (the answers carry a customer's basket or cookie); the hosted pages' CSP."""
 
-    @require_GET
     @never_cache
+    @csp_override(HOSTED_PAGE_CSP)
     @wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        response = view(request, *args, **kwargs)
-        response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
-        return response
+        return view(request, *args, **kwargs)
 
     return wrapped
+
+
+# --- Links ----------------------------------------------------------------------------------------
 
 
 def _link_error(request: HttpRequest, refused: LinkRefused) -> HttpResponse:
@@ -72,31 +90,45 @@ def _follow_link(request: HttpRequest, kind: LinkKind) -> HttpResponse:
     return response
 
 
+@require_GET
 @hosted_page
 def recovery_link(request: HttpRequest) -> HttpResponse:
     """GET /api/checkout/recover?basketId=…&recover=…"""
     return _follow_link(request, LinkKind.RECOVER)
 
 
+@require_GET
 @hosted_page
 def assisted_link(request: HttpRequest) -> HttpResponse:
     """GET /api/checkout/assisted?basketId=…&cl=…"""
     return _follow_link(request, LinkKind.ASSISTED)
 
 
-@hosted_page
-def checkout_page(request: HttpRequest) -> HttpResponse:
-    """The landing-state basket: its items, their price schedules in words, the totals.
+# --- The checkout page ----------------------------------------------------------------------------
 
-    Minimal for now: the customer-details form, promo code field and order submission come
-    with the hosted checkout UI.
-    """
-    basket = selectors.basket_for_checkout_page(basket_id_from_signed_cookie(request.COOKIES))
-    if basket is None:
-        return render(request, "checkout/checkout.html", {"basket": None}, status=404)
-    order = order_to_wire(basket, list(basket.items.all()))
+
+def _landing_basket(request: HttpRequest) -> Basket | None:
+    return selectors.basket_for_checkout_page(basket_id_from_signed_cookie(request.COOKIES))
+
+
+def _is_over(basket: Basket) -> bool:
+    return basket.status == BasketStatus.EXPIRED or (
+        basket.status == BasketStatus.ACTIVE and basket.expires_at <= timezone.now()
+    )
+
+
+def _no_basket(request: HttpRequest) -> HttpResponse:
+    return render(request, "checkout/checkout.html", {"basket": None}, status=404)
+
+
+def _date(moment) -> str:
+    return f"{moment:%-d %B %Y}" if moment is not None else ""
+
+
+def _new_order_context(basket: Basket, items: list[OrderItem]) -> dict[str, Any]:
+    order = order_to_wire(basket, items)
     currency = basket.currency
-    items = [
+    rows = [
         {
             "name": item["offer"]["name"],
             "quantity": item["quantity"],
@@ -107,17 +139,243 @@ def checkout_page(request: HttpRequest) -> HttpResponse:
         for item in order["orderItems"]
     ]
     totals = order["totals"]
-    context = {
-        "basket": basket,
+    promo = order["promoCode"]
+    return {
         "order": order,
-        "items": items,
+        "items": rows,
         "totals": {
-            name: format_amount(totals[name], currency)
-            for name in ("subtotal", "discount", "total", "dueToday")
-            if currency
-        },
-        "completed": basket.status == BasketStatus.COMPLETED,
-        "expired": basket.status == BasketStatus.EXPIRED
-        or (basket.status == BasketStatus.ACTIVE and basket.expires_at <= timezone.now()),
+            name: format_amount(totals[name], currency) for name in ("subtotal", "discount", "total", "dueToday")
+        }
+        if currency
+        else {},
+        "promo": promo,
+        "promo_discount": _promo_terms(promo) if promo else "",
     }
-    return render(request, "checkout/checkout.html", context)
+
+
+def _promo_terms(promo: dict[str, Any]) -> str:
+    terms = promo["discount"]
+    off = (
+        f"{terms['percentage'].removesuffix('.00')}% off"
+        if terms["type"] == "percentage"
+        else (f"{format_amount(terms['amount'], terms['currency'])} off")
+    )
+    if promo["durationLength"]:
+        unit = promo["durationType"] or "months"
+        return f"{off} for {promo['durationLength']} {unit[:-1] if promo['durationLength'] == 1 else unit}"
+    return off
+
+
+def _change_context(basket: Basket, items: list[OrderItem]) -> dict[str, Any]:
+    """An update basket: the current plan, the change with its effective date, what is due today."""
+    state = update_basket_quote(basket=basket, items=items)
+    subscription = state.subscription
+    currency = subscription.offer.currency
+    current_price = subscription.offer.snapshot.get("price", [])
+    changes = []
+    for item in state.items:
+        quote = state.quotes.get(item.id)
+        effective = item.effective_date or (quote.effective_at if quote else None)
+        changes.append(
+            {
+                "action": "Remove" if item.action_type == OrderItem.ActionType.REMOVE else "Add",
+                "name": item.offer_snapshot.get("name", item.offer_id),
+                "is_add_on": item.type == OrderItem.Type.ADD_ON,
+                "quantity": item.quantity,
+                "automatic": item.automatic,
+                "schedule": schedule_in_words(item.offer_snapshot.get("price", []), currency),
+                "effective": "today"
+                if effective is not None and effective <= timezone.now()
+                else _date(effective) or "today",
+                "due_today": format_amount(quote.due_today, currency) if quote else format_amount("0", currency),
+            }
+        )
+    totals = state.totals
+    return {
+        "subscription": subscription,
+        "current_plan": {
+            "name": subscription.offer.name,
+            "quantity": subscription.quantity,
+            "schedule": schedule_in_words(current_price, currency),
+            "term_end": _date(subscription.term_end),
+            "add_ons": [offer.name for offer, _quantity in state.subscription_add_ons],
+        },
+        "changes": changes,
+        "change_totals": {
+            "charge": format_amount(totals.charge, currency),
+            "credit": format_amount(totals.credit, currency),
+            "due_today": format_amount(totals.due_today, currency),
+            "next_charge": format_amount(totals.next_charge_amount, currency),
+            "next_charge_at": _date(totals.next_charge_at),
+        },
+    }
+
+
+def _render_checkout(
+    request: HttpRequest,
+    basket: Basket,
+    *,
+    details_form: CustomerDetailsForm | None = None,
+    promo_form: PromoCodeForm | None = None,
+    order_error: str | None = None,
+    order_findings: list[str] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    items = list(basket.items.all())
+    update_basket = basket.order_type == OrderType.UPDATE_SUBSCRIPTION
+    completed = basket.status == BasketStatus.COMPLETED
+    over = _is_over(basket)
+    context: dict[str, Any] = {
+        "basket": basket,
+        "update_basket": update_basket,
+        "completed": completed,
+        "expired": over,
+        "open": not completed and not over,
+        "promo_form": promo_form or PromoCodeForm(),
+        "details_form": details_form
+        or CustomerDetailsForm(initial=details_initial(basket), remote_ip=client_ip(request)),
+        "order_error": order_error,
+        "order_findings": order_findings or [],
+    }
+    if update_basket and basket.for_subscription_id is not None and not completed:
+        context.update(_change_context(basket, items))
+    else:
+        context.update(_new_order_context(basket, items))
+    return render(request, "checkout/checkout.html", context, status=status)
+
+
+@require_GET
+@hosted_page
+def checkout_page(request: HttpRequest) -> HttpResponse:
+    """GET /checkout/: the landing-state basket, its promo code field and the customer-details form."""
+    basket = _landing_basket(request)
+    if basket is None:
+        return _no_basket(request)
+    return _render_checkout(request, basket)
+
+
+def _checkout_redirect(request: HttpRequest, notice: str | None = None) -> HttpResponse:
+    if notice:
+        # Read back by the next GET of the page (a signed cookie: customers have no session).
+        messages.success(request, notice)
+    return redirect("checkout-page")
+
+
+@require_POST
+@hosted_page
+def apply_promo_code(request: HttpRequest) -> HttpResponse:
+    """POST /checkout/promo-code: apply a code through baskets.promo_codes, as the API does."""
+    basket = _landing_basket(request)
+    if basket is None:
+        return _no_basket(request)
+    form = PromoCodeForm(request.POST)
+    if not form.is_valid():
+        return _render_checkout(request, basket, promo_form=form, status=400)
+    try:
+        promo_codes.promo_code_apply(actor=PAGE_ACTOR, basket_id=basket.id, code=form.cleaned_data["code"])
+    except PromoCodeRefused as refused:
+        form.add_error("code", refused.message)
+        return _render_checkout(request, basket, promo_form=form, status=400)
+    except (BasketCompleted, BasketExpired, BasketNotFound):
+        return _checkout_redirect(request)
+    return _checkout_redirect(request, f"Promo code {form.cleaned_data['code'].strip().upper()} applied.")
+
+
+@require_POST
+@hosted_page
+def remove_promo_code(request: HttpRequest) -> HttpResponse:
+    """POST /checkout/promo-code/remove: take the code off the basket."""
+    basket = _landing_basket(request)
+    if basket is None:
+        return _no_basket(request)
+    try:
+        promo_codes.promo_code_remove(actor=PAGE_ACTOR, basket_id=basket.id)
+    except (BasketCompleted, BasketExpired, BasketNotFound):
+        return _checkout_redirect(request)
+    return _checkout_redirect(request, "Promo code removed.")
+
+
+@require_POST
+@hosted_page
+def place_order(request: HttpRequest) -> HttpResponse:
+    """POST /checkout/order: complete the basket through baskets.orders.basket_complete.
+
+    The same completion as POST /api/order: re-validation, promo redemption, subscriptions,
+    payment. Completing twice shows the confirmation again (a double-clicked button).
+    """
+    basket = _landing_basket(request)
+    if basket is None:
+        return _no_basket(request)
+    form = CustomerDetailsForm(request.POST, remote_ip=client_ip(request))
+    if not form.is_valid():
+        return _render_checkout(request, basket, details_form=form, status=400)
+    try:
+        # The signed cookie names this basket and no other: the customer may complete it.
+        orders.basket_complete(
+            actor=PAGE_ACTOR, basket_id=basket.id, any_basket=True, customer_details=form.customer_details()
+        )
+    except BasketCompleted:
+        return redirect("checkout-confirmation")
+    except BasketInvalid as invalid:
+        findings = [finding["message"] for finding in (invalid.details or {}).get("findings", [])]
+        return _render_checkout(
+            request,
+            _landing_basket(request) or basket,
+            details_form=form,
+            order_error="We could not place your order:",
+            order_findings=findings,
+            status=invalid.status_code,
+        )
+    except PromoCodeRefused as refused:
+        # Used up by other orders since it was applied: the customer can remove it and go on.
+        return _render_checkout(
+            request,
+            basket,
+            details_form=form,
+            order_error="We could not place your order:",
+            order_findings=[refused.message, "Remove the promo code to order without it."],
+            status=400,
+        )
+    except ApplicationError as error:
+        # Expired (410), a subscription locked or changed meanwhile (423, 409), the gateway (502).
+        fresh = _landing_basket(request) or basket
+        return _render_checkout(request, fresh, details_form=form, order_error=error.message, status=error.status_code)
+    return redirect("checkout-confirmation")
+
+
+@require_GET
+@hosted_page
+def confirmation_page(request: HttpRequest) -> HttpResponse:
+    """GET /checkout/confirmation: what was ordered, once the basket is completed."""
+    basket = _landing_basket(request)
+    if basket is None:
+        return _no_basket(request)
+    if basket.status != BasketStatus.COMPLETED:
+        return redirect("checkout-page")
+    items = list(basket.items.all())
+    context: dict[str, Any] = {
+        "basket": basket,
+        "order_reference": f"{orders.ORDER_ID_PREFIX}{basket.id}",
+        "update_basket": basket.order_type == OrderType.UPDATE_SUBSCRIPTION,
+        "completed_on": _date(basket.completed_at),
+        "items": [
+            {
+                "name": item.offer_snapshot.get("name", item.offer_id),
+                "quantity": item.quantity,
+                "is_add_on": item.type == OrderItem.Type.ADD_ON,
+                "removed": item.action_type == OrderItem.ActionType.REMOVE,
+                "schedule": schedule_in_words(item.offer_snapshot.get("price", []), basket.currency or "GBP"),
+                "effective": _date(item.effective_date),
+            }
+            for item in items
+        ],
+    }
+    redemption = PromoRedemption.objects.filter(basket=basket).select_related("promo_code").first()
+    if redemption is not None:
+        context["redemption"] = redemption
+        context["redemption_amount"] = format_amount(redemption.amount, redemption.currency or basket.currency or "GBP")
+    payment = Payment.objects.filter(basket=basket).first()
+    if payment is not None:
+        context["payment"] = payment
+        context["payment_amount"] = format_amount(payment.amount, payment.currency or basket.currency or "GBP")
+    return render(request, "checkout/confirmation.html", context)

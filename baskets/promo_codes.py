@@ -64,6 +64,32 @@ def promo_code_apply(
     return BasketChange(basket=basket, items=items, action_results=[])
 
 
+@transaction.atomic
+def promo_code_remove(*, actor: Actor, basket_id: uuid.UUID | None, now: datetime | None = None) -> BasketChange:
+    """Take the promo code off a basket (the hosted checkout page's "Remove").
+
+    Locks the basket row; when it has a code, clears it, bumps the version and records a
+    `promo_code_removed` event; a basket without a code is left as it is. Raises
+    BasketNotFound (404), BasketCompleted (409) and BasketExpired (410). Writes nothing when
+    it raises.
+    """
+    now = now or timezone.now()
+    basket = lock_baskets(Basket.objects.filter(pk=basket_id)).first() if basket_id else None
+    if basket is None:
+        raise BasketNotFound(BASKET_NOT_FOUND)
+    basket_ensure_mutable(basket)
+    items = selectors.basket_items(basket)
+    if basket.promo_code_id is None:
+        return BasketChange(basket=basket, items=items, action_results=[])
+    removed = basket.promo_code.code
+    basket.promo_code = None
+    basket.version += 1
+    basket.updated = now
+    basket.save(update_fields=["promo_code", "version", "updated"])
+    basket_record_event(basket=basket, actor=actor, kind="promo_code_removed", data={"code": removed})
+    return BasketChange(basket=basket, items=items, action_results=[])
+
+
 def promo_code_redeem(
     *, promo_code: PromoCode, basket: Basket, customer: Customer | None, amount: Decimal, currency: str
 ) -> PromoRedemption:

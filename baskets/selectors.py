@@ -12,12 +12,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.conf import settings
+from django.db.models import Prefetch, Q, QuerySet, prefetch_related_objects
 from django.db.models.functions import Upper
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from baskets.actors import Actor
 from baskets.errors import Codes, OrderCodes, PromoCodeCodes
+from baskets.links import recovery_link
 from baskets.models import Basket, BasketStatus, OrderItem, OrderType, PromoCode
 from checkout_project.api.errors import ApplicationError
 from checkout_project.api.wire import parse_aware_datetime
@@ -177,6 +180,13 @@ def promo_code_with_offers(promo_code_id: int) -> PromoCode:
     )
 
 
+def promo_code_load_eligible_offers(promo: PromoCode) -> PromoCode:
+    """Prefetch a selectedItems code's eligible offer ids (one query); a wholeBasket code needs none."""
+    if promo.application_level == PromoCode.ApplicationLevel.SELECTED_ITEMS:
+        prefetch_related_objects([promo], Prefetch("eligible_offers", queryset=Offer.objects.only("id")))
+    return promo
+
+
 def promo_code_discount(promo: PromoCode) -> pricing.Discount:
     """The code's terms for subscriptions.pricing; reads eligible offers once (prefetched: no query)."""
     selected = promo.application_level == PromoCode.ApplicationLevel.SELECTED_ITEMS
@@ -243,6 +253,8 @@ class Finding:
     code: str
     message: str
     order_item_id: uuid.UUID | None = None
+    # The product a product finding is about (partner validate lists them as blockedProducts).
+    product_code: str | None = None
 
     def to_wire(self) -> dict[str, str]:
         wire = {"code": self.code, "message": self.message}
@@ -263,6 +275,8 @@ class BasketValidation:
     check_redemption_limit: bool
 
 
+# A check may also carry `offer_annotations(basket) -> {name: expression}`: what it needs to know
+# per offer, added to the offers query validation makes anyway (no query of its own).
 BasketCheck = Callable[[BasketValidation], Iterable[Finding]]
 
 
@@ -277,8 +291,10 @@ def check_offers(validation: BasketValidation) -> Iterable[Finding]:
         offer = validation.offers.get(item.offer_id)
         if offer is None or not offer.published:
             yield Finding(OrderCodes.OFFER_NOT_FOUND, "This offer is no longer sold.", item.id)
+        elif offer.version != item.offer_version and offer.snapshot.get("price") != item.offer_snapshot.get("price"):
+            yield Finding(OrderCodes.PRICE_CHANGED, "This offer's price changed since it was added.", item.id)
         elif offer.version != item.offer_version:
-            changed = "This offer's price, products or term changed since it was added."
+            changed = "This offer's products or term changed since it was added."
             yield Finding(OrderCodes.OFFER_VERSION_STALE, changed, item.id)
         elif not offer.min_quantity <= item.quantity <= offer.max_quantity:
             yield Finding(
@@ -293,7 +309,10 @@ def check_products(validation: BasketValidation) -> Iterable[Finding]:
         for product in item.offer_snapshot.get("products", []):
             if product.get("productCode") in validation.unavailable_product_codes:
                 yield Finding(
-                    OrderCodes.PRODUCT_UNAVAILABLE, f"Product {product.get('productCode')} is not available.", item.id
+                    OrderCodes.PRODUCT_UNAVAILABLE,
+                    f"Product {product.get('productCode')} is not available.",
+                    item.id,
+                    product_code=product.get("productCode"),
                 )
 
 
@@ -319,10 +338,16 @@ def check_promo_code(validation: BasketValidation) -> Iterable[Finding]:
         yield Finding(*problem)
 
 
-# A later check (partner eligibility, blocked products) is one more function of this shape.
+# More checks (partner eligibility, blocked products) are functions of this shape, named by
+# settings.BASKET_VALIDATION_CHECKS: baskets runs them without importing the apps they live in.
 BASKET_CHECKS: tuple[BasketCheck, ...] = (
     check_not_empty, check_offers, check_products, check_renewal, check_promo_code,
 )  # fmt: skip
+
+
+def configured_basket_checks() -> tuple[BasketCheck, ...]:
+    """The checks settings.BASKET_VALIDATION_CHECKS names (dotted paths), run on every validation."""
+    return tuple(import_string(path) for path in getattr(settings, "BASKET_VALIDATION_CHECKS", ()))
 
 
 def basket_validation_findings(
@@ -336,16 +361,61 @@ def basket_validation_findings(
     """Everything that stops this basket from completing now; empty when it can complete.
 
     Two queries (offers, products) whatever the number of items, plus the promo code's when it
-    is not loaded yet. Runs BASKET_CHECKS then `extra_checks`, in order.
+    is not loaded yet, plus what the configured checks read. Runs BASKET_CHECKS, then the
+    checks of settings.BASKET_VALIDATION_CHECKS, then `extra_checks`, in order, each once.
     """
+    checks = list(dict.fromkeys((*BASKET_CHECKS, *configured_basket_checks(), *extra_checks)))
+    annotations: dict[str, Any] = {}
+    for check in checks:
+        if hasattr(check, "offer_annotations"):
+            annotations.update(check.offer_annotations(basket))
     ordered = [item for item in items if item.action_type != OrderItem.ActionType.REMOVE]
     product_codes = {p.get("productCode") for item in ordered for p in item.offer_snapshot.get("products", [])}
     validation = BasketValidation(
         basket=basket,
         items=ordered,
-        offers=offers_by_id(item.offer_id for item in ordered),
+        offers=offers_by_id((item.offer_id for item in ordered), annotations=annotations),
         unavailable_product_codes=unavailable_product_codes(product_codes),
         now=now or timezone.now(),
         check_redemption_limit=check_redemption_limit,
     )
-    return [finding for check in (*BASKET_CHECKS, *extra_checks) for finding in check(validation)]
+    return [finding for check in checks for finding in check(validation)]
+
+
+# --- Staff exports (the admin's "Export abandoned baskets as CSV") --------------------------------
+
+ABANDONED_EXPORT_COLUMNS = (
+    "id", "status", "order_type", "created", "updated", "expires_at", "email", "first_name", "last_name",
+    "company_name", "phone", "country", "source", "external_id", "partner", "customer", "order_items", "currency",
+    "recovery_link",
+)  # fmt: skip
+
+
+def abandoned_basket_export_rows(
+    baskets: QuerySet[Basket], *, absolute_url: Callable[[str], str], chunk_size: int = 500
+) -> Iterable[list[str]]:
+    """The header, then one row per basket of `baskets` that is not completed, oldest first.
+
+    Streams: reads `chunk_size` baskets at a time, with their partner, customer and items in
+    three queries per chunk, however many rows there are. `absolute_url` turns the recovery
+    link's path into the address staff send to the customer.
+    """
+    yield list(ABANDONED_EXPORT_COLUMNS)
+    rows = (
+        baskets.exclude(status=BasketStatus.COMPLETED)
+        .order_by("created", "id")
+        .select_related("partner", "customer")
+        .prefetch_related(Prefetch("items", queryset=OrderItem.objects.order_by("position", "created")))
+    )
+    for basket in rows.iterator(chunk_size=chunk_size):
+        items = "; ".join(
+            f"{item.offer_snapshot.get('name', item.offer_id)} x{item.quantity}" for item in basket.items.all()
+        )
+        yield [
+            basket.public_id, basket.status, basket.order_type, basket.created.isoformat(), basket.updated.isoformat(),
+            basket.expires_at.isoformat(), basket.email, basket.first_name, basket.last_name, basket.company_name,
+            basket.phone, basket.country, basket.source, basket.external_id,
+            basket.partner.slug if basket.partner is not None else "",
+            basket.customer.public_id if basket.customer is not None else "",
+            items, basket.currency, absolute_url(recovery_link(basket)),
+        ]  # fmt: skip

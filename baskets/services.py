@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -44,6 +44,19 @@ CUSTOMER_DETAIL_FIELDS = {
     "companyName": "company_name",
     "phone": "phone",
 }
+
+
+@dataclass(frozen=True)
+class OfferPolicy:
+    """Another say on which offers may be added (a partner's eligible offers and blocked products).
+
+    `annotations` are added to the offers query the service makes anyway, so the policy costs no
+    query; `refusal` reads them from an offer and says why it cannot be added, or None. The
+    partner endpoints pass theirs: baskets never imports partners.
+    """
+
+    annotations: Mapping[str, Any]
+    refusal: Callable[[Offer], tuple[str, str] | None]
 
 
 @dataclass
@@ -119,9 +132,14 @@ def basket_record_event(*, basket: Basket, actor: Actor, kind: str, data: dict[s
     )
 
 
-@transaction.atomic
-def basket_transition(*, basket: Basket, to: str, actor: Actor, data: dict[str, Any] | None = None) -> Basket:
-    """The only writer of `Basket.status`. The caller must hold the basket's row lock."""
+@transaction.atomic(savepoint=False)  # runs inside its caller's transaction: no SAVEPOINT
+def basket_transition(
+    *, basket: Basket, to: str, actor: Actor, data: dict[str, Any] | None = None, also_save: Sequence[str] = ()
+) -> Basket:
+    """The only writer of `Basket.status`. The caller must hold the basket's row lock.
+
+    `also_save`: other fields the caller changed on the locked basket, written by the same UPDATE.
+    """
     if to not in BASKET_TRANSITIONS[basket.status]:
         if basket.status == BasketStatus.COMPLETED:
             raise BasketCompleted()
@@ -132,7 +150,7 @@ def basket_transition(*, basket: Basket, to: str, actor: Actor, data: dict[str, 
     basket.status = to
     basket.version += 1
     basket.updated = now
-    fields = ["status", "version", "updated"]
+    fields = ["status", "version", "updated", *(name for name in also_save if name not in {"status", "version"})]
     if to == BasketStatus.COMPLETED:
         basket.completed_at = now
         fields.append("completed_at")
@@ -144,9 +162,18 @@ def basket_transition(*, basket: Basket, to: str, actor: Actor, data: dict[str, 
 # --- Initiate ----------------------------------------------------------------------------
 
 
-def _plan_items(basket: Basket, requested_items: Sequence[dict[str, Any]], *, country: str) -> list[OrderItem]:
+def _plan_items(
+    basket: Basket,
+    requested_items: Sequence[dict[str, Any]],
+    *,
+    country: str,
+    offer_policy: OfferPolicy | None = None,
+) -> list[OrderItem]:
     """Validate the requested items as a whole and build them; raises InvalidOrderItems."""
-    catalog = offers_with_cross_sells(item["offer"]["id"] for item in requested_items)
+    catalog = offers_with_cross_sells(
+        (item["offer"]["id"] for item in requested_items),
+        annotations=offer_policy.annotations if offer_policy is not None else None,
+    )
     offers, compatible = catalog.offers, catalog.cross_sells
 
     problems: dict[int, tuple[str, str]] = {}
@@ -158,6 +185,8 @@ def _plan_items(basket: Basket, requested_items: Sequence[dict[str, Any]], *, co
         problem = _offer_problem(offer, requested["offer"], quantity=quantity, country=country, currency=currency)
         if problem is None and requested.get("type") and requested["type"] != offer.type:
             problem = Codes.OFFER_TYPE_MISMATCH, f"This offer is of type {offer.type!r}."
+        if problem is None and offer_policy is not None:
+            problem = offer_policy.refusal(offer)
         parent = None
         if problem is None and offer.type == Offer.Type.ADD_ON:
             # An add-on belongs to the nearest preceding offer item that sells it.
@@ -192,13 +221,15 @@ def basket_initiate(
     entry: dict[str, Any] | None = None,
     assisted: bool = False,
     owner: Customer | None = None,
+    offer_policy: OfferPolicy | None = None,
 ) -> BasketChange:
     """Create a basket, or replace the items and details of the caller's active landing basket.
 
     `assisted` (basket_initiate_for_customer): staff or a back office create the basket for
     `owner` (or for nobody yet), so the caller's own customer is not the basket's.
     Locks the landing basket when there is one. Raises InvalidOrderItems (400) with every
-    refused item, VersionMismatch (412). Writes nothing when it raises.
+    refused item, VersionMismatch (412). Writes nothing when it raises. `offer_policy` may
+    refuse offers on top of the catalog's rules (partner callers).
     """
     now = timezone.now()
     basket = None
@@ -228,7 +259,7 @@ def basket_initiate(
         kind = "created"
 
     country = order.get("country") or ""
-    items = _plan_items(basket, order.get("orderItems", []), country=country)
+    items = _plan_items(basket, order.get("orderItems", []), country=country, offer_policy=offer_policy)
     details = order.get("customerDetails") or {}
     for wire_name, field in CUSTOMER_DETAIL_FIELDS.items():
         setattr(basket, field, details.get(wire_name) or "")
@@ -254,7 +285,7 @@ def basket_initiate(
     return BasketChange(basket=basket, items=items, action_results=[])
 
 
-@transaction.atomic
+# No transaction of its own: it only reads before basket_initiate, whose transaction writes everything.
 def basket_initiate_for_customer(
     *,
     actor: Actor,
@@ -291,8 +322,11 @@ def basket_apply_actions(
     basket_id: uuid.UUID | None,
     actions: Sequence[dict[str, Any]],
     if_match: int | None = None,
+    offer_policy: OfferPolicy | None = None,
 ) -> BasketChange:
     """Apply add / remove / update actions all-or-nothing, in order, under the basket's row lock.
+
+    `offer_policy` may refuse the offers added on top of the catalog's rules (partner callers).
 
     Raises BasketNotFound (404) for a basket the caller cannot see, BasketCompleted (409),
     BasketExpired (410), VersionMismatch (412) and InvalidOrderItems (400, every refused action
@@ -309,7 +343,8 @@ def basket_apply_actions(
     original_quantity = {item.id: item.quantity for item in items}
     catalog = offers_with_cross_sells(
         [item.offer_id for item in items]
-        + [action["offer"]["id"] for action in actions if action["orderItemActionType"] == "add"]
+        + [action["offer"]["id"] for action in actions if action["orderItemActionType"] == "add"],
+        annotations=offer_policy.annotations if offer_policy is not None else None,
     )
     offers, compatible = catalog.offers, catalog.cross_sells
     next_position = max((item.position for item in items), default=-1) + 1
@@ -345,6 +380,8 @@ def basket_apply_actions(
             )
             if problem is None and action.get("type") and action["type"] != offer.type:
                 problem = Codes.OFFER_TYPE_MISMATCH, f"This offer is of type {offer.type!r}."
+            if problem is None and offer_policy is not None:
+                problem = offer_policy.refusal(offer)
             parent_id = action.get("parentId")
             if problem is None and offer.type == Offer.Type.ADD_ON:
                 parent = current.get(parent_id) if parent_id else None
@@ -421,6 +458,21 @@ def basket_revoke_links(*, actor: Actor, basket_id: uuid.UUID) -> Basket:
     basket.save(update_fields=["link_nonce"])
     basket_record_event(basket=basket, actor=actor, kind="links_revoked")
     return basket
+
+
+@transaction.atomic
+def basket_expire(*, actor: Actor, basket_id: uuid.UUID) -> Basket:
+    """End an active basket's life now, before its lifetime is over (staff, from the admin).
+
+    Locks the basket and moves it to `expired` through basket_transition, which bumps the
+    version and records an `expired` event naming the staff user. Raises BasketNotFound (404),
+    BasketCompleted (409) and BasketExpired (410) for a basket that is already over. Writes
+    nothing when it raises.
+    """
+    basket = lock_baskets(Basket.objects.filter(pk=basket_id)).first()
+    if basket is None:
+        raise BasketNotFound("Basket not found")
+    return basket_transition(basket=basket, to=BasketStatus.EXPIRED, actor=actor, data={"reason": "staff"})
 
 
 def basket_record_link_visit(*, basket: Basket, kind: LinkKind, actor: Actor | None = None) -> BasketEvent:

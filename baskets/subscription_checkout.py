@@ -16,6 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from baskets.actors import Actor
@@ -24,6 +25,7 @@ from baskets.locks import lock_baskets
 from baskets.models import Basket, BasketStatus, OrderItem, OrderType
 from baskets.selectors import visible_baskets
 from baskets.services import (
+    OfferPolicy,
     _offer_problem,
     basket_check_version,
     basket_ensure_mutable,
@@ -92,6 +94,22 @@ class SubscriptionCheckout:
 # --- Shared checks and state ------------------------------------------------------------------
 
 
+def _require_owner(actor: Actor) -> None:
+    """Subscription checkout needs a token that can own subscriptions (API.md §2): a partner token
+    (its organisation's subscriptions) or a customer token (its customer's); 403 otherwise."""
+    if actor.partner is None:
+        _require_customer(actor)
+
+
+def _owned_subscriptions(actor: Actor, partner_subscriptions: QuerySet[Subscription] | None) -> QuerySet[Subscription]:
+    """The subscriptions this caller may change: a partner's are given by the partner endpoints
+    (baskets does not know which they are), a customer token owns its customer's."""
+    _require_owner(actor)
+    if actor.partner is not None:
+        return partner_subscriptions if partner_subscriptions is not None else Subscription.objects.none()
+    return Subscription.objects.filter(customer=actor.customer)
+
+
 def _require_customer(actor: Actor):
     """Subscription checkout needs a customer token (API.md §2): 403 otherwise."""
     if not actor.is_customer_token:
@@ -133,8 +151,11 @@ def _state(
     options: ChangeOptions,
     now: datetime,
     action_results: list[dict[str, Any]] | None = None,
+    offer_policy: OfferPolicy | None = None,
 ) -> SubscriptionCheckout:
-    """Quotes, totals and next actions of an update basket, computed as of `now` (no queries)."""
+    """Quotes, totals and next actions of an update basket, computed as of `now` (no queries).
+
+    Next actions leave out what `offer_policy` would refuse (its annotations are on `options`)."""
     current = subscription.offer
     currency = current.currency
     term_start, term_end = subscription.term_start, subscription.term_end
@@ -174,6 +195,8 @@ def _state(
 
     def published(ids) -> list[Offer]:
         offers = [options.offers[i] for i in ids if i in options.offers and options.offers[i].published]
+        if offer_policy is not None:
+            offers = [offer for offer in offers if offer_policy.refusal(offer) is None]
         return sorted(offers, key=lambda offer: offer.path)
 
     cross_sell_ids = (
@@ -195,9 +218,13 @@ def _state(
     )
 
 
-def _options(subscription: Subscription, items: Sequence[OrderItem], extra_offer_ids=()) -> ChangeOptions:
+def _options(
+    subscription: Subscription, items: Sequence[OrderItem], extra_offer_ids=(), offer_annotations=None
+) -> ChangeOptions:
     return subscription_selectors.subscription_change_options(
-        subscription, candidate_offer_ids=[*(i.offer_id for i in items if i.type == Offer.Type.OFFER), *extra_offer_ids]
+        subscription,
+        candidate_offer_ids=[*(i.offer_id for i in items if i.type == Offer.Type.OFFER), *extra_offer_ids],
+        offer_annotations=offer_annotations,
     )
 
 
@@ -221,19 +248,25 @@ def subscription_checkout_initiate(
     tracking: dict[str, Any] | None = None,
     entry: dict[str, Any] | None = None,
     now: datetime | None = None,
+    partner_subscriptions: QuerySet[Subscription] | None = None,
+    offer_policy: OfferPolicy | None = None,
 ) -> SubscriptionCheckout:
     """Create an update basket for one of the caller's subscriptions.
 
-    Locks nothing (it only inserts a new basket). Raises 403 without a customer token,
-    SubscriptionNotFound (404) when the subscription is not the caller's customer's,
+    A partner caller owns `partner_subscriptions` (its organisation's; none when not given) and
+    the basket is bound to its partner organisation; next actions leave out what `offer_policy`
+    refuses. Locks nothing (it only inserts a new basket). Raises 403 without a customer or
+    partner token, SubscriptionNotFound (404) when the subscription is not the caller's,
     ApplicationError subscription_not_active (409) for a cancelled one and SubscriptionLocked
     (423) while a pending change is in the future. Writes nothing when it raises.
     """
     now = now or timezone.now()
-    customer = _require_customer(actor)
-    subscription = subscription_selectors.subscription_for_customer(
-        customer=customer, subscription_id=subscription_id, reference=reference
-    )
+    owned = _owned_subscriptions(actor, partner_subscriptions).select_related("offer", "customer")
+    subscription = None
+    if subscription_id is not None:
+        subscription = owned.filter(pk=subscription_id).first()
+    elif reference:
+        subscription = owned.filter(reference=reference).first()
     if subscription is None:
         raise SubscriptionNotFound()
     if subscription.status != Subscription.Status.ACTIVE:
@@ -241,6 +274,7 @@ def subscription_checkout_initiate(
             "This subscription is not active.", code=SubscriptionCodes.SUBSCRIPTION_NOT_ACTIVE, status=409
         )
     subscription_ensure_unlocked(subscription, now)
+    customer = subscription.customer
     basket = Basket(
         id=uuid.uuid4(),
         created=now,
@@ -249,8 +283,9 @@ def subscription_checkout_initiate(
         order_type=OrderType.UPDATE_SUBSCRIPTION,
         for_subscription=subscription,
         application=actor.application,
-        created_by_customer_token=True,
+        created_by_customer_token=actor.is_customer_token,
         customer=customer,
+        partner=actor.partner,
         currency=subscription.offer.currency,
         email=customer.email,
         first_name=customer.first_name,
@@ -262,23 +297,40 @@ def subscription_checkout_initiate(
     )
     basket.save(force_insert=True)
     basket_record_event(basket=basket, actor=actor, kind="created", data={"forSubscription": subscription.public_id})
-    return _state(basket, subscription, [], _options(subscription, []), now)
+    annotations = offer_policy.annotations if offer_policy is not None else None
+    options = _options(subscription, [], offer_annotations=annotations)
+    return _state(basket, subscription, [], options, now, offer_policy=offer_policy)
 
 
 # --- Read -------------------------------------------------------------------------------------
 
 
-def subscription_checkout_get(*, actor: Actor, basket_id: uuid.UUID | None, now: datetime | None = None):
-    """The caller's update basket as of now. Locks nothing; raises 403 without a customer token and
-    BasketNotFound (404) for a basket the caller cannot see."""
+def subscription_checkout_get(
+    *, actor: Actor, basket_id: uuid.UUID | None, now: datetime | None = None, offer_policy: OfferPolicy | None = None
+):
+    """The caller's update basket as of now (next actions without what `offer_policy` refuses).
+    Locks nothing; raises 403 without a customer or partner token and BasketNotFound (404) for a
+    basket the caller cannot see."""
     now = now or timezone.now()
-    _require_customer(actor)
+    _require_owner(actor)
     basket = _update_baskets(actor).filter(pk=basket_id).first() if basket_id else None
     if basket is None:
         raise BasketNotFound("No basket found in landing state")
     items = list(basket.items.order_by("position", "created"))
     subscription = basket.for_subscription
-    return _state(basket, subscription, items, _options(subscription, items), now)
+    annotations = offer_policy.annotations if offer_policy is not None else None
+    options = _options(subscription, items, offer_annotations=annotations)
+    return _state(basket, subscription, items, options, now, offer_policy=offer_policy)
+
+
+def update_basket_quote(*, basket: Basket, items: list[OrderItem], now: datetime | None = None) -> SubscriptionCheckout:
+    """An update basket's change as quoted now: the hosted checkout page's read.
+
+    The page's caller proved the basket is theirs with the signed landing-state cookie, so
+    there is no actor check here. Locks nothing.
+    """
+    subscription = basket.for_subscription
+    return _state(basket, subscription, items, _options(subscription, items), now or timezone.now())
 
 
 # --- Change -----------------------------------------------------------------------------------
@@ -287,8 +339,11 @@ def subscription_checkout_get(*, actor: Actor, basket_id: uuid.UUID | None, now:
 class _Plan:
     """The basket's items while a list of actions is applied in memory."""
 
-    def __init__(self, basket: Basket, subscription: Subscription, items: list[OrderItem], options, now) -> None:
+    def __init__(
+        self, basket: Basket, subscription: Subscription, items: list[OrderItem], options, now, offer_policy=None
+    ) -> None:
         self.basket, self.subscription, self.options, self.now = basket, subscription, options, now
+        self.offer_policy: OfferPolicy | None = offer_policy
         self.current: dict[uuid.UUID, OrderItem] = {item.id: item for item in items}
         self.next_position = max((item.position for item in items), default=-1) + 1
         self.replaced: list[OrderItem] = []  # offers the last action replaced, reported as automatic
@@ -356,6 +411,8 @@ def _plan_add(plan: _Plan, action: dict[str, Any]) -> tuple[tuple[str, str] | No
     )
     if problem is None and action.get("type") and action["type"] != offer.type:
         problem = Codes.OFFER_TYPE_MISMATCH, f"This offer is of type {offer.type!r}."
+    if problem is None and plan.offer_policy is not None:
+        problem = plan.offer_policy.refusal(offer)
     if problem is not None:
         return problem, None
     if offer.type == Offer.Type.OFFER:
@@ -391,17 +448,19 @@ def subscription_checkout_apply_actions(
     actions: Sequence[dict[str, Any]],
     if_match: int | None = None,
     now: datetime | None = None,
+    offer_policy: OfferPolicy | None = None,
 ) -> SubscriptionCheckout:
     """Apply add / remove / update actions to an update basket, all-or-nothing, in order.
 
+    `offer_policy` may refuse added offers on top of the catalog's rules (partner callers).
     Locks the basket row (select_for_update) for the whole change. Raises 403 without a customer
-    token, BasketNotFound (404), BasketCompleted (409), BasketExpired (410), VersionMismatch (412),
+    or partner token, BasketNotFound (404), BasketCompleted (409), BasketExpired (410), VersionMismatch (412),
     SubscriptionLocked (423), ApplicationError multiple_offer_adds (400) and InvalidOrderItems
     (400, each refused action under `details.actions[index]`). Writes nothing when it raises;
     otherwise bumps the basket version and records an `items_changed` event.
     """
     now = now or timezone.now()
-    _require_customer(actor)
+    _require_owner(actor)
     basket = lock_baskets(_update_baskets(actor)).filter(pk=basket_id).first() if basket_id else None
     if basket is None:
         raise BasketNotFound()
@@ -412,7 +471,9 @@ def subscription_checkout_apply_actions(
 
     items = list(basket.items.order_by("position", "created"))
     requested = [a["offer"]["id"] for a in actions if a["orderItemActionType"] == "add"]
-    options = _options(subscription, items, requested)
+    options = _options(
+        subscription, items, requested, offer_annotations=offer_policy.annotations if offer_policy else None
+    )
     offer_adds = [
         str(index)
         for index, a in enumerate(actions)
@@ -427,7 +488,7 @@ def subscription_checkout_apply_actions(
         )
 
     original = {item.id: (item.quantity, item.effective_date) for item in items}
-    plan = _Plan(basket, subscription, items, options, now)
+    plan = _Plan(basket, subscription, items, options, now, offer_policy)
     problems: dict[int, tuple[str, str]] = {}
     results: list[dict[str, Any]] = []
     for index, action in enumerate(actions):
@@ -486,7 +547,7 @@ def subscription_checkout_apply_actions(
                            "status": r["status"]} for r in results]},
     )  # fmt: skip
     ordered = sorted(current.values(), key=lambda item: item.position)
-    return _state(basket, subscription, ordered, options, now, results)
+    return _state(basket, subscription, ordered, options, now, results, offer_policy=offer_policy)
 
 
 # --- Complete ---------------------------------------------------------------------------------
@@ -534,7 +595,10 @@ def update_basket_apply_locked(
         items = list(basket.items.order_by("position", "created"))
     if not items:
         raise ApplicationError("This basket has no change to make.", code=SubscriptionCodes.BASKET_EMPTY)
-    state = _state(basket, subscription, items, _options(subscription, items), now)
+    options = _options(subscription, items)
+    if subscription.offer_id in options.offers:
+        subscription.offer = options.offers[subscription.offer_id]  # loaded with the options: no query
+    state = _state(basket, subscription, items, options, now)
 
     added_offer = _added_offer(items)
     replaced = {i.offer_id for i in items if i.automatic and i.type == Offer.Type.OFFER}
@@ -555,6 +619,9 @@ def update_basket_apply_locked(
             add_add_ons=new_add_ons,
             remove_add_on_ids=auto_removed,
         )
+        if added_offer.offer_id in options.offers:
+            # The new offer is loaded already: rendering the response needs no query for it.
+            subscription.offer = options.offers[added_offer.offer_id]
     else:
         subscription_services.subscription_apply_change(subscription=subscription, add_add_ons=new_add_ons)
     if deferred:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -50,6 +51,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # The built-in widget templates, for forms rendered with TemplatesSetting (the checkout page's).
+    "django.forms",
     "rest_framework",
     "oauth2_provider",
     "drf_spectacular",
@@ -64,6 +67,8 @@ MIDDLEWARE = [
     # First: assigns the request id and times (and logs) everything below it.
     "checkout_project.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy on every response: SECURE_CSP, or a view's csp_override.
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     # Serves the admin's and the API docs' static files from gunicorn, without a CDN or nginx.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -136,6 +141,19 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 if env_bool("SECURE_PROXY_SSL_HEADER", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Our pages load only their own static files: no inline scripts or styles, nothing from elsewhere,
+# no framing. The hosted checkout pages add form-action 'self' (baskets.pages); /api/docs/ relaxes
+# styles for Swagger UI (checkout_project.urls). reCAPTCHA's sources are added below when it is on.
+SECURE_CSP = {
+    "default-src": [CSP.NONE],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF],
+    "font-src": [CSP.SELF],
+    "connect-src": [CSP.SELF],
+    "base-uri": [CSP.NONE],
+    "frame-ancestors": [CSP.NONE],
+}
 
 # --- Checkout domain ---------------------------------------------------------------------
 BASKET_LIFETIME = timedelta(days=env_int("BASKET_LIFETIME_DAYS", 14))
@@ -145,6 +163,10 @@ LANDING_STATE_COOKIE = "limio_state"
 LANDING_STATE_COOKIE_SECURE = not DEBUG
 # Where recovery and assisted links send the customer (the hosted checkout page, or your own).
 CHECKOUT_PAGE_URL = os.environ.get("CHECKOUT_PAGE_URL", "") or "/checkout/"
+# Basket checks run on top of baskets' own whenever a basket is validated (partner validate, order
+# completion on every path): dotted paths to baskets.selectors.BasketCheck functions. This is how
+# partner baskets are re-validated for their partner without baskets importing partners.
+BASKET_VALIDATION_CHECKS = ["partners.selectors.check_partner_catalog"]
 
 # --- Payments (POST /api/order) ---------------------------------------------------------
 # A dotted path to a baskets.payments.PaymentGateway; the default records a `manual` payment
@@ -169,6 +191,10 @@ if RECAPTCHA_ENABLED and RECAPTCHA_VERIFIER.endswith("DjangoRecaptchaVerifier") 
         "reCAPTCHA is on (the default when DJANGO_DEBUG is off): set RECAPTCHA_PUBLIC_KEY and "
         "RECAPTCHA_PRIVATE_KEY, or RECAPTCHA_ENABLED=0."
     )
+if RECAPTCHA_ENABLED and RECAPTCHA_VERIFIER.endswith("DjangoRecaptchaVerifier"):
+    # The checkout page's reCAPTCHA widget: Google's script and its challenge frame.
+    SECURE_CSP["script-src"] += ["https://www.google.com/recaptcha/", "https://www.gstatic.com/recaptcha/"]
+    SECURE_CSP["frame-src"] = ["https://www.google.com/recaptcha/", "https://recaptcha.google.com/recaptcha/"]
 
 # --- REST framework and OAuth ---------------------------------------------------------
 REST_FRAMEWORK = {
@@ -261,6 +287,8 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 THROTTLE_ENABLED = env_bool("THROTTLE_ENABLED", True)
+# GET /api/_bench/ping, the benchmark's floor (bench/run.py sets it). Off: never in production.
+BENCH_ENDPOINTS = env_bool("BENCH_ENDPOINTS", False)
 THROTTLE_CACHE = "default"
 # Requests per OAuth application for the scope an action requires; "anonymous" is per client IP
 # for requests without a valid token. Format "<count>/<s|min|hour|day>".

@@ -1,6 +1,9 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django.utils.csp import CSP
+from django.views.decorators.csp import csp_override
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from oauth2_provider import urls as oauth2_urls
 from oauth2_provider import views as oauth2_views
@@ -13,6 +16,14 @@ from baskets.api.subscription_views import SubscriptionCheckoutViewSet
 from baskets.api.views import CheckoutViewSet
 from checkout_project.api.oauth_views import IntrospectTokenView
 from checkout_project.health import healthz, readyz
+from partners.api import PartnerCheckoutViewSet, PartnerSubscriptionCheckoutViewSet
+
+API_DOCS_CSP = {
+    **settings.SECURE_CSP,
+    "script-src": [CSP.SELF, CSP.UNSAFE_INLINE],
+    "style-src": [CSP.SELF, CSP.UNSAFE_INLINE],
+    "img-src": [CSP.SELF, "data:"],
+}
 
 router = SimpleRouter(trailing_slash=False)
 router.register("checkout", CheckoutViewSet, basename="checkout")
@@ -20,6 +31,8 @@ router.register("checkout", SubscriptionCheckoutViewSet, basename="checkout-subs
 router.register("admin/checkout", AdminCheckoutViewSet, basename="admin-checkout")
 router.register("admin/v2", AdminPromoCodeViewSet, basename="admin-promo-code")
 router.register("", OrderViewSet, basename="order")
+router.register("partner/checkout", PartnerCheckoutViewSet, basename="partner-checkout")
+router.register("partner/checkout", PartnerSubscriptionCheckoutViewSet, basename="partner-checkout-subscription")
 
 urlpatterns = [
     # Load balancer probes: no auth, no throttling, no database for /healthz.
@@ -29,9 +42,14 @@ urlpatterns = [
     path("api/checkout/recover", pages.recovery_link, name="checkout-recover"),
     path("api/checkout/assisted", pages.assisted_link, name="checkout-assisted"),
     path("checkout/", pages.checkout_page, name="checkout-page"),
+    path("checkout/promo-code", pages.apply_promo_code, name="checkout-promo-code"),
+    path("checkout/promo-code/remove", pages.remove_promo_code, name="checkout-promo-code-remove"),
+    path("checkout/order", pages.place_order, name="checkout-order"),
+    path("checkout/confirmation", pages.confirmation_page, name="checkout-confirmation"),
     path("api/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    # Swagger UI's page carries an inline script and styles: a relaxed policy for this path only.
+    path("api/docs/", csp_override(API_DOCS_CSP)(SpectacularSwaggerView.as_view(url_name="schema")), name="docs"),
     # The contract's token URL has no trailing slash; a POST cannot follow APPEND_SLASH's redirect.
     path("oauth2/token", oauth2_views.TokenView.as_view(), name="oauth2-token"),
     path("oauth2/introspect/", IntrospectTokenView.as_view(), name="oauth2-introspect"),
@@ -41,6 +59,12 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
 ]
+
+if settings.BENCH_ENDPOINTS:
+    # The benchmark's floor (bench/): off unless BENCH_ENDPOINTS=1.
+    from checkout_project.api.bench import BenchViewSet
+
+    urlpatterns.append(path("api/_bench/ping", BenchViewSet.as_view({"get": "ping"}), name="bench-ping"))
 
 handler400 = "checkout_project.api.errors.handler400"
 handler403 = "checkout_project.api.errors.handler403"

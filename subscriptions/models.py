@@ -91,6 +91,22 @@ class Offer(models.Model):
         return f"{self.name} [{self.path}]"
 
 
+class AddOnManager(models.Manager):
+    def get_queryset(self):
+        return super().get_queryset().filter(type=Offer.Type.ADD_ON)
+
+
+class AddOn(Offer):
+    """The offers of type `add_on`, as their own list in the admin (same table, no fields of its own)."""
+
+    objects = AddOnManager()
+
+    class Meta:
+        proxy = True
+        verbose_name = "add-on"
+        verbose_name_plural = "add-ons"
+
+
 class Charge(models.Model):
     """One charge of an offer's price schedule, e.g. "75.00 for 52 weeks" then "31.96 every 4 weeks"."""
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 from django.db.models import CharField, IntegerField, OuterRef, StringAgg, Subquery, Value
 
@@ -17,12 +18,17 @@ OFFER_FIELDS = (
 )  # fmt: skip
 
 
-def offers_by_id(offer_ids: Iterable[str]) -> dict[str, Offer]:
-    """The offers with these ids (one query), keyed by id; unknown ids are simply absent."""
+def offers_by_id(offer_ids: Iterable[str], *, annotations: Mapping[str, Any] | None = None) -> dict[str, Offer]:
+    """The offers with these ids (one query), keyed by id; unknown ids are simply absent.
+
+    `annotations` (expressions by name) are added to that query: a caller's per-offer facts ride
+    along at no extra query.
+    """
     ids = {offer_id for offer_id in offer_ids if isinstance(offer_id, str)}
     if not ids:
         return {}
-    return {offer.pk: offer for offer in Offer.objects.filter(pk__in=ids).only(*OFFER_FIELDS)}
+    offers = Offer.objects.filter(pk__in=ids).only(*OFFER_FIELDS).annotate(**(annotations or {}))
+    return {offer.pk: offer for offer in offers}
 
 
 @dataclass(frozen=True)
@@ -32,11 +38,13 @@ class OffersWithCrossSells:
     cross_sells: set[tuple[str, str]]
 
 
-def offers_with_cross_sells(offer_ids: Iterable[str]) -> OffersWithCrossSells:
+def offers_with_cross_sells(
+    offer_ids: Iterable[str], *, annotations: Mapping[str, Any] | None = None
+) -> OffersWithCrossSells:
     """The offers with these ids and which of them sell which others as add-ons, in one query.
 
     Basket writes need both on every request; one query whatever the mix of offers and add-ons
-    keeps their cost flat.
+    keeps their cost flat. `annotations` are added to that query (see offers_by_id).
     """
     ids = {offer_id for offer_id in offer_ids if isinstance(offer_id, str)}
     if not ids:
@@ -49,7 +57,8 @@ def offers_with_cross_sells(offer_ids: Iterable[str]) -> OffersWithCrossSells:
     )
     offers: dict[str, Offer] = {}
     cross_sells: set[tuple[str, str]] = set()
-    for offer in Offer.objects.filter(pk__in=ids).annotate(sold_add_on_ids=Subquery(sold)).only(*OFFER_FIELDS):
+    offers_query = Offer.objects.filter(pk__in=ids).annotate(sold_add_on_ids=Subquery(sold), **(annotations or {}))
+    for offer in offers_query.only(*OFFER_FIELDS):
         offers[offer.pk] = offer
         # Offer ids are hex, so the comma cannot occur inside one.
         cross_sells.update((offer.pk, add_on_id) for add_on_id in (offer.sold_add_on_ids or "").split(",") if add_on_id)
@@ -121,11 +130,15 @@ class ChangeOptions:
 
 
 def subscription_change_options(
-    subscription: Subscription, *, candidate_offer_ids: Iterable[str] = ()
+    subscription: Subscription,
+    *,
+    candidate_offer_ids: Iterable[str] = (),
+    offer_annotations: Mapping[str, Any] | None = None,
 ) -> ChangeOptions:
     """Two queries whatever the number of add-ons: one UNION of the relations, one for the offers.
 
     `candidate_offer_ids` are offers the subscription might move to; their cross-sells are included.
+    `offer_annotations` are added to the offers query (see offers_by_id).
     """
     current = subscription.offer_id
     parents = {current, *(i for i in candidate_offer_ids if isinstance(i, str))}
@@ -164,7 +177,7 @@ def subscription_change_options(
         downgrades=frozenset(downgrades),
         cross_sells=frozenset(cross_sells),
         add_ons=add_ons,
-        offers=offers_by_id(wanted),
+        offers=offers_by_id(wanted, annotations=offer_annotations),
     )
 
 

@@ -90,11 +90,17 @@ def offer_create(
 
 
 def subscription_lock(*, subscription_id) -> Subscription:
-    """The subscription row, locked for the caller's transaction (select_for_update)."""
-    return Subscription.objects.select_for_update(of=("self",)).select_related("offer").get(pk=subscription_id)
+    """The subscription row, locked for the caller's transaction (select_for_update).
+
+    No join: under READ COMMITTED a row locked through a join vanishes from the result when a
+    concurrent transaction changed the join key (its offer) and committed first, because
+    PostgreSQL re-checks the new row version against the offer row it had already joined.
+    `subscription.offer` loads on first access (callers that have the offer may set it).
+    """
+    return Subscription.objects.select_for_update().get(pk=subscription_id)
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # composed into order completion: no SAVEPOINT round trips
 def subscription_apply_change(
     *,
     subscription: Subscription,
@@ -130,7 +136,7 @@ def subscription_apply_change(
     return subscription
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # composed into order completion: no SAVEPOINT round trips
 def subscription_schedule_change(
     *, subscription: Subscription, offer_id: str, effective_at: datetime, change: dict[str, Any]
 ) -> Subscription:
@@ -175,7 +181,7 @@ class NewSubscription:
     add_ons: dict[str, int] = field(default_factory=dict)
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # composed into order completion: no SAVEPOINT round trips
 def subscriptions_create(
     *, customer: Customer, orders: Sequence[NewSubscription], start: datetime
 ) -> list[Subscription]:
@@ -202,7 +208,7 @@ def subscriptions_create(
     return subscriptions
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # composed into order completion: no SAVEPOINT round trips
 def subscription_renew(
     *,
     subscription: Subscription,

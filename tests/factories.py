@@ -167,3 +167,31 @@ class PromoCodeFactory(factory.django.DjangoModelFactory):
     def eligible_offers(self, create, extracted, **kwargs):
         if create and extracted:
             self.eligible_offers.set(extracted)
+
+
+# --- Partners ----------------------------------------------------------------------------------
+
+
+class PartnerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "partners.Partner"
+
+    name = factory.Sequence(lambda n: f"Partner {n}")
+    slug = factory.Sequence(lambda n: f"partner-{n}")
+    contact_email = factory.LazyAttribute(lambda o: f"sales@{o.slug}.example")
+
+
+class PartnerClientFactory(factory.django.DjangoModelFactory):
+    """A partner's OAuth client (its application's profile allows `partner`, informational)."""
+
+    class Meta:
+        model = "partners.PartnerClient"
+
+    partner = factory.SubFactory(PartnerFactory)
+    application = factory.SubFactory(ApplicationFactory, scopes="partner")
+
+
+def partner_token(partner=None, **kwargs):
+    """An access token with the `partner` scope of a (new) client of `partner`."""
+    client = PartnerClientFactory(**({"partner": partner} if partner is not None else {}))
+    return AccessTokenFactory(application=client.application, scope="partner", **kwargs)

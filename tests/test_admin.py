@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 from django.contrib import admin
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -236,6 +237,100 @@ def test_basket_change_form_shows_items_and_events(staff_client, one_of_each):
     assert len(inlines[BasketEvent].formset.forms) == 1
     assert not inlines[OrderItem].has_add_permission
     assert not inlines[OrderItem].has_change_permission
+
+
+# --- Every changelist: no query per row ------------------------------------------------------------
+
+
+def _rows(model):
+    """A builder of one more row of `model`, each with relations of its own (so a per-row read shows)."""
+    import secrets
+    import uuid
+    from datetime import timedelta
+
+    from django.contrib.auth.models import Group
+    from django.utils import timezone
+    from oauth2_provider.models import AccessToken, Grant, IDToken, RefreshToken
+
+    from baskets.models import PromoCode
+    from subscriptions.models import AddOn
+    from tests.factories import AccessTokenFactory, OfferFactory, PromoCodeFactory
+
+    later = timezone.now() + timedelta(hours=1)
+
+    def partner():
+        return Partner.objects.create(name=f"Partner {uuid.uuid4().hex[:6]}", slug=uuid.uuid4().hex[:12])
+
+    def add_on():
+        created = OfferFactory(type="add_on")
+        OfferFactory().cross_sell_add_ons.add(created)
+        return created
+
+    return {
+        Group: lambda: Group.objects.create(name=uuid.uuid4().hex),
+        get_user_model(): UserFactory,
+        AccessToken: lambda: AccessTokenFactory(user=UserFactory()),
+        Grant: lambda: Grant.objects.create(
+            user=UserFactory(),
+            application=ApplicationFactory(),
+            code=secrets.token_hex(8),
+            expires=later,
+            redirect_uri="https://client.example/callback",
+        ),
+        IDToken: lambda: IDToken.objects.create(
+            user=UserFactory(), application=ApplicationFactory(), jti=uuid.uuid4(), expires=later
+        ),
+        RefreshToken: lambda: RefreshToken.objects.create(
+            user=UserFactory(),
+            application=ApplicationFactory(),
+            token=secrets.token_hex(8),
+        ),
+        ClientProfile: lambda: ApplicationFactory(user=UserFactory()),
+        Application: lambda: ApplicationFactory(user=UserFactory()),
+        IdempotencyRecord: lambda: IdempotencyRecord.objects.create(
+            client_key=uuid.uuid4().hex, key="k", request_hash="0" * 64, status_code=200, body={}
+        ),
+        Product: ProductFactory,
+        Offer: OfferFactory,
+        AddOn: add_on,
+        Customer: CustomerFactory,
+        Subscription: lambda: SubscriptionFactory(pending_offer=OfferFactory(), pending_change_at=later),
+        Basket: lambda: BasketFactory(partner=partner(), customer=CustomerFactory(), email="b@example.com"),
+        PromoCode: PromoCodeFactory,
+        Partner: partner,
+    }.get(model)
+
+
+def changelist_queries(client, model) -> tuple[int, int]:
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(admin_url(model, "changelist"))
+    assert response.status_code == 200
+    return len(captured.captured_queries), len(response.context["cl"].result_list)
+
+
+def test_every_changelist_has_a_row_builder_here():
+    """A newly registered model must join the query-count test below."""
+    assert [m._meta.label for m in admin.site._registry if _rows(m) is None] == []
+
+
+@pytest.mark.parametrize("model", list(admin.site._registry), ids=lambda m: m._meta.label)
+def test_no_changelist_reads_a_query_per_row(client, model):
+    staff = UserFactory(is_staff=True, is_superuser=True)
+    client.force_login(staff)
+    build = _rows(model)
+    if build is None:
+        pytest.fail(f"no row builder for {model._meta.label}")
+
+    for _ in range(2):
+        build()
+    small, shown = changelist_queries(client, model)
+    assert shown >= 2
+    for _ in range(18):
+        build()
+    big, shown_big = changelist_queries(client, model)
+
+    assert shown_big >= 20
+    assert big == small, f"{model._meta.label}: {small} queries for {shown} rows, {big} for {shown_big}"
 
 
 def basket_changelist_queries(staff_client) -> tuple[int, int]:

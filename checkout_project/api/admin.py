@@ -41,6 +41,8 @@ class ClientProfileInline(admin.StackedInline):
 
 class ApplicationWithProfileAdmin(oauth2_admin.application_admin_class):
     inlines = [*oauth2_admin.application_admin_class.inlines, ClientProfileInline]
+    # DOT lists the (nullable) user: without this, one query per row.
+    list_select_related = ("user",)
 
 
 admin.site.unregister(oauth2_admin.application_model)

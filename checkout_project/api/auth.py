@@ -13,9 +13,24 @@ from rest_framework.permissions import BasePermission
 from baskets.actors import Actor
 from checkout_project.api.errors import ApplicationError
 
+PARTNER_SCOPE = "partner"
+
+
+def application_partner(application):
+    """The partner organisation owning this OAuth application, or None (partners.PartnerClient).
+
+    Loaded with the token (CheckoutOAuth2Validator._load_access_token): no query on requests.
+    """
+    link = getattr(application, "partner_client", None)  # None when the application is no partner's
+    return link.partner if link is not None else None
+
 
 class ApplicationScopes(BaseScopes):
-    """A client may be granted only the scopes its ClientProfile allows; asking for none gives none."""
+    """A client may be granted only the scopes its ClientProfile allows; asking for none gives none.
+
+    A partner organisation's client (partners.PartnerClient) may be granted `partner` and nothing
+    else, and only while its partner is active; no other client is ever granted `partner`.
+    """
 
     def get_all_scopes(self):
         return settings.OAUTH_SCOPES
@@ -23,10 +38,13 @@ class ApplicationScopes(BaseScopes):
     def get_available_scopes(self, application=None, request=None, *args, **kwargs):
         if application is None:
             return list(settings.OAUTH_SCOPES)
+        partner = application_partner(application)
+        if partner is not None:
+            return [PARTNER_SCOPE] if partner.active else []
         profile = getattr(application, "profile", None)
         if profile is None:
             return []
-        return [scope for scope in profile.scopes if scope in settings.OAUTH_SCOPES]
+        return [scope for scope in profile.scopes if scope in settings.OAUTH_SCOPES and scope != PARTNER_SCOPE]
 
     def get_default_scopes(self, application=None, request=None, *args, **kwargs):
         return []
@@ -34,13 +52,22 @@ class ApplicationScopes(BaseScopes):
 
 class CheckoutOAuth2Validator(OAuth2Validator):
     def _load_access_token(self, token):
-        # One query per request for the token, its application, its user and that user's customer.
+        # One query per request for the token, its application, its user and that user's customer,
+        # and the application's partner organisation.
         token_checksum = hashlib.sha256(token.encode("utf-8")).hexdigest()
-        return (
-            AccessToken.objects.select_related("application", "user", "user__customer")
+        access_token = (
+            AccessToken.objects.select_related(
+                "application", "user", "user__customer", "application__partner_client__partner"
+            )
             .filter(token_checksum=token_checksum)
             .first()
         )
+        if access_token is not None:
+            partner = application_partner(access_token.application)
+            if partner is not None and not partner.active:
+                # A deactivated partner's tokens stop working at once: unknown token, 401.
+                return None
+        return access_token
 
 
 class HasRequiredScope(BasePermission):
@@ -55,6 +82,15 @@ class HasRequiredScope(BasePermission):
         token = request.auth
         if token is None:
             return False  # DRF turns this into 401 because the request is not authenticated.
+        # Partner endpoints serve only partner clients and partner clients only partner endpoints,
+        # whatever scopes a token was given before its application joined or left a partner.
+        if (required == PARTNER_SCOPE) != (application_partner(token.application) is not None):
+            self.message = (
+                "Partner endpoints need a token of a partner organisation's client."
+                if required == PARTNER_SCOPE
+                else "A partner organisation's token can only be used on the partner endpoints."
+            )
+            return False
         # An action may also accept alternatives: @action(..., also_accepted_scopes=("checkout:admin",)).
         accepted = [required, *getattr(view, "also_accepted_scopes", ())]
         if not any(token.allow_scopes([scope]) for scope in accepted):
@@ -74,7 +110,7 @@ def actor_from_request(request) -> Actor:
         application=token.application if token is not None else None,
         user=user,
         customer=customer,
-        partner=None,
+        partner=application_partner(token.application) if token is not None else None,
         is_customer_token=user is not None,
         scopes=frozenset(token.scope.split()) if token is not None else frozenset(),
     )

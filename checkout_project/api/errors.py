@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -119,6 +120,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     headers: dict[str, str] = {}
     if isinstance(exc, ApplicationError):
         return Response(error_body(exc.message, exc.code, exc.details), status=exc.status_code, headers=exc.headers)
+    if isinstance(exc, DatabaseError):
+        return database_error_response(exc, context)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -146,6 +149,33 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         message = str(exc.detail) if isinstance(exc.detail, str) else "Request refused."
     detail_code = getattr(exc, "code_override", None)
     return Response(error_body(message, detail_code or code), status=exc.status_code, headers=headers)
+
+
+# How long a client should wait before retrying after the database failed transiently.
+DATABASE_RETRY_AFTER_SECONDS = 1
+
+
+def database_error_response(exc: DatabaseError, context: dict[str, Any]) -> Response:
+    """A database failure as the contract's JSON error, never Django's HTML 500 page.
+
+    Every service owns its transaction, so when the database fails mid-request the transaction
+    rolls back whole and the request changed nothing. A connection lost, a deadlock, a
+    serialization failure or a statement timeout (OperationalError, InterfaceError) is
+    transient: 503 `database_unavailable` with Retry-After, the same request may be sent again.
+    Any other database error (a constraint or data error that got past validation) is a bug on
+    our side: 500 `server_error`. Both are logged with their traceback.
+    """
+    request = context.get("request")
+    path = getattr(request, "path", "?")
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        logger.error("database unavailable on %s: %s", path, exc.__class__.__name__, exc_info=exc)
+        return Response(
+            error_body("The database is unavailable; nothing was changed. Try again.", "database_unavailable"),
+            status=503,
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+        )
+    logger.error("database error on %s: %s", path, exc.__class__.__name__, exc_info=exc)
+    return Response(error_body("Internal server error.", "server_error"), status=500)
 
 
 def _json_error(request, status: int, message: str, code: str) -> JsonResponse:

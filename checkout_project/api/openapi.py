@@ -15,6 +15,7 @@ _ERROR_DESCRIPTIONS = {
     423: "Subscription has a pending change",
     429: "Throttled",
     502: "An upstream service failed",
+    503: "The database is unavailable (nothing was changed); retry after Retry-After seconds",
 }
 
 
@@ -26,6 +27,7 @@ class ErrorSerializer(serializers.Serializer):
 
 def responses(success_status: int, success, *error_statuses: int) -> dict:
     described = {success_status: success}
-    for status in error_statuses:
+    # Any operation may meet a database outage (checkout_project.api.errors.database_error_response).
+    for status in (*error_statuses, 503):
         described[status] = OpenApiResponse(ErrorSerializer, description=_ERROR_DESCRIPTIONS[status])
     return described

@@ -21,4 +21,7 @@ def parse_aware_datetime(value: str) -> datetime | None:
         return None
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         return None
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+23:00 is before year 1 in UTC (found by tests/test_fuzz.py)
+        return None

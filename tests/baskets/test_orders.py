@@ -237,7 +237,14 @@ def _unpublish(ctx):
 def _reprice(ctx):
     Charge.objects.filter(offer=ctx["offer"]).update(amount=Decimal("13.99"))
     catalog_services.offer_refresh_version(offer=ctx["offer"])
-    message = "This offer's price, products or term changed since it was added."
+    message = "This offer's price changed since it was added."
+    return [{"code": "price_changed", "message": message, "orderItemId": ctx["main"]}]
+
+
+def _reterm(ctx):
+    Offer.objects.filter(pk=ctx["offer"].pk).update(term_length=24)
+    catalog_services.offer_refresh_version(offer=Offer.objects.get(pk=ctx["offer"].pk))
+    message = "This offer's products or term changed since it was added."
     return [{"code": "offer_version_stale", "message": message, "orderItemId": ctx["main"]}]
 
 
@@ -277,7 +284,8 @@ def _empty(ctx):
 
 REVALIDATION = {
     "offer_not_found": _unpublish,
-    "offer_version_stale": _reprice,
+    "price_changed": _reprice,
+    "offer_version_stale": _reterm,
     "product_unavailable": _product_gone,
     "quantity_out_of_range": _quantity,
     "promo_code_inactive": _promo(active=False),

@@ -12,6 +12,7 @@ from oauth2_provider.models import AccessToken, Application
 
 from baskets.models import Basket, PromoCode
 from checkout_project.api.models import ClientProfile
+from partners.models import Partner, PartnerClient, PartnerEligibleOffer, PartnerSubscription
 from subscriptions.models import Charge, Customer, Offer, Product, Subscription, SubscriptionAddOn
 
 pytestmark = pytest.mark.django_db
@@ -32,6 +33,11 @@ SEEDED_MODELS = [
     AccessToken,
     PromoCode,
     PromoCode.eligible_offers.through,
+    Partner,
+    PartnerClient,
+    PartnerEligibleOffer,
+    Partner.blocked_products.through,
+    PartnerSubscription,
 ]
 
 
@@ -53,9 +59,14 @@ def test_json_has_the_documented_keys():
     data = seed_json()
 
     assert set(data) == {"clients", "customer", "offers", "promoCodes"}
-    assert set(data["clients"]) == {"storefront", "backoffice"}
-    for client in data["clients"].values():
-        assert set(client) == {"client_id", "client_secret", "scope"}
+    assert set(data["clients"]) == {"storefront", "backoffice", "partner", "partner_other"}
+    for key in ("storefront", "backoffice"):
+        assert set(data["clients"][key]) == {"client_id", "client_secret", "scope"}
+    for key in ("partner", "partner_other"):
+        assert set(data["clients"][key]) == {"client_id", "client_secret", "scope", "partner", "subscription"}
+        assert data["clients"][key]["scope"] == "partner"
+        assert set(data["clients"][key]["partner"]) == {"name", "slug"}
+        assert set(data["clients"][key]["subscription"]) == {"id", "reference"}
     assert data["clients"]["storefront"]["scope"] == "checkout"
     assert data["clients"]["backoffice"]["scope"] == "checkout:admin baskets:read"
     assert set(data["customer"]) == {"email", "password", "access_token", "subscription"}
@@ -76,7 +87,9 @@ def test_running_twice_creates_nothing_new_and_prints_the_same_credentials():
     assert counts() == after_first
     assert second == first
     assert after_first["subscriptions.Offer"] == 5
-    assert after_first["oauth2_provider.Application"] == 3
+    assert after_first["oauth2_provider.Application"] == 5
+    assert after_first["partners.Partner"] == 2
+    assert after_first["partners.PartnerSubscription"] == 2
     assert after_first["oauth2_provider.AccessToken"] == 1
 
 
@@ -154,7 +167,7 @@ def test_applications_and_their_allowed_scopes():
     assert customer_web.profile.allowed_scopes == "checkout"
 
 
-@pytest.mark.parametrize("client_name", ["storefront", "backoffice"])
+@pytest.mark.parametrize("client_name", ["storefront", "backoffice", "partner", "partner_other"])
 def test_printed_client_credentials_obtain_a_token_with_the_printed_scope(client_name):
     client = seed_json()["clients"][client_name]
 
@@ -290,3 +303,49 @@ def test_demo_promo_codes_work_on_a_demo_basket():
     assert applied.status_code == 200, applied.json()
     assert applied.json()["order"]["totals"]["total"] == "10.39"  # 12.99 - 2.60
     assert PromoCode.objects.get(code="ONETIME").available_quantity == 1
+
+
+def test_two_partner_organisations_each_with_a_client_and_a_subscription():
+    data = seed_json()
+
+    partner, other = (data["clients"][key] for key in ("partner", "partner_other"))
+    assert partner["partner"]["slug"] != other["partner"]["slug"]
+    for client in (partner, other):
+        organisation = Partner.objects.get(slug=client["partner"]["slug"])
+        assert organisation.active is True
+        link = PartnerClient.objects.get(application__client_id=client["client_id"])
+        assert link.partner == organisation
+        subscription = Subscription.objects.get(partner_link__partner=organisation)
+        assert subscription.public_id == client["subscription"]["id"]
+        assert subscription.reference == client["subscription"]["reference"]
+        assert subscription.status == "active"
+        assert subscription.term_start < timezone.now() < subscription.term_end
+    premium = Offer.objects.get(path="/offers/premium")
+    assert [p.slug for p in premium.eligible_partners.all()] == [partner["partner"]["slug"]]
+    globex = Partner.objects.get(slug=other["partner"]["slug"])
+    assert [p.product_code for p in globex.blocked_products.all()] == ["ARCHIVE"]
+
+
+def test_partner_client_token_works_on_partner_subscription_checkout_only_for_its_own_subscription():
+    data = seed_json()
+    partner, other = data["clients"]["partner"], data["clients"]["partner_other"]
+    token = Client().post(
+        "/oauth2/token",
+        {"grant_type": "client_credentials", "client_id": partner["client_id"],
+         "client_secret": partner["client_secret"], "scope": "partner"},
+    ).json()["access_token"]  # fmt: skip
+
+    def initiate(subscription_id):
+        return Client().post(
+            "/api/partner/checkout/subscription",
+            {"order": {"order_type": "update_subscription", "forSubscription": {"id": subscription_id}}},
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {token}",
+            HTTP_X_LIMIO_RECAPTCHA="pass-token",
+        )
+
+    assert initiate(other["subscription"]["id"]).status_code == 404
+    response = initiate(partner["subscription"]["id"])
+    assert response.status_code == 200, response.content
+    assert response.json()["order"]["forSubscription"]["id"] == partner["subscription"]["id"]
+    assert Basket.objects.get().partner.slug == partner["partner"]["slug"]

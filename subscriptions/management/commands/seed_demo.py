@@ -28,6 +28,8 @@ from oauthlib.common import generate_token
 from baskets import promo_codes
 from checkout_project.api.models import ClientProfile
 from checkout_project.api.wire import iso_utc
+from partners import services as partner_services
+from partners.models import Partner, PartnerEligibleOffer
 from subscriptions import services as catalog_services
 from subscriptions.models import Customer, Offer, Product, Subscription, SubscriptionAddOn
 
@@ -241,6 +243,31 @@ CUSTOMER_WEB = DemoClient(
 )
 
 
+# Two partner organisations (API.md §8), each with one client and one subscription. Premium is
+# sold through the first only; the second may not sell the archive.
+PARTNERS: list[dict[str, Any]] = [
+    {
+        "client": DemoClient(
+            key="partner", name="partner: Acme Reseller", client_id="demo-partner",
+            client_type=Application.CLIENT_CONFIDENTIAL, grant_type=Application.GRANT_CLIENT_CREDENTIALS,
+            allowed_scopes="partner",
+        ),
+        "name": "Acme Reseller", "slug": "acme-reseller", "contact_email": "partners@acme-reseller.example",
+        "subscriber": "reader@acme-reseller.example", "eligible_offers": ["/offers/premium"], "blocked_products": [],
+    },
+    {
+        "client": DemoClient(
+            key="partner_other", name="partner: Globex Subscriptions", client_id="demo-partner-other",
+            client_type=Application.CLIENT_CONFIDENTIAL, grant_type=Application.GRANT_CLIENT_CREDENTIALS,
+            allowed_scopes="partner",
+        ),
+        "name": "Globex Subscriptions", "slug": "globex", "contact_email": "partners@globex.example",
+        "subscriber": "reader@globex.example", "eligible_offers": [], "blocked_products": ["ARCHIVE"],
+    },
+]  # fmt: skip
+PARTNER_SUBSCRIPTION_OFFER = "/offers/digital-monthly"
+
+
 def demo_secret(purpose: str) -> str:
     """A secret that is the same on every run with the same SECRET_KEY and unguessable without it."""
     message = f"seed_demo:{purpose}".encode()
@@ -354,6 +381,36 @@ def seed_customer(offers: list[Offer]) -> tuple[Customer, str, Subscription]:
     return customer, password, subscription
 
 
+def seed_partner(spec: dict[str, Any], offers: list[Offer]) -> tuple[Partner, Subscription]:
+    """A partner organisation with its eligible offers and blocked products, and one subscription."""
+    by_path = {offer.path: offer for offer in offers}
+    partner, _ = Partner.objects.get_or_create(
+        slug=spec["slug"], defaults={"name": spec["name"], "contact_email": spec["contact_email"]}
+    )
+    for path in spec["eligible_offers"]:
+        PartnerEligibleOffer.objects.get_or_create(partner=partner, offer=by_path[path])
+    partner.blocked_products.add(*Product.objects.filter(product_code__in=spec["blocked_products"]))
+    now = timezone.now()
+    subscription = (
+        Subscription.objects.filter(partner_link__partner=partner, status=Subscription.Status.ACTIVE)
+        .order_by("created")
+        .first()
+    )
+    if subscription is None:
+        customer, _ = Customer.objects.get_or_create(email=spec["subscriber"], defaults={"first_name": spec["name"]})
+        offer = by_path[PARTNER_SUBSCRIPTION_OFFER]
+        start = now - timedelta(days=10)
+        subscription = Subscription.objects.create(
+            customer=customer, offer=offer, term_start=start, term_end=term_end(start, offer)
+        )
+        partner_services.partner_subscription_link(partner=partner, subscription=subscription)
+    elif subscription.term_end <= now:
+        subscription.term_start = now - timedelta(days=10)
+        subscription.term_end = term_end(subscription.term_start, subscription.offer)
+        subscription.save(update_fields=["term_start", "term_end", "updated"])
+    return partner, subscription
+
+
 def customer_access_token(*, user, application: Application) -> AccessToken:
     """The customer's demo token: the existing one while it has 10 minutes left, else a new one."""
     now = timezone.now()
@@ -387,6 +444,17 @@ def seed_demo() -> tuple[dict[str, Any], dict[str, Any]]:
             "client_id": application.client_id,
             "client_secret": secret,
             "scope": client.allowed_scopes,
+        }
+    for spec in PARTNERS:
+        application, secret = seed_application(spec["client"])
+        partner, partner_subscription = seed_partner(spec, offers)
+        partner_services.partner_client_link(partner=partner, application=application)
+        clients[spec["client"].key] = {
+            "client_id": application.client_id,
+            "client_secret": secret,
+            "scope": spec["client"].allowed_scopes,
+            "partner": {"name": partner.name, "slug": partner.slug},
+            "subscription": {"id": partner_subscription.public_id, "reference": partner_subscription.reference},
         }
     customer_web, _ = seed_application(CUSTOMER_WEB)
     customer, password, subscription = seed_customer(offers)
@@ -437,6 +505,12 @@ class Command(BaseCommand):
                 f"    client_secret: {client['client_secret']}",
                 f"    scope:         {client['scope']}",
             ]
+            if "partner" in client:
+                partner, subscription = client["partner"], client["subscription"]
+                lines += [
+                    f"    partner:       {partner['name']} ({partner['slug']})",
+                    f"    subscription:  {subscription['id']} (reference {subscription['reference']})",
+                ]
         lines += [
             "",
             "Customer (logs in at /accounts/login/ during the authorization code + PKCE flow):",

@@ -1,0 +1,246 @@
+"""The benchmark, in one command: `python bench/run.py` (or `make bench`).
+
+1. creates and migrates the PostgreSQL database BENCH_DATABASE_URL
+   (default postgres://postgres@127.0.0.1:5432/checkout_bench);
+2. seeds the demo catalog and credentials (`seed_demo --json`) and tops the benchmark's baskets
+   up to --baskets (`seed_bench_baskets`; a million the first time, about a minute and a half,
+   nothing on later runs);
+3. starts gunicorn with gunicorn.conf.py (2 workers per core), throttling off, the offline
+   reCAPTCHA verifier, WARNING logs and the floor endpoint on;
+4. waits for /readyz, gets client tokens from /oauth2/token, and runs bench/driver.py: the floor,
+   then the acquisition, subscription-change and abandoned-feed flows, --duration seconds each
+   with --users virtual customers;
+5. prints one JSON document (and writes it to --output), and stops gunicorn, whatever happened.
+
+Not part of the test suite (pytest collects tests/ only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import driver  # noqa: E402
+
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/checkout_bench"
+DEEP_PAGES = 5000
+
+
+def log(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def server_env(database_url: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
+    env.update(
+        DATABASE_URL=database_url,
+        DJANGO_DEBUG="0",
+        DJANGO_SECRET_KEY=os.environ.get("BENCH_SECRET_KEY", "benchmark-only-secret-key-not-for-production"),
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        THROTTLE_ENABLED="0",
+        RECAPTCHA_ENABLED="1",
+        RECAPTCHA_VERIFIER="offline",
+        LOG_FORMAT="json",
+        LOG_LEVEL="WARNING",
+        BENCH_ENDPOINTS="1",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args], env=env, cwd=ROOT, check=True, capture_output=True, text=True
+    )
+    return result.stdout
+
+
+def create_database(database_url: str) -> None:
+    import psycopg
+
+    parts = urlsplit(database_url)
+    name = parts.path.lstrip("/")
+    admin_url = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            log(f"creating database {name}")
+            connection.execute(f'CREATE DATABASE "{name}"')
+
+
+def deep_cursor(database_url: str, page_size: int) -> tuple[str, str]:
+    """The cursor of the page DEEP_PAGES pages into the feed (what a client would hold there) and a basket id."""
+    import base64
+
+    import psycopg
+
+    offset = DEEP_PAGES * page_size - 1
+    with psycopg.connect(database_url) as connection:
+        created, basket_id = connection.execute(
+            "SELECT created, id FROM baskets_basket WHERE status <> 'completed' ORDER BY created, id OFFSET %s LIMIT 1",
+            (offset,),
+        ).fetchone()
+    payload = {"v": "1", "c": str(basket_id), "r": created.isoformat().replace("+00:00", "Z")}
+    cursor = base64.b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode()
+    return cursor, f"basket-{basket_id}"
+
+
+def client_token(base_url: str, client: dict[str, str]) -> str:
+    response = httpx.post(
+        f"{base_url}/oauth2/token",
+        data={"grant_type": "client_credentials", "scope": client["scope"]},
+        auth=(client["client_id"], client["client_secret"]),
+        timeout=10,
+    )
+    response.raise_for_status()
+    return response.json()["access_token"]
+
+
+def wait_ready(base_url: str, server: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {server.returncode} before it was ready")
+        try:
+            if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError("gunicorn was not ready in time")
+
+
+def stop(server: subprocess.Popen) -> None:
+    if server.poll() is not None:
+        return
+    log("stopping gunicorn")
+    os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait(timeout=10)
+
+
+def machine() -> dict[str, Any]:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        memory_kb = next(
+            int(line.split()[1])
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal")
+        )
+    except (OSError, StopIteration, ValueError):
+        memory_kb = 0
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(memory_kb / 1024 / 1024, 1),
+        "python": platform.python_version(),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--users", type=int, default=16, help="concurrent virtual customers (default 16)")
+    parser.add_argument("--duration", type=float, default=30, help="measured seconds per flow (default 30)")
+    parser.add_argument("--warmup", type=float, default=3, help="unmeasured seconds before each flow (default 3)")
+    parser.add_argument("--baskets", type=int, default=1_000_000, help="baskets in the feed (default 1,000,000)")
+    parser.add_argument("--page-size", type=int, default=50, help="abandoned feed page size (default 50)")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--workers", type=int, default=0, help="gunicorn workers (default: gunicorn.conf.py's)")
+    parser.add_argument("--flows", default="floor,acquisition,subscription,abandoned")
+    parser.add_argument("--output", default=str(ROOT / "bench" / "last-run.json"))
+    args = parser.parse_args()
+
+    database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
+    env = server_env(database_url)
+    create_database(database_url)
+    log("migrating")
+    manage(env, "migrate", "--no-input")
+    demo = json.loads(manage(env, "seed_demo", "--json"))
+    log(f"seeding baskets up to {args.baskets}")
+    started = time.monotonic()
+    manage(env, "seed_bench_baskets", "--count", str(args.baskets))
+    seed_seconds = round(time.monotonic() - started, 1)
+    cursor, ping_basket = deep_cursor(database_url, args.page_size)
+
+    base_url = f"http://127.0.0.1:{args.port}"
+    server_environment = {**env, "GUNICORN_BIND": f"127.0.0.1:{args.port}"}
+    if args.workers:
+        server_environment["GUNICORN_WORKERS"] = str(args.workers)
+    log("starting gunicorn")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "checkout_project.wsgi", "-c", str(ROOT / "gunicorn.conf.py")],
+        cwd=ROOT,
+        env=server_environment,
+        start_new_session=True,  # its own process group: stop() ends the master and its workers
+    )
+    try:
+        wait_ready(base_url, server)
+        offers = {offer["path"]: offer for offer in demo["offers"]}
+        config = driver.Config(
+            base_url=base_url,
+            users=args.users,
+            duration=args.duration,
+            warmup=args.warmup,
+            storefront_token=client_token(base_url, demo["clients"]["storefront"]),
+            backoffice_token=client_token(base_url, demo["clients"]["backoffice"]),
+            customer_token=demo["customer"]["access_token"],
+            subscription_id=demo["customer"]["subscription"]["id"],
+            offers=offers,
+            promo_code="SPRING20",
+            deep_cursor=cursor,
+            page_size=args.page_size,
+            ping_cookie=ping_basket,
+        )
+        phases = [name.strip() for name in args.flows.split(",") if name.strip()]
+        log(f"running {', '.join(phases)}: {args.users} users, {args.duration:g} s each")
+        results = asyncio.run(driver.run_all(config, phases))
+    finally:
+        stop(server)
+
+    workers = int(server_environment.get("GUNICORN_WORKERS", 2 * (os.cpu_count() or 1)))
+    report: dict[str, Any] = {
+        "machine": machine(),
+        "server": {"gunicorn_workers": workers, "database": urlsplit(database_url).path.lstrip("/")},
+        "settings": {
+            "users": args.users,
+            "duration_s": args.duration,
+            "warmup_s": args.warmup,
+            "baskets": args.baskets,
+            "page_size": args.page_size,
+            "deep_page": DEEP_PAGES,
+            "seed_seconds": seed_seconds,
+        },
+        "results": results,
+    }
+    if {"floor", "acquisition", "subscription", "abandoned"} <= set(results):
+        report["ratios"] = driver.ratios(results)
+    document = json.dumps(report, indent=2)
+    Path(args.output).write_text(document + "\n")
+    print(document)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
