@@ -58,7 +58,7 @@ def counts() -> dict[str, int]:
 def test_json_has_the_documented_keys():
     data = seed_json()
 
-    assert set(data) == {"clients", "customer", "offers", "promoCodes"}
+    assert set(data) == {"clients", "customer", "customerWithPendingChange", "offers", "promoCodes"}
     assert set(data["clients"]) == {"storefront", "backoffice", "partner", "partner_other"}
     for key in ("storefront", "backoffice"):
         assert set(data["clients"][key]) == {"client_id", "client_secret", "scope"}
@@ -90,7 +90,7 @@ def test_running_twice_creates_nothing_new_and_prints_the_same_credentials():
     assert after_first["oauth2_provider.Application"] == 5
     assert after_first["partners.Partner"] == 2
     assert after_first["partners.PartnerSubscription"] == 2
-    assert after_first["oauth2_provider.AccessToken"] == 1
+    assert after_first["oauth2_provider.AccessToken"] == 2
 
 
 def test_human_summary_prints_the_same_credentials():
@@ -349,3 +349,32 @@ def test_partner_client_token_works_on_partner_subscription_checkout_only_for_it
     assert response.status_code == 200, response.content
     assert response.json()["order"]["forSubscription"]["id"] == partner["subscription"]["id"]
     assert Basket.objects.get().partner.slug == partner["partner"]["slug"]
+
+
+def test_second_customer_has_a_pending_change_that_locks_subscription_checkout():
+    data = seed_json()
+    pending = data["customerWithPendingChange"]
+    subscription = Subscription.objects.get(reference=pending["subscription"]["reference"])
+    offers = {offer["path"]: offer["id"] for offer in data["offers"]}
+
+    assert set(pending) == {"email", "password", "access_token", "subscription"}
+    assert subscription.customer.email == pending["email"] != data["customer"]["email"]
+    assert subscription.offer_id == offers["/offers/premium"]
+    assert subscription.pending_offer_id == offers["/offers/digital-annual"]
+    assert subscription.pending_change_at == subscription.term_end > timezone.now()
+    assert pending["subscription"]["pendingChange"] == {
+        "offer": offers["/offers/digital-annual"],
+        "effectiveAt": subscription.term_end.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+    }
+
+    response = Client().post(
+        "/api/checkout/subscription",
+        {"order": {"order_type": "update_subscription", "forSubscription": {"name": subscription.reference}}},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {pending['access_token']}",
+        HTTP_X_LIMIO_RECAPTCHA="pass-demo",
+    )
+
+    assert response.status_code == 423
+    assert response.json()["details"]["lockedUntil"] == pending["subscription"]["pendingChange"]["effectiveAt"]
+    assert Client().login(username=pending["email"], password=pending["password"])

@@ -34,6 +34,7 @@ from subscriptions import services as catalog_services
 from subscriptions.models import Customer, Offer, Product, Subscription, SubscriptionAddOn
 
 CUSTOMER_EMAIL = "demo.customer@example.com"
+PENDING_CUSTOMER_EMAIL = "demo.pending@example.com"
 CUSTOMER_WEB_REDIRECT_URI = "http://127.0.0.1:8000/oauth/callback"
 ACCESS_TOKEN_LIFETIME = timedelta(seconds=3600)
 # A token closer than this to its expiry is replaced rather than printed again.
@@ -345,18 +346,40 @@ def seed_application(client: DemoClient) -> tuple[Application, str]:
     return application, secret
 
 
-def seed_customer(offers: list[Offer]) -> tuple[Customer, str, Subscription]:
-    password = demo_secret("customer-password")[:20]
+@dataclass(frozen=True)
+class DemoCustomer:
+    key: str  # names the demo password, so it is stable across runs
+    email: str
+    first_name: str
+    last_name: str
+    offer: str
+    add_on: str | None = None
+    # A scheduled downgrade to this offer at the end of the term (what makes checkout answer 423).
+    pending_offer: str | None = None
+
+
+CUSTOMERS = (
+    DemoCustomer("customer-password", CUSTOMER_EMAIL, "Grace", "Hopper", SUBSCRIPTION_OFFER, SUBSCRIPTION_ADD_ON),
+    DemoCustomer(
+        "pending-customer-password",
+        PENDING_CUSTOMER_EMAIL,
+        "Katherine",
+        "Johnson",
+        "/offers/premium",
+        pending_offer=SUBSCRIPTION_OFFER,
+    ),
+)
+
+
+def seed_customer(offers: list[Offer], spec: DemoCustomer = CUSTOMERS[0]) -> tuple[Customer, str, Subscription]:
+    password = demo_secret(spec.key)[:20]
     user_model = get_user_model()
-    user, _ = user_model.objects.get_or_create(
-        username=CUSTOMER_EMAIL, defaults={"email": CUSTOMER_EMAIL, "first_name": "Grace", "last_name": "Hopper"}
-    )
+    names = {"first_name": spec.first_name, "last_name": spec.last_name}
+    user, _ = user_model.objects.get_or_create(username=spec.email, defaults={"email": spec.email, **names})
     if not user.check_password(password):
         user.set_password(password)
         user.save(update_fields=["password"])
-    customer, _ = Customer.objects.get_or_create(
-        email=CUSTOMER_EMAIL, defaults={"user": user, "first_name": "Grace", "last_name": "Hopper"}
-    )
+    customer, _ = Customer.objects.get_or_create(email=spec.email, defaults={"user": user, **names})
     if customer.user_id != user.pk:
         customer.user = user
         customer.save(update_fields=["user"])
@@ -367,17 +390,26 @@ def seed_customer(offers: list[Offer]) -> tuple[Customer, str, Subscription]:
         Subscription.objects.filter(customer=customer, status=Subscription.Status.ACTIVE).order_by("created").first()
     )
     if subscription is None:
-        offer = by_path[SUBSCRIPTION_OFFER]
+        offer = by_path[spec.offer]
         start = now - timedelta(days=30)
         subscription = Subscription.objects.create(
             customer=customer, offer=offer, term_start=start, term_end=term_end(start, offer)
         )
-        SubscriptionAddOn.objects.create(subscription=subscription, offer=by_path[SUBSCRIPTION_ADD_ON])
+        if spec.add_on:
+            SubscriptionAddOn.objects.create(subscription=subscription, offer=by_path[spec.add_on])
     elif subscription.term_end <= now:
         # Demo data seeded long ago: start a fresh term so the subscription is current again.
         subscription.term_start = now - timedelta(days=30)
         subscription.term_end = term_end(subscription.term_start, subscription.offer)
         subscription.save(update_fields=["term_start", "term_end", "updated"])
+    if spec.pending_offer and subscription.pending_change_at != subscription.term_end:
+        pending = by_path[spec.pending_offer]
+        catalog_services.subscription_schedule_change(
+            subscription=subscription,
+            offer_id=pending.pk,
+            effective_at=subscription.term_end,
+            change={"offer": {"id": pending.pk, "version": pending.version}, "quantity": 1, "source": "seed_demo"},
+        )
     return customer, password, subscription
 
 
@@ -459,6 +491,8 @@ def seed_demo() -> tuple[dict[str, Any], dict[str, Any]]:
     customer_web, _ = seed_application(CUSTOMER_WEB)
     customer, password, subscription = seed_customer(offers)
     token = customer_access_token(user=customer.user, application=customer_web)
+    pending_customer, pending_password, pending_subscription = seed_customer(offers, CUSTOMERS[1])
+    pending_token = customer_access_token(user=pending_customer.user, application=customer_web)
     document = {
         "clients": clients,
         "customer": {
@@ -466,6 +500,19 @@ def seed_demo() -> tuple[dict[str, Any], dict[str, Any]]:
             "password": password,
             "access_token": token.token,
             "subscription": {"id": subscription.public_id, "reference": subscription.reference},
+        },
+        "customerWithPendingChange": {
+            "email": pending_customer.email,
+            "password": pending_password,
+            "access_token": pending_token.token,
+            "subscription": {
+                "id": pending_subscription.public_id,
+                "reference": pending_subscription.reference,
+                "pendingChange": {
+                    "offer": pending_subscription.pending_offer_id,
+                    "effectiveAt": iso_utc(pending_subscription.pending_change_at),
+                },
+            },
         },
         "offers": [
             {"id": offer.pk, "version": offer.version, "path": offer.path, "name": offer.name, "type": str(offer.type)}
@@ -520,6 +567,13 @@ class Command(BaseCommand):
             f"                (scope checkout, expires {extra['access_token_expires'].isoformat(timespec='seconds')})",
             f"  subscription: {customer['subscription']['id']} (reference {customer['subscription']['reference']})",
             f"  oauth client: {extra['customer_web_client_id']} (public, redirect URI {extra['redirect_uri']})",
+            "",
+            "Customer whose subscription has a pending change (subscription checkout answers 423):",
+            f"  email:        {data['customerWithPendingChange']['email']}",
+            f"  password:     {data['customerWithPendingChange']['password']}",
+            f"  access_token: {data['customerWithPendingChange']['access_token']}",
+            f"  subscription: {data['customerWithPendingChange']['subscription']['reference']}, locked until "
+            f"{data['customerWithPendingChange']['subscription']['pendingChange']['effectiveAt']}",
             "",
             "Offers:",
         ]
