@@ -11,8 +11,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from baskets import selectors
 from baskets.actors import Actor
@@ -34,6 +36,13 @@ from subscriptions import services as subscription_services
 from subscriptions.models import Customer, Subscription
 
 ORDER_ID_PREFIX = "order-"
+
+
+def configured_completion_hooks():
+    """The functions settings.BASKET_COMPLETION_HOOKS names, called with the basket and the
+    subscriptions a `new` order created, inside the completing transaction (how the partners
+    app puts its baskets' subscriptions under the partner without baskets importing it)."""
+    return tuple(import_string(path) for path in getattr(settings, "BASKET_COMPLETION_HOOKS", ()))
 
 
 @dataclass
@@ -197,6 +206,8 @@ def basket_complete(
             event_data["renewal"] = basket.for_subscription.public_id
         else:
             subscriptions = _new_subscriptions(customer, items, now)
+            for hook in configured_completion_hooks():
+                hook(basket=basket, subscriptions=subscriptions)
 
     amount, currency = totals.due_today, totals.currency
     request = PaymentRequest(

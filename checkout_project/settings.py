@@ -167,6 +167,8 @@ CHECKOUT_PAGE_URL = os.environ.get("CHECKOUT_PAGE_URL", "") or "/checkout/"
 # completion on every path): dotted paths to baskets.selectors.BasketCheck functions. This is how
 # partner baskets are re-validated for their partner without baskets importing partners.
 BASKET_VALIDATION_CHECKS = ["partners.selectors.check_partner_catalog"]
+# Called when a `new` order completes, with the basket and the subscriptions it created.
+BASKET_COMPLETION_HOOKS = ["partners.services.partner_basket_completed"]
 
 # --- Payments (POST /api/order) ---------------------------------------------------------
 # A dotted path to a baskets.payments.PaymentGateway; the default records a `manual` payment

@@ -143,3 +143,13 @@ def partner_subscription_link(*, partner: Partner, subscription: Subscription) -
     """Put `subscription` under `partner` (at most one partner per subscription: a link moves)."""
     link, _ = PartnerSubscription.objects.update_or_create(subscription=subscription, defaults={"partner": partner})
     return link
+
+
+def partner_basket_completed(*, basket, subscriptions: Sequence[Subscription]) -> None:
+    """A settings.BASKET_COMPLETION_HOOKS hook: the subscriptions a partner's basket created belong
+    to that partner (one insert; nothing for public baskets). Runs in the completing transaction."""
+    if basket.partner_id is None or not subscriptions:
+        return
+    PartnerSubscription.objects.bulk_create(
+        [PartnerSubscription(partner_id=basket.partner_id, subscription=subscription) for subscription in subscriptions]
+    )

@@ -7,7 +7,7 @@ import pytest
 
 from baskets.landing_state import landing_state_value
 from baskets.models import Basket, BasketEvent, OrderItem
-from partners.models import PartnerEligibleOffer
+from partners.models import PartnerEligibleOffer, PartnerSubscription
 from tests.conftest import bearer
 from tests.factories import BasketFactory, OfferFactory, OrderItemFactory, ProductFactory
 from tests.partners.conftest import partner_basket
@@ -239,6 +239,23 @@ def test_order_submission_completes_a_valid_partner_basket(api_client, backoffic
     assert response.status_code == 200, response.json()
     basket.refresh_from_db()
     assert basket.status == "completed"
+    # The subscription the partner sold is the partner's: it shows in its subscription checkout.
+    created = [s["id"] for s in response.json()["subscriptions"]]
+    assert len(created) == 1
+    links = PartnerSubscription.objects.select_related("subscription")
+    assert [(link.partner_id, link.subscription.public_id) for link in links] == [(partner.pk, created[0])]
+
+
+def test_order_submission_of_a_public_basket_links_no_partner(api_client, storefront_app, storefront_token, offer):
+    basket = BasketFactory(application=storefront_app, email="buyer@example.com")
+    OrderItemFactory(basket=basket, offer=offer)
+
+    response = api_client.post(
+        "/api/order", {"checkoutId": basket.public_id}, format="json", **bearer(storefront_token)
+    )
+
+    assert response.status_code == 200, response.json()
+    assert PartnerSubscription.objects.count() == 0
 
 
 def test_order_submission_ignores_partner_rules_for_public_baskets(
