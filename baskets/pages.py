@@ -155,11 +155,10 @@ def _new_order_context(basket: Basket, items: list[OrderItem]) -> dict[str, Any]
 
 def _promo_terms(promo: dict[str, Any]) -> str:
     terms = promo["discount"]
-    off = (
-        f"{terms['percentage'].removesuffix('.00')}% off"
-        if terms["type"] == "percentage"
-        else (f"{format_amount(terms['amount'], terms['currency'])} off")
-    )
+    if terms["type"] == "percentage":
+        off = f"{terms['percentage'].removesuffix('.00')}% off"
+    else:
+        off = f"{format_amount(terms['amount'], terms['currency'])} off"
     if promo["durationLength"]:
         unit = promo["durationType"] or "months"
         return f"{off} for {promo['durationLength']} {unit[:-1] if promo['durationLength'] == 1 else unit}"
@@ -271,14 +270,15 @@ def apply_promo_code(request: HttpRequest) -> HttpResponse:
     form = PromoCodeForm(request.POST)
     if not form.is_valid():
         return _render_checkout(request, basket, promo_form=form, status=400)
+    code = selectors.normalise_promo_code(form.cleaned_data["code"])
     try:
-        promo_codes.promo_code_apply(actor=PAGE_ACTOR, basket_id=basket.id, code=form.cleaned_data["code"])
+        promo_codes.promo_code_apply(actor=PAGE_ACTOR, basket_id=basket.id, code=code)
     except PromoCodeRefused as refused:
         form.add_error("code", refused.message)
         return _render_checkout(request, basket, promo_form=form, status=400)
     except (BasketCompleted, BasketExpired, BasketNotFound):
         return _checkout_redirect(request)
-    return _checkout_redirect(request, f"Promo code {form.cleaned_data['code'].strip().upper()} applied.")
+    return _checkout_redirect(request, f"Promo code {code} applied.")
 
 
 @require_POST

@@ -516,3 +516,23 @@ def test_only_the_api_docs_relax_the_policy_for_swagger_ui(client):
     assert "script-src 'self' 'unsafe-inline'" in policy
     assert "frame-ancestors 'none'" in policy
     assert "unsafe-inline" not in client.get("/api/schema/")["Content-Security-Policy"]
+
+
+def test_google_recaptcha_adds_its_sources_to_the_policy(monkeypatch):
+    import runpy
+    from pathlib import Path
+
+    settings_file = Path(__file__).resolve().parents[2] / "checkout_project" / "settings.py"
+    monkeypatch.setenv("DJANGO_SECRET_KEY", "x")
+
+    def policy(**env):
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        return runpy.run_path(str(settings_file))["SECURE_CSP"]
+
+    off = policy(RECAPTCHA_ENABLED="0")
+    assert off["script-src"] == ["'self'"]
+    assert "frame-src" not in off
+    google = policy(RECAPTCHA_ENABLED="1", RECAPTCHA_VERIFIER="google", RECAPTCHA_PRIVATE_KEY="k")
+    assert google["script-src"] == ["'self'", "https://www.google.com/recaptcha/", "https://www.gstatic.com/recaptcha/"]
+    assert google["frame-src"] == ["https://www.google.com/recaptcha/", "https://recaptcha.google.com/recaptcha/"]

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.db import connections
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -96,3 +97,6 @@ def browser(live_server, monkeypatch) -> Iterator[Browser]:
         finally:
             context.close()
             chromium.close()
+            # While Playwright's loop runs, Django (asgiref's Local) hands this thread a connection
+            # of its own; close it, or it would outlive the test database.
+            connections.close_all()
