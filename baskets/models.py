@@ -94,6 +94,8 @@ class Basket(models.Model):
             # The abandoned feed walks (created, id) over baskets that are not completed.
             models.Index(fields=["created", "id"], name="basket_abandoned_keyset", condition=~Q(status="completed")),
             models.Index(fields=["email"], name="basket_email"),
+            # expire_baskets walks active baskets by expiry; without this it scans the table.
+            models.Index(fields=["expires_at"], name="basket_active_expiry", condition=Q(status="active")),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(version__gte=1), name="basket_version_positive"),
