@@ -1,9 +1,9 @@
 """Row locks for basket writes. Every basket mutation locks the basket row first."""
 
-from django.db import connection
 from django.db.models import QuerySet
 
 from baskets.models import Basket
+from checkout_project.locks import lock_skipping_locked
 
 
 def lock_baskets(queryset: QuerySet[Basket]) -> QuerySet[Basket]:
@@ -12,13 +12,5 @@ def lock_baskets(queryset: QuerySet[Basket]) -> QuerySet[Basket]:
 
 
 def lock_baskets_skipping_locked(queryset: QuerySet[Basket]) -> QuerySet[Basket]:
-    """Locks the rows no other transaction holds and leaves the others out of the result.
-
-    Background jobs use it so that several copies running at once split the work instead of
-    queueing behind each other (or behind a customer's request). Where the database has no
-    SKIP LOCKED, they wait for the lock instead; SQLite has no row locks at all and
-    serialises writers on the whole database.
-    """
-    if connection.features.has_select_for_update_skip_locked:
-        return queryset.select_for_update(skip_locked=True)
-    return queryset.select_for_update()
+    """The batch of a background job (lock_skipping_locked)."""
+    return lock_skipping_locked(queryset)

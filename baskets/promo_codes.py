@@ -43,7 +43,7 @@ def promo_code_apply(
     if basket is None:
         raise BasketNotFound(BASKET_NOT_FOUND)
     basket_ensure_mutable(basket)
-    promo = selectors.promo_code_by_code(code)
+    promo = selectors.promo_code_by_code(code, all_eligible_offers=False)
     if promo is None:
         raise PromoCodeRefused(PromoCodeCodes.UNKNOWN, "There is no such promo code.")
     items = selectors.basket_items(basket)

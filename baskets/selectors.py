@@ -26,7 +26,11 @@ from checkout_project.api.errors import ApplicationError
 from checkout_project.api.wire import parse_aware_datetime
 from subscriptions import pricing
 from subscriptions.models import Offer
-from subscriptions.selectors import offers_by_id, unavailable_product_codes
+from subscriptions.selectors import (
+    available_product_codes_annotation,
+    offer_available_product_codes,
+    offers_by_id,
+)
 
 
 def visible_baskets(actor: Actor) -> QuerySet[Basket]:
@@ -65,6 +69,7 @@ def basket_for_checkout_page(basket_id: uuid.UUID | None) -> Basket | None:
         return None
     return (
         Basket.objects.filter(pk=basket_id)
+        .select_related("promo_code")  # the page shows the applied code: joined, not a third query
         .prefetch_related(Prefetch("items", queryset=OrderItem.objects.order_by("position", "created")))
         .first()
     )
@@ -119,11 +124,12 @@ def abandoned_baskets(
     """Baskets not completed, oldest first by (created, id); two queries per page at any depth.
 
     A customer token sees its own baskets; a client token with `baskets:read` sees every basket
-    of this deployment (the feed is a back-office export).
+    of this deployment (the feed is a back-office export). Reads settings.ABANDONED_FEED_DATABASE.
     """
-    baskets = Basket.objects.exclude(status=BasketStatus.COMPLETED)
+    # settings.ABANDONED_FEED_DATABASE: the read replica when one is configured.
+    baskets = Basket.objects.using(settings.ABANDONED_FEED_DATABASE).exclude(status=BasketStatus.COMPLETED)
     if actor.is_customer_token:
-        baskets = baskets.filter(customer=actor.customer) if actor.customer else baskets.none()
+        baskets = baskets.filter(customer_id=actor.customer.pk) if actor.customer else baskets.none()
     if created_after is not None:
         baskets = baskets.filter(created__gt=created_after)
     if updated_after is not None:
@@ -164,14 +170,17 @@ def normalise_promo_code(code: str) -> str:
     return code.strip().upper()
 
 
-def promo_code_by_code(code: str) -> PromoCode | None:
-    """The promo code with this code in any case, with its eligible offer ids (two queries)."""
-    return (
-        PromoCode.objects.annotate(code_upper=Upper("code"))
-        .filter(code_upper=normalise_promo_code(code))
-        .prefetch_related(Prefetch("eligible_offers", queryset=Offer.objects.only("id")))
-        .first()
-    )
+def promo_code_by_code(code: str, *, all_eligible_offers: bool = True) -> PromoCode | None:
+    """The promo code with this code in any case, with its eligible offer ids (two queries).
+
+    `all_eligible_offers=False`: the eligible offers only for a selectedItems code, the only kind
+    whose rules read them (promo_code_load_eligible_offers); a wholeBasket code costs one query.
+    """
+    codes = PromoCode.objects.annotate(code_upper=Upper("code")).filter(code_upper=normalise_promo_code(code))
+    if all_eligible_offers:
+        return codes.prefetch_related(Prefetch("eligible_offers", queryset=Offer.objects.only("id"))).first()
+    promo = codes.first()
+    return promo_code_load_eligible_offers(promo) if promo is not None else None
 
 
 def promo_code_with_offers(promo_code_id: int) -> PromoCode:
@@ -350,6 +359,24 @@ def configured_basket_checks() -> tuple[BasketCheck, ...]:
     return tuple(import_string(path) for path in getattr(settings, "BASKET_VALIDATION_CHECKS", ()))
 
 
+_AVAILABLE_CODES = "validation_available_product_codes"
+
+
+def _unavailable_product_codes(items: Sequence[OrderItem], offers: dict[str, Offer]) -> set[str]:
+    """The codes of the items' products (as priced) that their live offer no longer has available:
+    the product is unavailable, gone, or no longer part of the offer. An item whose offer is gone
+    is check_offers' finding, not a product's."""
+    unavailable: set[str] = set()
+    for item in items:
+        offer = offers.get(item.offer_id)
+        if offer is None:
+            continue
+        available = offer_available_product_codes(offer, _AVAILABLE_CODES)
+        codes = {product.get("productCode") for product in item.offer_snapshot.get("products", [])}
+        unavailable |= {code for code in codes if isinstance(code, str)} - available
+    return unavailable
+
+
 def basket_validation_findings(
     basket: Basket,
     items: Sequence[OrderItem],
@@ -360,8 +387,8 @@ def basket_validation_findings(
 ) -> list[Finding]:
     """Everything that stops this basket from completing now; empty when it can complete.
 
-    Two queries (offers, products) whatever the number of items, plus the promo code's when it
-    is not loaded yet, plus what the configured checks read. Runs BASKET_CHECKS, then the
+    One query (the offers, with their products' availability) whatever the number of items,
+    plus the promo code's when it is not loaded yet, plus what the configured checks read. Runs BASKET_CHECKS, then the
     checks of settings.BASKET_VALIDATION_CHECKS, then `extra_checks`, in order, each once.
     """
     checks = list(dict.fromkeys((*BASKET_CHECKS, *configured_basket_checks(), *extra_checks)))
@@ -369,13 +396,15 @@ def basket_validation_findings(
     for check in checks:
         if hasattr(check, "offer_annotations"):
             annotations.update(check.offer_annotations(basket))
+    # The live products' availability rides on the offers query: no query of its own.
+    annotations[_AVAILABLE_CODES] = available_product_codes_annotation()
     ordered = [item for item in items if item.action_type != OrderItem.ActionType.REMOVE]
-    product_codes = {p.get("productCode") for item in ordered for p in item.offer_snapshot.get("products", [])}
+    offers = offers_by_id((item.offer_id for item in ordered), annotations=annotations)
     validation = BasketValidation(
         basket=basket,
         items=ordered,
-        offers=offers_by_id((item.offer_id for item in ordered), annotations=annotations),
-        unavailable_product_codes=unavailable_product_codes(product_codes),
+        offers=offers,
+        unavailable_product_codes=_unavailable_product_codes(ordered, offers),
         now=now or timezone.now(),
         check_redemption_limit=check_redemption_limit,
     )

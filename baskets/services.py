@@ -35,7 +35,7 @@ from baskets.models import (
 from baskets.selectors import visible_baskets
 from checkout_project.api.errors import ApplicationError
 from subscriptions.models import Customer, Offer
-from subscriptions.selectors import customer_by_id_or_email, offers_with_cross_sells
+from subscriptions.selectors import customer_by_id_or_email, offers_by_id, offers_with_cross_sells
 
 CUSTOMER_DETAIL_FIELDS = {
     "email": "email",
@@ -341,12 +341,18 @@ def basket_apply_actions(
     items = list(basket.items.order_by("position", "created"))
     current: dict[uuid.UUID, OrderItem] = {item.id: item for item in items}
     original_quantity = {item.id: item.quantity for item in items}
-    catalog = offers_with_cross_sells(
-        [item.offer_id for item in items]
-        + [action["offer"]["id"] for action in actions if action["orderItemActionType"] == "add"],
-        annotations=offer_policy.annotations if offer_policy is not None else None,
-    )
-    offers, compatible = catalog.offers, catalog.cross_sells
+    adds = [action for action in actions if action["orderItemActionType"] == "add"]
+    annotations = offer_policy.annotations if offer_policy is not None else None
+    # The offers only the actions read: an update's limits, an add's offer; the cross-sells only
+    # for an add with a parentId (an add-on). A list of removals reads no offer at all.
+    wanted = [action["offer"]["id"] for action in adds]
+    if any(action["orderItemActionType"] == "update" for action in actions) or any(a.get("parentId") for a in adds):
+        wanted += [item.offer_id for item in items]
+    if any(action.get("parentId") for action in adds):
+        catalog = offers_with_cross_sells(wanted, annotations=annotations)
+        offers, compatible = catalog.offers, catalog.cross_sells
+    else:
+        offers, compatible = offers_by_id(wanted, annotations=annotations), set()
     next_position = max((item.position for item in items), default=-1) + 1
     problems: dict[int, tuple[str, str]] = {}
     results: list[dict[str, Any]] = []

@@ -126,9 +126,30 @@ def _require_customer(actor: Actor):
 
 
 def subscription_ensure_unlocked(subscription: Subscription, now: datetime) -> None:
-    """Raises SubscriptionLocked (423) while the subscription's pending change is in the future."""
-    if subscription.pending_change_at is not None and subscription.pending_change_at > now:
+    """Raises SubscriptionLocked (423) while the subscription's pending change is in the future,
+    and Conflict subscription_changed (409) once it is due: a basket built before it took effect
+    quotes a plan the subscription is leaving (a new basket starts from the new plan)."""
+    if subscription.pending_change_at is None:
+        return
+    if subscription.pending_change_at > now:
         raise SubscriptionLocked(subscription.pending_change_at)
+    raise Conflict(
+        "The subscription's scheduled change has taken effect since this basket was started; start a new one.",
+        code=SubscriptionCodes.SUBSCRIPTION_CHANGED,
+    )
+
+
+def subscription_with_due_change_applied(subscription: Subscription, now: datetime) -> Subscription:
+    """The subscription, its pending change applied first when it is due and the job
+    (apply_pending_changes) has not run yet: a new basket starts from the plan in force.
+
+    No query unless a change is due; then it locks the row, applies it and reloads.
+    """
+    if subscription.pending_change_at is None or subscription.pending_change_at > now:
+        return subscription
+    locked = subscription_services.subscription_lock(subscription_id=subscription.pk)
+    subscription_services.subscription_apply_pending_change(subscription=locked, now=now)
+    return Subscription.objects.select_related("offer", "customer").get(pk=subscription.pk)
 
 
 def _is_deferred(item: OrderItem, subscription: Subscription) -> bool:
@@ -255,8 +276,9 @@ def subscription_checkout_initiate(
 
     A partner caller owns `partner_subscriptions` (its organisation's; none when not given) and
     the basket is bound to its partner organisation; next actions leave out what `offer_policy`
-    refuses. Locks nothing (it only inserts a new basket). Raises 403 without a customer or
-    partner token, SubscriptionNotFound (404) when the subscription is not the caller's,
+    refuses. Locks nothing (it only inserts a new basket), unless the subscription's pending
+    change is due: that is applied first (subscription_with_due_change_applied). Raises 403
+    without a customer or partner token, SubscriptionNotFound (404) when the subscription is not the caller's,
     ApplicationError subscription_not_active (409) for a cancelled one and SubscriptionLocked
     (423) while a pending change is in the future. Writes nothing when it raises.
     """
@@ -273,6 +295,7 @@ def subscription_checkout_initiate(
         raise ApplicationError(
             "This subscription is not active.", code=SubscriptionCodes.SUBSCRIPTION_NOT_ACTIVE, status=409
         )
+    subscription = subscription_with_due_change_applied(subscription, now)
     subscription_ensure_unlocked(subscription, now)
     customer = subscription.customer
     basket = Basket(
@@ -655,7 +678,8 @@ def basket_initiate_renewal(
     """Create a `renew` basket for any subscription (staff callers), pre-populated with the
     subscription's renewal offer (or its current offer) and the add-ons that offer still sells.
 
-    Locks nothing (it only inserts). Raises SubscriptionNotFound (404), 409
+    Locks nothing (it only inserts), unless the subscription's pending change is due: that is
+    applied first (subscription_with_due_change_applied). Raises SubscriptionNotFound (404), 409
     subscription_not_active for a cancelled subscription and 400 renewal_offer_unavailable when
     the offer to renew onto is no longer published.
     """
@@ -668,6 +692,8 @@ def basket_initiate_renewal(
         raise ApplicationError(
             "This subscription is not active.", code=SubscriptionCodes.SUBSCRIPTION_NOT_ACTIVE, status=409
         )
+    now = timezone.now()
+    subscription = subscription_with_due_change_applied(subscription, now)
     renewal_offer_id = subscription.offer.renewal_offer_id or subscription.offer_id
     add_ons = list(subscription.add_ons.all())
     catalog = subscription_selectors.offers_with_cross_sells([renewal_offer_id, *(a.offer_id for a in add_ons)])
@@ -676,7 +702,6 @@ def basket_initiate_renewal(
         raise ApplicationError(
             "The offer this subscription renews onto is no longer sold.", code="renewal_offer_unavailable"
         )
-    now = timezone.now()
     customer = subscription.customer
     basket = Basket(
         id=uuid.uuid4(),

@@ -105,10 +105,36 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# PostgreSQL: bind parameters on the server and prepare the statements a connection runs often
+# (psycopg's prepare_threshold), so the database plans each hot query once per connection
+# instead of on every request. Off behind a transaction-pooling PgBouncer older than 1.21,
+# which cannot keep prepared statements.
+DATABASE_PREPARED_STATEMENTS = env_bool("DATABASE_PREPARED_STATEMENTS", True)
+
+
+def _postgresql_options(database: dict) -> None:
+    if database["ENGINE"] == "django.db.backends.postgresql" and DATABASE_PREPARED_STATEMENTS:
+        database.setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": 5})
+
+
+_postgresql_options(DATABASES["default"])
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several request threads share one file: wait for the write lock instead of failing at once.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+# An optional read replica for the abandoned feed (GET /api/checkout/abandoned): its page reads
+# go there, every other read and every write stays on the primary. The feed tolerates the
+# replica's lag (a basket completed a moment ago may still be listed; its link then says so).
+DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = {
+        **dj_database_url.parse(
+            DATABASE_REPLICA_URL, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60), conn_health_checks=True
+        ),
+        "TEST": {"MIRROR": "default"},  # the test suite reads the replica alias from the test database
+    }
+    _postgresql_options(DATABASES["replica"])
+ABANDONED_FEED_DATABASE = "replica" if DATABASE_REPLICA_URL else "default"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -16,3 +16,7 @@ RECAPTCHA_VERIFIER = "checkout_project.api.recaptcha.OfflineRecaptchaVerifier"
 # Tests send bursts from one client: throttling is off unless a test turns it on
 # (tests/ops/test_throttling.py does, with the pytest-django settings fixture).
 THROTTLE_ENABLED = False
+
+# The abandoned feed's replica alias, mirroring the test database: tests/baskets/test_abandoned.py
+# routes the feed there (ABANDONED_FEED_DATABASE) to prove its reads leave the primary.
+DATABASES.setdefault("replica", {**DATABASES["default"], "TEST": {"MIRROR": "default"}})  # noqa: F405

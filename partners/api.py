@@ -24,14 +24,14 @@ from baskets.api.subscription_views import (
     SubscriptionInitiateRequestSerializer,
     SubscriptionUpdateRequestSerializer,
     checkout_response,
+    subscription_initiate_request,
+    subscription_update_request,
 )
-from baskets.api.views import IDEMPOTENCY_HEADER, IF_MATCH_HEADER, basket_response, entry_from_request
+from baskets.api.views import IDEMPOTENCY_HEADER, IF_MATCH_HEADER, initiate_request, update_request
 from baskets.landing_state import basket_id_from_cookie, parse_basket_id
 from checkout_project.api.auth import PARTNER_SCOPE, actor_from_request
 from checkout_project.api.errors import ApplicationError
-from checkout_project.api.headers import parse_if_match, set_etag
-from checkout_project.api.idempotency import idempotent
-from checkout_project.api.recaptcha import verify_request
+from checkout_project.api.headers import set_etag
 from checkout_project.api.viewsets import ScopedViewSet
 from partners import selectors, services
 from partners.errors import PartnerCodes
@@ -114,20 +114,7 @@ class PartnerCheckoutViewSet(ScopedViewSet):
     def initiate(self, request):
         actor = actor_from_request(request)
         services.require_partner(actor)
-        payload = InitiateRequestSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-
-        def handle():
-            change = services.partner_basket_initiate(
-                actor=actor,
-                order=payload.validated_data["order"],
-                landing_basket_id=basket_id_from_cookie(request.COOKIES),
-                if_match=parse_if_match(request),
-                entry=entry_from_request(request),
-            )
-            return basket_response(change, cookie=True)
-
-        return idempotent(request, actor, handle)
+        return initiate_request(request, actor, services.partner_basket_initiate)
 
     @extend_schema(
         operation_id="partner_checkout_update",
@@ -141,19 +128,7 @@ class PartnerCheckoutViewSet(ScopedViewSet):
     def update_basket(self, request):
         actor = actor_from_request(request)
         services.require_partner(actor)
-        payload = UpdateRequestSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-
-        def handle():
-            change = services.partner_basket_apply_actions(
-                actor=actor,
-                basket_id=basket_id_from_cookie(request.COOKIES),
-                actions=payload.validated_data["order"]["orderItems"],
-                if_match=parse_if_match(request),
-            )
-            return basket_response(change, with_results=True)
-
-        return idempotent(request, actor, handle)
+        return update_request(request, actor, services.partner_basket_apply_actions)
 
     @extend_schema(
         operation_id="partner_checkout_validate",
@@ -209,23 +184,7 @@ class PartnerSubscriptionCheckoutViewSet(ScopedViewSet):
     def subscription_initiate(self, request):
         actor = actor_from_request(request)
         services.require_partner(actor)
-        verify_request(request)
-        payload = SubscriptionInitiateRequestSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        order = payload.validated_data["order"]
-        target = order["forSubscription"]
-
-        def handle():
-            state = services.partner_subscription_checkout_initiate(
-                actor=actor,
-                subscription_id=target.get("subscription_id"),
-                reference=None if target.get("subscription_id") else target.get("name"),
-                tracking=payload.validated_data.get("tracking") or order.get("tracking"),
-                entry=entry_from_request(request),
-            )
-            return checkout_response(state, cookie=True)
-
-        return idempotent(request, actor, handle)
+        return subscription_initiate_request(request, actor, services.partner_subscription_checkout_initiate)
 
     @extend_schema(
         operation_id="partner_checkout_subscription_update",
@@ -240,17 +199,4 @@ class PartnerSubscriptionCheckoutViewSet(ScopedViewSet):
     def subscription_update(self, request):
         actor = actor_from_request(request)
         services.require_partner(actor)
-        verify_request(request)
-        payload = SubscriptionUpdateRequestSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-
-        def handle():
-            state = services.partner_subscription_checkout_apply_actions(
-                actor=actor,
-                basket_id=basket_id_from_cookie(request.COOKIES),
-                actions=payload.validated_data["order"]["orderItems"],
-                if_match=parse_if_match(request),
-            )
-            return checkout_response(state, with_results=True)
-
-        return idempotent(request, actor, handle)
+        return subscription_update_request(request, actor, services.partner_subscription_checkout_apply_actions)

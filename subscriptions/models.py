@@ -190,6 +190,14 @@ class Subscription(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(term_end__gt=models.F("term_start")), name="subscription_term")
         ]
+        indexes = [
+            # apply_pending_changes finds the due changes without scanning every subscription.
+            models.Index(
+                fields=["pending_change_at"],
+                condition=Q(pending_change_at__isnull=False),
+                name="subscription_pending_at",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.reference

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.db.models import CharField, IntegerField, OuterRef, StringAgg, Subquery, Value
 
-from subscriptions.models import Customer, Offer, Product, Subscription, SubscriptionAddOn
+from subscriptions.models import Customer, Offer, Subscription, SubscriptionAddOn
 
 OFFER_FIELDS = (
     "id", "type", "name", "path", "currency", "published", "version", "snapshot",
@@ -27,7 +27,7 @@ def offers_by_id(offer_ids: Iterable[str], *, annotations: Mapping[str, Any] | N
     ids = {offer_id for offer_id in offer_ids if isinstance(offer_id, str)}
     if not ids:
         return {}
-    offers = Offer.objects.filter(pk__in=ids).only(*OFFER_FIELDS).annotate(**(annotations or {}))
+    offers = Offer.objects.filter(pk__in=ids).only(*OFFER_FIELDS).annotate(**(annotations or {})).order_by()
     return {offer.pk: offer for offer in offers}
 
 
@@ -58,7 +58,8 @@ def offers_with_cross_sells(
     offers: dict[str, Offer] = {}
     cross_sells: set[tuple[str, str]] = set()
     offers_query = Offer.objects.filter(pk__in=ids).annotate(sold_add_on_ids=Subquery(sold), **(annotations or {}))
-    for offer in offers_query.only(*OFFER_FIELDS):
+    # Keyed by id: no ORDER BY (the model's default ordering would sort for nothing).
+    for offer in offers_query.only(*OFFER_FIELDS).order_by():
         offers[offer.pk] = offer
         # Offer ids are hex, so the comma cannot occur inside one.
         cross_sells.update((offer.pk, add_on_id) for add_on_id in (offer.sold_add_on_ids or "").split(",") if add_on_id)
@@ -181,12 +182,24 @@ def subscription_change_options(
     )
 
 
-def unavailable_product_codes(product_codes: Iterable[str]) -> set[str]:
-    """The codes among these whose product no longer exists or is not available (one query)."""
-    codes = {code for code in product_codes if isinstance(code, str)}
-    if not codes:
-        return set()
-    available = set(
-        Product.objects.filter(product_code__in=codes, available=True).values_list("product_code", flat=True)
+# Product codes are joined with the ASCII unit separator, which no code contains.
+_CODE_SEPARATOR = "\x1f"
+
+
+def available_product_codes_annotation() -> Subquery:
+    """Per offer: its available products' codes, for offers_by_id's `annotations` (no query of its own).
+
+    Read back with offer_available_product_codes.
+    """
+    through = Offer.products.through
+    return Subquery(
+        through.objects.filter(offer_id=OuterRef("pk"), product__available=True)
+        .values("offer_id")
+        .annotate(codes=StringAgg("product__product_code", Value(_CODE_SEPARATOR)))
+        .values("codes")
     )
-    return codes - available
+
+
+def offer_available_product_codes(offer: Offer, name: str) -> set[str]:
+    """The codes an `available_product_codes_annotation()` annotated as `name` on `offer`."""
+    return {code for code in (getattr(offer, name) or "").split(_CODE_SEPARATOR) if code}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -12,8 +13,11 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
+from checkout_project.locks import lock_skipping_locked
 from subscriptions.models import Charge, Customer, Offer, Product, Subscription, SubscriptionAddOn
 from subscriptions.pricing import add_interval, charge_to_wire
+
+logger = logging.getLogger("checkout.subscriptions")
 
 
 def offer_priced_content(offer: Offer) -> dict[str, Any]:
@@ -149,6 +153,71 @@ def subscription_schedule_change(
     subscription.pending_change_at = effective_at
     subscription.save(update_fields=["pending_offer", "pending_change", "pending_change_at", "updated"])
     return subscription
+
+
+@transaction.atomic(savepoint=False)  # composed into order completion: no SAVEPOINT round trips
+def subscription_apply_pending_change(*, subscription: Subscription, now: datetime) -> bool:
+    """Make the subscription's pending change take effect once its date has come; whether it did.
+
+    A pending change is a downgrade ordered for the end of the term: at `pending_change_at` the
+    subscription moves onto the pending offer with the ordered quantity, loses the add-ons the
+    change removed, and starts a new term of that offer at the effective date; the pending change
+    is cleared (which also lifts checkout's 423); a pending change without an offer is only
+    cleared. Nothing happens before that date. The caller holds the subscription's row lock
+    (subscription_lock, subscriptions_apply_due_changes); `subscription.pending_offer` costs one
+    query unless the caller loaded it.
+    """
+    effective_at = subscription.pending_change_at
+    if effective_at is None or effective_at > now:
+        return False
+    change = subscription.pending_change if isinstance(subscription.pending_change, dict) else {}
+    previous_offer_id = subscription.offer_id
+    fields = ["pending_offer", "pending_change", "pending_change_at", "updated"]
+    if subscription.pending_offer_id is not None:
+        offer = subscription.pending_offer
+        subscription.offer = offer
+        quantity = change.get("quantity")
+        if isinstance(quantity, int) and not isinstance(quantity, bool) and quantity >= 1:
+            subscription.quantity = quantity
+        subscription.term_start = effective_at
+        subscription.term_end = add_interval(effective_at, offer.term_length, offer.term_type)
+        fields += ["offer", "quantity", "term_start", "term_end"]
+    subscription.pending_offer = subscription.pending_change = subscription.pending_change_at = None
+    subscription.save(update_fields=fields)
+    removed = [offer_id for offer_id in change.get("removeAddOns") or [] if isinstance(offer_id, str)]
+    if removed:
+        SubscriptionAddOn.objects.filter(subscription=subscription, offer_id__in=removed).delete()
+    logger.info(
+        "pending change applied",
+        extra={
+            "subscription": subscription.public_id,
+            "from_offer": previous_offer_id,
+            "to_offer": subscription.offer_id,
+            "effective_at": effective_at.isoformat(),
+            "basket": change.get("basket"),
+        },
+    )
+    return True
+
+
+@transaction.atomic
+def subscriptions_apply_due_changes(*, now: datetime, batch_size: int) -> int:
+    """Apply up to `batch_size` pending changes due by `now` (earliest first); how many it applied.
+
+    Skips subscriptions another transaction holds (a customer's checkout, or another copy of this
+    job): copies running at once on several hosts never take the same subscription.
+    """
+    due = Subscription.objects.filter(status=Subscription.Status.ACTIVE, pending_change_at__lte=now).order_by(
+        "pending_change_at", "id"
+    )
+    subscriptions = list(lock_skipping_locked(due)[:batch_size])
+    offers = Offer.objects.in_bulk({subscription.pending_offer_id for subscription in subscriptions})
+    applied = 0
+    for subscription in subscriptions:
+        if subscription.pending_offer_id is not None:
+            subscription.pending_offer = offers[subscription.pending_offer_id]
+        applied += subscription_apply_pending_change(subscription=subscription, now=now)
+    return applied
 
 
 # --- Orders: customers, new subscriptions and renewals ------------------------------------------

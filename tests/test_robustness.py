@@ -17,9 +17,9 @@ from django.db import IntegrityError, OperationalError
 
 from baskets.models import Basket, BasketEvent, OrderItem, Payment, PromoCode, PromoRedemption
 from subscriptions.models import Customer, Subscription, SubscriptionAddOn
-from tests.baskets.test_concurrency import run_at_once
 from tests.conftest import bearer
 from tests.factories import BasketFactory, OfferFactory, OrderItemFactory, PromoCodeFactory, SubscriptionFactory
+from tests.threads import run_at_once
 
 PASS = {"HTTP_X_LIMIO_RECAPTCHA": "pass-token"}
 

@@ -20,7 +20,7 @@ from baskets.links import basket_links
 from checkout_project.api.auth import actor_from_request
 from checkout_project.api.errors import ApplicationError, flatten_validation_errors
 from checkout_project.api.headers import set_etag
-from checkout_project.api.idempotency import idempotent
+from checkout_project.api.idempotency import idempotent, idempotent_write
 from checkout_project.api.viewsets import ScopedViewSet
 
 _SUBSCRIPTION_ID = r"^sub-[0-9a-fA-F-]{32,36}$"
@@ -146,13 +146,9 @@ class AdminCheckoutViewSet(ScopedViewSet):
     @action(detail=False, methods=["post"], url_path="initiate/renew", required_scope="checkout:admin")
     def initiate_renew(self, request):
         actor = actor_from_request(request)
-        payload = RenewRequestSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
 
-        def handle():
-            basket, items, subscription = subscription_checkout.basket_initiate_renewal(
-                actor=actor, **payload.validated_data
-            )
+        def run(data):
+            basket, items, subscription = subscription_checkout.basket_initiate_renewal(actor=actor, **data)
             response = Response(
                 {
                     "id": basket.public_id,
@@ -164,4 +160,4 @@ class AdminCheckoutViewSet(ScopedViewSet):
             set_etag(response, basket.version)
             return response
 
-        return idempotent(request, actor, handle)
+        return idempotent_write(request, actor, RenewRequestSerializer, run)

@@ -18,7 +18,7 @@ from baskets.api.views import IDEMPOTENCY_HEADER, basket_response
 from baskets.landing_state import parse_basket_id
 from checkout_project.api.auth import actor_from_request, require_customer
 from checkout_project.api.headers import set_etag
-from checkout_project.api.idempotency import idempotent
+from checkout_project.api.idempotency import idempotent_write
 from checkout_project.api.viewsets import ScopedViewSet
 from subscriptions.pricing import money
 
@@ -116,11 +116,8 @@ class OrderViewSet(ScopedViewSet):
         any_basket = ADMIN_SCOPE in actor.scopes
         if not any_basket:
             require_customer(actor)
-        payload = OrderRequestSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        data = payload.validated_data
 
-        def handle():
+        def run(data):
             completed = orders.basket_complete(
                 actor=actor,
                 basket_id=parse_basket_id(data["checkoutId"]),
@@ -132,7 +129,7 @@ class OrderViewSet(ScopedViewSet):
             set_etag(response, completed.basket.version)
             return response
 
-        return idempotent(request, actor, handle)
+        return idempotent_write(request, actor, OrderRequestSerializer, run)
 
 
 class AdminPromoCodeViewSet(ScopedViewSet):
@@ -150,14 +147,11 @@ class AdminPromoCodeViewSet(ScopedViewSet):
     @action(detail=False, methods=["post"], url_path="promo_code", required_scope=ADMIN_SCOPE)
     def promo_code(self, request):
         actor = actor_from_request(request)
-        payload = PromoCodeRequestSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        data = payload.validated_data
 
-        def handle():
+        def run(data):
             change = promo_codes.promo_code_apply(
                 actor=actor, basket_id=parse_basket_id(data["basketId"]), code=data["code"]
             )
             return basket_response(change)
 
-        return idempotent(request, actor, handle)
+        return idempotent_write(request, actor, PromoCodeRequestSerializer, run)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -14,12 +16,12 @@ from baskets import subscription_checkout
 from baskets.api import schemas
 from baskets.api.render import order_item_to_wire, order_to_wire
 from baskets.api.serializers import OrderItemActionSerializer
-from baskets.api.views import IDEMPOTENCY_HEADER, IF_MATCH_HEADER, entry_from_request
+from baskets.api.views import IDEMPOTENCY_HEADER, IF_MATCH_HEADER, entry_from_request, update_request
 from baskets.landing_state import basket_id_from_cookie, set_landing_state
 from checkout_project.api.auth import actor_from_request
 from checkout_project.api.fields import JSONObjectField
-from checkout_project.api.headers import parse_if_match, set_etag
-from checkout_project.api.idempotency import idempotent
+from checkout_project.api.headers import set_etag
+from checkout_project.api.idempotency import idempotent_write
 from checkout_project.api.recaptcha import HEADER as RECAPTCHA_HEADER
 from checkout_project.api.recaptcha import verify_request
 from checkout_project.api.viewsets import ScopedViewSet
@@ -207,6 +209,40 @@ def checkout_response(state, *, with_results: bool = False, cookie: bool = False
     return response
 
 
+# The request handling the public and the partner endpoints share (see baskets.api.views).
+
+
+def subscription_initiate_request(request, actor, initiate: Callable[..., Any]) -> Response:
+    """POST …/checkout/subscription: reCAPTCHA, the body, `initiate` idempotently, the cookie."""
+    verify_request(request)
+
+    def run(data):
+        order = data["order"]
+        target = order["forSubscription"]
+        state = initiate(
+            actor=actor,
+            subscription_id=target.get("subscription_id"),
+            reference=None if target.get("subscription_id") else target.get("name"),
+            tracking=data.get("tracking") or order.get("tracking"),
+            entry=entry_from_request(request),
+        )
+        return checkout_response(state, cookie=True)
+
+    return idempotent_write(request, actor, SubscriptionInitiateRequestSerializer, run)
+
+
+def subscription_update_request(request, actor, apply_actions: Callable[..., Any]) -> Response:
+    """PUT …/checkout/subscription: reCAPTCHA, then as PUT …/checkout/update with its own body and answer."""
+    verify_request(request)
+    return update_request(
+        request,
+        actor,
+        apply_actions,
+        serializer_class=SubscriptionUpdateRequestSerializer,
+        render=partial(checkout_response, with_results=True),
+    )
+
+
 class SubscriptionCheckoutViewSet(ScopedViewSet):
     """Change a subscription through a basket: upgrades, downgrades and add-ons."""
 
@@ -234,24 +270,9 @@ class SubscriptionCheckoutViewSet(ScopedViewSet):
     )
     @subscription.mapping.post
     def subscription_initiate(self, request):
-        verify_request(request)
-        actor = actor_from_request(request)
-        payload = SubscriptionInitiateRequestSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        order = payload.validated_data["order"]
-        target = order["forSubscription"]
-
-        def handle():
-            state = subscription_checkout.subscription_checkout_initiate(
-                actor=actor,
-                subscription_id=target.get("subscription_id"),
-                reference=None if target.get("subscription_id") else target.get("name"),
-                tracking=payload.validated_data.get("tracking") or order.get("tracking"),
-                entry=entry_from_request(request),
-            )
-            return checkout_response(state, cookie=True)
-
-        return idempotent(request, actor, handle)
+        return subscription_initiate_request(
+            request, actor_from_request(request), subscription_checkout.subscription_checkout_initiate
+        )
 
     @extend_schema(
         operation_id="checkout_subscription_update",
@@ -264,18 +285,6 @@ class SubscriptionCheckoutViewSet(ScopedViewSet):
     )
     @subscription.mapping.put
     def subscription_update(self, request):
-        verify_request(request)
-        actor = actor_from_request(request)
-        payload = SubscriptionUpdateRequestSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-
-        def handle():
-            state = subscription_checkout.subscription_checkout_apply_actions(
-                actor=actor,
-                basket_id=basket_id_from_cookie(request.COOKIES),
-                actions=payload.validated_data["order"]["orderItems"],
-                if_match=parse_if_match(request),
-            )
-            return checkout_response(state, with_results=True)
-
-        return idempotent(request, actor, handle)
+        return subscription_update_request(
+            request, actor_from_request(request), subscription_checkout.subscription_checkout_apply_actions
+        )

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.decorators import action
 from rest_framework.response import Response
+from rest_framework.serializers import Serializer
 
 from baskets import selectors, services
 from baskets.api import schemas
@@ -17,7 +22,7 @@ from baskets.api.serializers import (
 from baskets.landing_state import basket_id_from_cookie, set_landing_state
 from checkout_project.api.auth import actor_from_request, require_customer
 from checkout_project.api.headers import parse_if_match, set_etag
-from checkout_project.api.idempotency import idempotent
+from checkout_project.api.idempotency import idempotent_write
 from checkout_project.api.viewsets import ScopedViewSet
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
@@ -47,6 +52,52 @@ def entry_from_request(request) -> dict[str, str]:
     return {key: value for key, value in entry.items() if value}
 
 
+# The request handling the public and the partner endpoints share; each viewset authorises the
+# caller first and names its service (the partner services bind the basket to the partner).
+
+
+def initiate_request(request, actor, initiate: Callable[..., services.BasketChange]) -> Response:
+    """POST …/checkout/initiate: validate the body, run `initiate` idempotently, set the cookie."""
+
+    def run(data):
+        change = initiate(
+            actor=actor,
+            order=data["order"],
+            landing_basket_id=basket_id_from_cookie(request.COOKIES),
+            if_match=parse_if_match(request),
+            entry=entry_from_request(request),
+        )
+        return basket_response(change, cookie=True)
+
+    return idempotent_write(request, actor, InitiateRequestSerializer, run)
+
+
+def update_request(
+    request,
+    actor,
+    apply_actions: Callable[..., Any],
+    *,
+    serializer_class: type[Serializer] = UpdateRequestSerializer,
+    render: Callable[[Any], Response] | None = None,
+) -> Response:
+    """PUT …/checkout/update (and …/checkout/subscription, with its serializer and rendering):
+    validate the body, run `apply_actions` on the cookie's basket idempotently, `render` the result
+    (by default the basket with its actionResults)."""
+    render = render or partial(basket_response, with_results=True)
+
+    def run(data):
+        return render(
+            apply_actions(
+                actor=actor,
+                basket_id=basket_id_from_cookie(request.COOKIES),
+                actions=data["order"]["orderItems"],
+                if_match=parse_if_match(request),
+            )
+        )
+
+    return idempotent_write(request, actor, serializer_class, run)
+
+
 class CheckoutViewSet(ScopedViewSet):
     """Create and change baskets; read the abandoned feed."""
 
@@ -63,20 +114,7 @@ class CheckoutViewSet(ScopedViewSet):
     def initiate(self, request):
         actor = actor_from_request(request)
         require_customer(actor)
-        payload = InitiateRequestSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-
-        def handle():
-            change = services.basket_initiate(
-                actor=actor,
-                order=payload.validated_data["order"],
-                landing_basket_id=basket_id_from_cookie(request.COOKIES),
-                if_match=parse_if_match(request),
-                entry=entry_from_request(request),
-            )
-            return basket_response(change, cookie=True)
-
-        return idempotent(request, actor, handle)
+        return initiate_request(request, actor, services.basket_initiate)
 
     @extend_schema(
         operation_id="checkout_update",
@@ -87,20 +125,7 @@ class CheckoutViewSet(ScopedViewSet):
     )
     @action(detail=False, methods=["put"], url_path="update", required_scope="checkout")
     def update_basket(self, request):
-        actor = actor_from_request(request)
-        payload = UpdateRequestSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-
-        def handle():
-            change = services.basket_apply_actions(
-                actor=actor,
-                basket_id=basket_id_from_cookie(request.COOKIES),
-                actions=payload.validated_data["order"]["orderItems"],
-                if_match=parse_if_match(request),
-            )
-            return basket_response(change, with_results=True)
-
-        return idempotent(request, actor, handle)
+        return update_request(request, actor_from_request(request), services.basket_apply_actions)
 
     @extend_schema(
         operation_id="checkout_abandoned",

@@ -6,11 +6,13 @@ import hashlib
 import json
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from rest_framework.response import Response
+from rest_framework.serializers import Serializer
 
 from baskets.actors import Actor
 from checkout_project.api.errors import ApplicationError, UnprocessableEntity
@@ -104,3 +106,14 @@ def idempotency_records_purge(*, created_before: datetime, batch_size: int) -> i
         return 0
     deleted, _ = IdempotencyRecord.objects.filter(pk__in=ids).delete()
     return deleted
+
+
+def idempotent_write(
+    request, actor: Actor, serializer_class: type[Serializer], run: Callable[[dict[str, Any]], Response]
+) -> Response:
+    """The shape of every write action: validate the body with `serializer_class` (400 with the
+    field errors), then `run(validated data)` under the request's Idempotency-Key (`idempotent`)."""
+    payload = serializer_class(data=request.data)
+    payload.is_valid(raise_exception=True)
+    data = payload.validated_data
+    return idempotent(request, actor, lambda: run(data))

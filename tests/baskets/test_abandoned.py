@@ -453,3 +453,30 @@ def test_feed_reads_never_change_baskets(api_client, backoffice_token, storefron
     api_client.get(URL)
 
     assert Basket.objects.values().get(pk=basket.pk) == before
+
+
+# --- A read replica -----------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "replica"])
+def test_with_a_replica_the_feed_reads_it_and_nothing_else_does(api_client, backoffice_token, settings, customer):
+    """DATABASE_REPLICA_URL sets ABANDONED_FEED_DATABASE to "replica" (here a mirror of the test database)."""
+    from django.db import connections
+    from django.test.utils import CaptureQueriesContext
+
+    settings.ABANDONED_FEED_DATABASE = "replica"
+    offer = OfferFactory()
+    baskets = [BasketFactory(created=at(n), customer=customer) for n in range(3)]
+    OrderItemFactory(basket=baskets[0], offer=offer)
+
+    with (
+        CaptureQueriesContext(connections["replica"]) as replica,
+        CaptureQueriesContext(connections["default"]) as primary,
+    ):
+        response = get(api_client, backoffice_token, limit=2)
+
+    assert response.status_code == 200, response.json()
+    assert ids(response) == [baskets[0].public_id, baskets[1].public_id]
+    assert len(response.json()["items"][0]["orderItems"]) == 1
+    assert [q["sql"].split()[0] for q in replica.captured_queries] == ["SELECT", "SELECT"]  # the page, its items
+    assert all("baskets_basket" not in q["sql"] for q in primary.captured_queries)  # only the token check

@@ -2,45 +2,14 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-
 import pytest
-from django.db import connection
-from rest_framework.test import APIClient
 
 from baskets.models import Basket, BasketEvent
 from tests.conftest import bearer
 from tests.factories import BasketFactory, OfferFactory, OrderItemFactory
+from tests.threads import run_at_once
 
 pytestmark = [pytest.mark.requires_postgres, pytest.mark.django_db(transaction=True)]
-
-
-def run_at_once(count: int, send: Callable[[int, APIClient], object]) -> list:
-    """Call `send(index, client)` from `count` threads released together; their answers in index order."""
-    barrier = threading.Barrier(count)
-    answers: list = [None] * count
-    errors: list[BaseException] = []
-
-    def worker(index: int) -> None:
-        client = APIClient()
-        try:
-            barrier.wait(timeout=30)
-            answers[index] = send(index, client)
-        except BaseException as exc:  # re-raised in the test thread below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(index,)) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a request never finished"
-    if errors:
-        raise errors[0]
-    return answers
 
 
 def test_twenty_parallel_updates_lose_none(storefront_token):

@@ -8,9 +8,9 @@ import pytest
 
 from baskets.models import Basket, BasketEvent, Payment, PromoCode, PromoRedemption
 from subscriptions.models import Subscription
-from tests.baskets.test_concurrency import run_at_once
 from tests.conftest import bearer
 from tests.factories import BasketFactory, OrderItemFactory, PromoCodeFactory
+from tests.threads import run_at_once
 
 pytestmark = [pytest.mark.requires_postgres, pytest.mark.django_db(transaction=True)]
 

@@ -178,6 +178,32 @@ def test_update_of_one_item_basket_and_thirty_item_basket(
     assert len(big.captured_queries) == len(small.captured_queries), sql_of(big)
 
 
+@pytest.mark.parametrize(
+    ("kind", "reads_offers", "reads_cross_sells"),
+    [("remove", False, False), ("update", True, False), ("add", True, False), ("add_on", True, True)],
+)
+def test_update_reads_only_the_offers_its_actions_need(
+    api_client, storefront_token, catalog, add_on, django_assert_max_num_queries, kind, reads_offers, reads_cross_sells
+):
+    """Removals read no offer; quantity changes and plain adds no cross-sells; only an add-on's add does."""
+    basket = basket_with_items(storefront_token, catalog[:3])
+    first, last = list(basket.items.order_by("position"))[::2]
+    action = {
+        "remove": {"orderItemActionType": "remove", "id": str(last.id)},
+        "update": {"orderItemActionType": "update", "id": str(first.id), "quantity": 2},
+        "add": {"orderItemActionType": "add", "offer": {"id": catalog[5].id}},
+        "add_on": {"orderItemActionType": "add", "offer": {"id": add_on.id}, "parentId": str(first.id)},
+    }[kind]
+
+    with django_assert_max_num_queries(BUDGET) as captured:
+        response = update(api_client, storefront_token, basket, [action])
+
+    assert response.status_code == 200, response.json()
+    offer_reads = [q["sql"] for q in captured.captured_queries if q["sql"].startswith('SELECT "subscriptions_offer"')]
+    assert len(offer_reads) == int(reads_offers), sql_of(captured)
+    assert any("cross_sell_add_ons" in sql for sql in offer_reads) is reads_cross_sells
+
+
 # --- GET /api/checkout/abandoned -------------------------------------------------------------
 
 

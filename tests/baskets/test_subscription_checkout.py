@@ -13,15 +13,18 @@ import pytest
 from django.utils import timezone
 
 from baskets.actors import Actor
-from baskets.models import Basket, BasketEvent, BasketStatus, OrderItem
+from baskets.models import Basket, BasketEvent, BasketStatus, OrderItem, OrderType
 from baskets.subscription_checkout import basket_complete_update_subscription
+from checkout_project.api.errors import Conflict
 from subscriptions.models import SubscriptionAddOn
 from tests.conftest import bearer
 from tests.factories import (
     AccessTokenFactory,
     ApplicationFactory,
+    BasketFactory,
     CustomerFactory,
     OfferFactory,
+    OrderItemFactory,
     SubscriptionFactory,
 )
 
@@ -562,3 +565,64 @@ def test_query_counts_do_not_grow_with_add_ons(
         assert put(api_client, customer_token, [add(catalog["upgrade"])]).status_code == 200
     with django_assert_max_num_queries(6):
         assert api_client.get(URL, **bearer(customer_token)).status_code == 200
+
+
+# --- A scheduled downgrade taking effect ---------------------------------------------------------
+
+
+def _schedule_downgrade(api_client, customer_token, subscription, catalog):
+    """The downgrade ordered and completed on NOW: pending for the term end (2026-01-01)."""
+    initiate(api_client, customer_token, subscription)
+    put(api_client, customer_token, [add(catalog["downgrade"])])
+    _complete(subscription, Basket.objects.get())
+    subscription.refresh_from_db()
+    assert subscription.pending_offer_id == catalog["downgrade"].id
+
+
+def test_initiating_after_the_change_date_applies_the_change_first(
+    api_client, frozen, customer_token, subscription, catalog
+):
+    _schedule_downgrade(api_client, customer_token, subscription, catalog)
+    customer_token.expires = datetime(2030, 1, 1, tzinfo=UTC)
+    customer_token.save()
+    frozen(datetime(2026, 1, 3, tzinfo=UTC))  # the job has not run yet
+
+    response = initiate(api_client, customer_token, subscription)
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["order"]["forSubscriptionOffer"]["id"] == catalog["downgrade"].id
+    # The basket offers what the new plan may change into: Lite downgrades to nothing.
+    assert response.json()["nextActions"]["downgrades"] == []
+    subscription.refresh_from_db()
+    assert subscription.offer_id == catalog["downgrade"].id
+    assert (subscription.pending_offer_id, subscription.pending_change, subscription.pending_change_at) == (
+        None, None, None,
+    )  # fmt: skip
+    # A new yearly term of the new offer from the effective date.
+    assert (subscription.term_start, subscription.term_end) == (
+        datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC),
+    )  # fmt: skip
+
+
+def test_a_basket_started_before_the_change_took_effect_is_refused_after(
+    api_client, frozen, customer_token, subscription, catalog
+):
+    _schedule_downgrade(api_client, customer_token, subscription, catalog)
+    # A second basket started while the change is pending is refused at once (423), so build the
+    # stale one as the data would be had it been started before: an add-on basket on the old plan.
+    frozen(datetime(2026, 1, 3, tzinfo=UTC))
+    basket = BasketFactory(
+        application=customer_token.application, order_type=OrderType.UPDATE_SUBSCRIPTION,
+        for_subscription=subscription, customer=subscription.customer, created_by_customer_token=True,
+    )  # fmt: skip
+    OrderItemFactory(basket=basket, offer=catalog["puzzles"], type="add_on")
+
+    with pytest.raises(Conflict) as refused:
+        _complete(subscription, basket)
+
+    assert refused.value.code == "subscription_changed"
+    basket.refresh_from_db()
+    subscription.refresh_from_db()
+    assert basket.status == BasketStatus.ACTIVE
+    assert subscription.offer_id == catalog["current"].id  # left for the job or the next new basket
+    assert subscription.pending_offer_id == catalog["downgrade"].id

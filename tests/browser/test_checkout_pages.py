@@ -135,3 +135,52 @@ def test_the_api_docs_still_work_under_their_own_policy(browser):
     assert "'unsafe-inline'" in response.headers["content-security-policy"]
     expect(page.locator(".swagger-ui .info .title")).to_contain_text("Checkout & Baskets API")
     assert browser.csp_violations() == []
+
+
+def test_a_subscriber_reviews_an_upgrade_and_confirms_it(browser, api_client, customer, customer_token, settings):
+    """An update basket built over the API (as a storefront would), finished on the hosted page."""
+    from playwright.sync_api import expect
+
+    from baskets.landing_state import landing_state_value
+    from subscriptions.models import Subscription
+    from tests.conftest import bearer
+    from tests.factories import SubscriptionFactory
+
+    monthly = [{"name": "Monthly", "amount": "10.00", "repeat_interval": 1, "repeat_interval_type": "months"}]
+    standard = OfferFactory(name="Standard", path="/offers/standard", charges=monthly)
+    premium = OfferFactory(name="Premium", path="/offers/premium", charges=[{**monthly[0], "amount": "20.00"}])
+    standard.upgrade_offers.add(premium)
+    subscription = SubscriptionFactory(customer=customer, offer=standard)
+    recaptcha = {"HTTP_X_LIMIO_RECAPTCHA": "pass-token"}
+    body = {"order": {"order_type": "update_subscription", "forSubscription": {"id": subscription.public_id}}}
+    assert api_client.post("/api/checkout/subscription", body, format="json", **bearer(customer_token),
+                           **recaptcha).status_code == 200  # fmt: skip
+    actions = {"order": {"orderItems": [{"orderItemActionType": "add", "offer": {"id": premium.id}}]}}
+    quoted = api_client.put("/api/checkout/subscription", actions, format="json", **bearer(customer_token), **recaptcha)
+    assert quoted.status_code == 200, quoted.json()
+    due_today = quoted.json()["order"]["totals"]["dueToday"]
+    basket = Basket.objects.get(for_subscription=subscription)
+    browser.context.add_cookies(
+        [{"name": settings.LANDING_STATE_COOKIE, "value": landing_state_value(basket), "url": browser.base_url}]
+    )
+    page = browser.page
+
+    page.goto(browser.url("/checkout/"))
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Change your subscription")
+    expect(page.locator("main")).to_contain_text("Standard")
+    expect(page.get_by_role("row", name="Add: Premium")).to_contain_text("£20.00 every 1 month")
+    expect(page.get_by_role("row", name="Add: Premium")).to_contain_text("today")
+    expect(page.locator(".totals dt:text-is('Due today') + dd")).to_have_text(f"£{due_today}")
+    expect(page.get_by_label("Email address")).to_have_value(customer.email)
+    browser.shot("subscription-change", docs=True)
+    page.get_by_label("First name").fill("Ada")
+    page.get_by_label("Last name").fill("Lovelace")
+    page.get_by_role("button", name="Confirm change").click()
+
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Your change is confirmed")
+    expect(page.locator("main")).to_contain_text("Add: Premium")
+    basket.refresh_from_db()
+    assert basket.status == BasketStatus.COMPLETED
+    assert Subscription.objects.get(pk=subscription.pk).offer_id == premium.id
+    assert browser.csp_violations() == []

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import json
-import threading
 from datetime import timedelta
 from io import StringIO
 
 import pytest
-from django.core.management import CommandError, call_command
-from django.db import connection, transaction
+from django.core.management import call_command
 from django.utils import timezone
 
 from baskets.models import Basket, BasketEvent, BasketStatus
 from baskets.services import basket_expire_overdue
 from checkout_project.api.models import IdempotencyRecord
 from tests.factories import BasketFactory
+from tests.threads import in_threads, row_locks_held
 
 
 def run(*args: str) -> str:
@@ -117,38 +116,7 @@ def test_the_service_only_expires_baskets_due_by_the_given_time():
     assert basket_expire_overdue(now=earlier, batch_size=10) == 0
 
 
-@pytest.mark.parametrize("args", [("--batch-size", "0"), ("--max-batches", "0")])
-def test_nonsense_limits_are_refused(args):
-    with pytest.raises(CommandError):
-        run(*args)
-
-
 # --- Several hosts at once (PostgreSQL: SKIP LOCKED) ------------------------------------
-
-
-def in_threads(count: int, work) -> list:
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-    errors: list[BaseException] = []
-
-    def worker(index: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[index] = work(index)
-        except BaseException as exc:  # re-raised in the test thread below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(index,)) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a run never finished"
-    if errors:
-        raise errors[0]
-    return results
 
 
 @pytest.mark.requires_postgres
@@ -168,25 +136,8 @@ def test_two_runs_at_once_expire_each_basket_exactly_once():
 @pytest.mark.django_db(transaction=True)
 def test_a_basket_locked_by_a_request_is_skipped_not_waited_for():
     baskets = overdue_baskets(4)
-    held, release = threading.Event(), threading.Event()
-
-    def hold_lock() -> None:
-        try:
-            with transaction.atomic():
-                list(Basket.objects.select_for_update().filter(pk=baskets[0].pk))
-                held.set()
-                release.wait(timeout=30)
-        finally:
-            connection.close()
-
-    holder = threading.Thread(target=hold_lock)
-    holder.start()
-    try:
-        assert held.wait(timeout=10)
+    with row_locks_held(Basket.objects.filter(pk=baskets[0].pk)):
         output = in_threads(1, lambda index: json.loads(run("--json")))[0]
-    finally:
-        release.set()
-        holder.join(timeout=30)
 
     assert output["expired_baskets"] == 3
     assert Basket.objects.get(pk=baskets[0].pk).status == BasketStatus.ACTIVE

@@ -12,6 +12,9 @@ from django.core.exceptions import ImproperlyConfigured
 SETTINGS_FILE = Path(__file__).resolve().parents[2] / "checkout_project" / "settings.py"
 OPERATIONS_VARIABLES = (
     "CACHE_URL",
+    "DATABASE_URL",
+    "DATABASE_REPLICA_URL",
+    "DATABASE_PREPARED_STATEMENTS",
     "LOG_FORMAT",
     "DJANGO_DEBUG",
     "THROTTLE_ENABLED",
@@ -66,6 +69,29 @@ def test_redis_when_cache_url_says_so(monkeypatch):
     assert loaded["CACHES"]["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
     assert loaded["CACHES"]["default"]["LOCATION"] == "redis://cache.internal:6379/1"
     assert loaded["CACHES"]["default"]["OPTIONS"] == {"socket_connect_timeout": 2, "socket_timeout": 2}
+
+
+def test_postgresql_prepares_statements_unless_told_not_to(monkeypatch):
+    primary, replica = "postgres://app@db1:5432/checkout", "postgres://app@db2:5432/checkout"
+
+    loaded = load_settings(monkeypatch, DATABASE_URL=primary, DATABASE_REPLICA_URL=replica)
+
+    for alias in ("default", "replica"):
+        options = loaded["DATABASES"][alias]["OPTIONS"]
+        assert (options["server_side_binding"], options["prepare_threshold"]) == (True, 5)
+    assert loaded["DATABASES"]["replica"]["HOST"] == "db2"
+    assert loaded["ABANDONED_FEED_DATABASE"] == "replica"
+
+    loaded = load_settings(monkeypatch, DATABASE_URL=primary, DATABASE_PREPARED_STATEMENTS="0")
+    assert "server_side_binding" not in loaded["DATABASES"]["default"].get("OPTIONS", {})
+    assert "replica" not in loaded["DATABASES"]
+    assert loaded["ABANDONED_FEED_DATABASE"] == "default"
+
+
+def test_sqlite_has_no_postgresql_options(monkeypatch):
+    loaded = load_settings(monkeypatch)
+
+    assert "server_side_binding" not in loaded["DATABASES"]["default"]["OPTIONS"]
 
 
 def test_text_logs_in_debug_unless_told_otherwise(monkeypatch):

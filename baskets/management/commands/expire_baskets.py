@@ -7,53 +7,31 @@ hosts at once: each batch skips the rows another run holds, so no basket is expi
 
 from __future__ import annotations
 
-import json
-
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from baskets.services import basket_expire_overdue
 from checkout_project.api.idempotency import idempotency_records_purge
+from checkout_project.jobs import BatchJobCommand
 
 
-class Command(BaseCommand):
+class Command(BatchJobCommand):
     help = "Expire overdue baskets and purge old idempotency records (safe to run on several hosts at once)."
 
-    def add_arguments(self, parser):
-        parser.add_argument("--batch-size", type=int, default=500, help="Rows per transaction (default 500).")
-        parser.add_argument(
-            "--max-batches",
-            type=int,
-            default=200,
-            help="Stop after this many batches of each kind (default 200); the next run carries on.",
-        )
-        parser.add_argument("--json", action="store_true", dest="as_json", help="Print the counts as one JSON object.")
-
-    def handle(self, *args, batch_size: int, max_batches: int, as_json: bool, **options):
-        if batch_size < 1 or max_batches < 1:
-            raise CommandError("--batch-size and --max-batches must be at least 1.")
+    def run(self, batch_size: int, max_batches: int) -> dict[str, int]:
         # One cut-off for the whole run: baskets that fall due meanwhile are the next run's.
         now = timezone.now()
-        expired = self._drain(lambda: basket_expire_overdue(now=now, batch_size=batch_size), max_batches)
-        purged = self._drain(
+        expired = self.drain(lambda: basket_expire_overdue(now=now, batch_size=batch_size), max_batches)
+        purged = self.drain(
             lambda: idempotency_records_purge(
                 created_before=now - settings.IDEMPOTENCY_KEY_LIFETIME, batch_size=batch_size
             ),
             max_batches,
         )
-        counts = {"expired_baskets": expired, "purged_idempotency_records": purged}
-        if as_json:
-            self.stdout.write(json.dumps(counts, sort_keys=True))
-        else:
-            self.stdout.write(f"Expired {expired} basket(s); purged {purged} idempotency record(s).")
+        return {"expired_baskets": expired, "purged_idempotency_records": purged}
 
-    @staticmethod
-    def _drain(run_batch, max_batches: int) -> int:
-        total = 0
-        for _ in range(max_batches):
-            done = run_batch()
-            total += done
-            if done == 0:
-                break
-        return total
+    def summary(self, counts: dict[str, int]) -> str:
+        return (
+            f"Expired {counts['expired_baskets']} basket(s); "
+            f"purged {counts['purged_idempotency_records']} idempotency record(s)."
+        )
