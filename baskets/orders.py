@@ -19,7 +19,7 @@ from django.utils.module_loading import import_string
 from baskets import selectors
 from baskets.actors import Actor
 from baskets.errors import BasketInvalid, BasketNotFound, OrderCodes
-from baskets.locks import lock_baskets
+from baskets.locks import lock_basket
 from baskets.models import Basket, BasketStatus, OrderItem, OrderType, Payment, PromoRedemption
 from baskets.payments import PaymentGatewayError, PaymentRequest, payment_gateway
 from baskets.promo_codes import promo_code_redeem
@@ -156,13 +156,7 @@ def basket_complete(
     """
     now = now or timezone.now()
     baskets = Basket.objects.all() if any_basket else selectors.visible_baskets(actor)
-    basket = (
-        lock_baskets(baskets.filter(pk=basket_id))
-        .select_related("customer", "for_subscription__customer", "promo_code")
-        .first()
-        if basket_id
-        else None
-    )
+    basket = lock_basket(baskets.select_related("customer", "for_subscription__customer", "promo_code"), basket_id)
     if basket is None:
         raise BasketNotFound("Basket not found.")
     basket_ensure_mutable(basket)

@@ -19,7 +19,7 @@ from django.utils import timezone
 from baskets import selectors
 from baskets.actors import Actor
 from baskets.errors import BasketNotFound, PromoCodeCodes, PromoCodeRefused
-from baskets.locks import lock_baskets
+from baskets.locks import lock_basket
 from baskets.models import Basket, PromoCode, PromoRedemption
 from baskets.services import BasketChange, basket_ensure_mutable, basket_record_event
 from subscriptions.models import Customer, Offer
@@ -39,7 +39,7 @@ def promo_code_apply(
     Writes nothing when it raises.
     """
     now = now or timezone.now()
-    basket = lock_baskets(Basket.objects.filter(pk=basket_id)).first() if basket_id else None
+    basket = lock_basket(Basket.objects.all(), basket_id)
     if basket is None:
         raise BasketNotFound(BASKET_NOT_FOUND)
     basket_ensure_mutable(basket)
@@ -74,7 +74,7 @@ def promo_code_remove(*, actor: Actor, basket_id: uuid.UUID | None, now: datetim
     it raises.
     """
     now = now or timezone.now()
-    basket = lock_baskets(Basket.objects.filter(pk=basket_id)).first() if basket_id else None
+    basket = lock_basket(Basket.objects.all(), basket_id)
     if basket is None:
         raise BasketNotFound(BASKET_NOT_FOUND)
     basket_ensure_mutable(basket)

@@ -49,7 +49,9 @@ def visible_baskets(actor: Actor) -> QuerySet[Basket]:
 
 
 def basket_items(basket: Basket) -> list[OrderItem]:
-    return list(basket.items.order_by("position", "created"))
+    """The basket's items in order (position, then creation). A basket holds few rows: sorting
+    them here is cheaper than having Django compile an ORDER BY on every write."""
+    return sorted(basket.items.order_by(), key=lambda item: (item.position, item.created))
 
 
 def basket_get_visible(*, actor: Actor, basket_id: uuid.UUID | None) -> Basket | None:

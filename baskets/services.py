@@ -22,7 +22,7 @@ from baskets.errors import (
     VersionMismatch,
 )
 from baskets.links import VISIT_EVENTS, LinkKind, LinkRefused, verify_link_token
-from baskets.locks import lock_baskets, lock_baskets_skipping_locked
+from baskets.locks import lock_basket, lock_baskets_skipping_locked
 from baskets.models import (
     BASKET_TRANSITIONS,
     Basket,
@@ -32,7 +32,7 @@ from baskets.models import (
     OrderType,
     new_link_nonce,
 )
-from baskets.selectors import visible_baskets
+from baskets.selectors import basket_items, visible_baskets
 from checkout_project.api.errors import ApplicationError
 from subscriptions.models import Customer, Offer
 from subscriptions.selectors import customer_by_id_or_email, offers_by_id, offers_with_cross_sells
@@ -234,10 +234,8 @@ def basket_initiate(
     now = timezone.now()
     basket = None
     if landing_basket_id is not None:
-        basket = (
-            lock_baskets(visible_baskets(actor))
-            .filter(pk=landing_basket_id, status=BasketStatus.ACTIVE, expires_at__gt=now)
-            .first()
+        basket = lock_basket(
+            visible_baskets(actor).filter(status=BasketStatus.ACTIVE, expires_at__gt=now), landing_basket_id
         )
     if basket is not None:
         basket_check_version(basket, if_match)
@@ -332,13 +330,13 @@ def basket_apply_actions(
     BasketExpired (410), VersionMismatch (412) and InvalidOrderItems (400, every refused action
     under `details.actions[index]`). Writes nothing when it raises.
     """
-    basket = lock_baskets(visible_baskets(actor)).filter(pk=basket_id).first() if basket_id else None
+    basket = lock_basket(visible_baskets(actor), basket_id)
     if basket is None:
         raise BasketNotFound()
     basket_ensure_mutable(basket)
     basket_check_version(basket, if_match)
 
-    items = list(basket.items.order_by("position", "created"))
+    items = basket_items(basket)
     current: dict[uuid.UUID, OrderItem] = {item.id: item for item in items}
     original_quantity = {item.id: item.quantity for item in items}
     adds = [action for action in actions if action["orderItemActionType"] == "add"]
@@ -457,7 +455,7 @@ def basket_revoke_links(*, actor: Actor, basket_id: uuid.UUID) -> Basket:
     does not change, so neither do `version` nor `updated` (ETags and the feed stay valid).
     Raises BasketNotFound (404). Writes nothing when it raises.
     """
-    basket = lock_baskets(Basket.objects.filter(pk=basket_id)).first()
+    basket = lock_basket(Basket.objects.all(), basket_id)
     if basket is None:
         raise BasketNotFound("Basket not found")
     basket.link_nonce = new_link_nonce()
@@ -475,7 +473,7 @@ def basket_expire(*, actor: Actor, basket_id: uuid.UUID) -> Basket:
     BasketCompleted (409) and BasketExpired (410) for a basket that is already over. Writes
     nothing when it raises.
     """
-    basket = lock_baskets(Basket.objects.filter(pk=basket_id)).first()
+    basket = lock_basket(Basket.objects.all(), basket_id)
     if basket is None:
         raise BasketNotFound("Basket not found")
     return basket_transition(basket=basket, to=BasketStatus.EXPIRED, actor=actor, data={"reason": "staff"})
@@ -496,7 +494,7 @@ def basket_follow_link(*, kind: LinkKind, basket_id: uuid.UUID | None, token: st
     Raises LinkRefused: 400 for a missing, forged, expired, revoked, wrong-kind or other
     basket's token, 410 for a completed, expired or deleted basket. Writes nothing when it raises.
     """
-    basket = lock_baskets(Basket.objects.filter(pk=basket_id)).first() if basket_id is not None else None
+    basket = lock_basket(Basket.objects.all(), basket_id)
     refusal = verify_link_token(
         token, kind=kind, basket_id=basket_id, link_nonce=basket.link_nonce if basket is not None else None
     )

@@ -21,9 +21,9 @@ from django.utils import timezone
 
 from baskets.actors import Actor
 from baskets.errors import BasketNotFound, Codes, InvalidOrderItems
-from baskets.locks import lock_baskets
+from baskets.locks import lock_basket
 from baskets.models import Basket, BasketStatus, OrderItem, OrderType
-from baskets.selectors import visible_baskets
+from baskets.selectors import basket_items, visible_baskets
 from baskets.services import (
     OfferPolicy,
     _offer_problem,
@@ -339,7 +339,7 @@ def subscription_checkout_get(
     basket = _update_baskets(actor).filter(pk=basket_id).first() if basket_id else None
     if basket is None:
         raise BasketNotFound("No basket found in landing state")
-    items = list(basket.items.order_by("position", "created"))
+    items = basket_items(basket)
     subscription = basket.for_subscription
     annotations = offer_policy.annotations if offer_policy is not None else None
     options = _options(subscription, items, offer_annotations=annotations)
@@ -484,7 +484,7 @@ def subscription_checkout_apply_actions(
     """
     now = now or timezone.now()
     _require_owner(actor)
-    basket = lock_baskets(_update_baskets(actor)).filter(pk=basket_id).first() if basket_id else None
+    basket = lock_basket(_update_baskets(actor), basket_id)
     if basket is None:
         raise BasketNotFound()
     basket_ensure_mutable(basket)
@@ -492,7 +492,7 @@ def subscription_checkout_apply_actions(
     subscription = basket.for_subscription
     subscription_ensure_unlocked(subscription, now)
 
-    items = list(basket.items.order_by("position", "created"))
+    items = basket_items(basket)
     requested = [a["offer"]["id"] for a in actions if a["orderItemActionType"] == "add"]
     options = _options(
         subscription, items, requested, offer_annotations=offer_policy.annotations if offer_policy else None
@@ -593,7 +593,7 @@ def basket_complete_update_subscription(
     """
     now = now or timezone.now()
     baskets = Basket.objects.all() if actor.is_staff else visible_baskets(actor)
-    basket = lock_baskets(baskets.filter(order_type=OrderType.UPDATE_SUBSCRIPTION, pk=basket_id)).first()
+    basket = lock_basket(baskets.filter(order_type=OrderType.UPDATE_SUBSCRIPTION), basket_id)
     if basket is None:
         raise BasketNotFound()
     basket_ensure_mutable(basket)
@@ -615,7 +615,7 @@ def update_basket_apply_locked(
     subscription = subscription_services.subscription_lock(subscription_id=basket.for_subscription_id)
     subscription_ensure_unlocked(subscription, now)
     if items is None:
-        items = list(basket.items.order_by("position", "created"))
+        items = basket_items(basket)
     if not items:
         raise ApplicationError("This basket has no change to make.", code=SubscriptionCodes.BASKET_EMPTY)
     options = _options(subscription, items)
