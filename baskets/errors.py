@@ -26,6 +26,23 @@ class BasketExpired(Gone):
         super().__init__("This basket has expired.")
 
 
+class NotAnAcquisitionBasket(Conflict):
+    """The acquisition endpoints change `new` baskets only; a subscription change or renewal
+    basket is changed through its own endpoint (or not at all)."""
+
+    code = "order_type_mismatch"
+
+    def __init__(self, order_type: str) -> None:
+        where = {
+            "update_subscription": "change it with PUT /api/checkout/subscription",
+            "renew": "its items are those of the renewal and cannot be changed",
+        }.get(order_type, "it cannot be changed here")
+        super().__init__(
+            f"This is a {order_type} basket: {where}. PUT /api/checkout/update changes new (acquisition) baskets.",
+            details={"order_type": order_type},
+        )
+
+
 class VersionMismatch(PreconditionFailed):
     def __init__(self, current: int) -> None:
         super().__init__(

@@ -19,6 +19,7 @@ from baskets.errors import (
     BasketNotFound,
     Codes,
     InvalidOrderItems,
+    NotAnAcquisitionBasket,
     VersionMismatch,
 )
 from baskets.links import VISIT_EVENTS, LinkKind, LinkRefused, verify_link_token
@@ -234,8 +235,11 @@ def basket_initiate(
     now = timezone.now()
     basket = None
     if landing_basket_id is not None:
+        # Only an acquisition basket is replaced: a subscription change or renewal basket in the
+        # cookie is left as it is and a new basket created.
         basket = lock_basket(
-            visible_baskets(actor).filter(status=BasketStatus.ACTIVE, expires_at__gt=now), landing_basket_id
+            visible_baskets(actor).filter(status=BasketStatus.ACTIVE, expires_at__gt=now, order_type=OrderType.NEW),
+            landing_basket_id,
         )
     if basket is not None:
         basket_check_version(basket, if_match)
@@ -327,13 +331,16 @@ def basket_apply_actions(
     `offer_policy` may refuse the offers added on top of the catalog's rules (partner callers).
 
     Raises BasketNotFound (404) for a basket the caller cannot see, BasketCompleted (409),
-    BasketExpired (410), VersionMismatch (412) and InvalidOrderItems (400, every refused action
+    BasketExpired (410), NotAnAcquisitionBasket (409 order_type_mismatch: a subscription change
+    or renewal basket), VersionMismatch (412) and InvalidOrderItems (400, every refused action
     under `details.actions[index]`). Writes nothing when it raises.
     """
     basket = lock_basket(visible_baskets(actor), basket_id)
     if basket is None:
         raise BasketNotFound()
     basket_ensure_mutable(basket)
+    if basket.order_type != OrderType.NEW:
+        raise NotAnAcquisitionBasket(basket.order_type)
     basket_check_version(basket, if_match)
 
     items = basket_items(basket)

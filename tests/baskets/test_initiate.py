@@ -337,6 +337,9 @@ def _foreign_basket_cookie(kind: str, storefront_app, offer) -> tuple[Basket | N
         basket = BasketFactory(application=ApplicationFactory())
     elif kind == "customer token basket":
         basket = BasketFactory(application=storefront_app, created_by_customer_token=True)
+    elif kind in {"update_subscription", "renew"}:
+        # A subscription change or renewal basket: initiate never replaces its items.
+        basket = BasketFactory(application=storefront_app, order_type=kind)
     elif kind == "completed":
         basket = BasketFactory(application=storefront_app, status=BasketStatus.COMPLETED)
     elif kind == "expired status":
@@ -360,6 +363,8 @@ def _foreign_basket_cookie(kind: str, storefront_app, offer) -> tuple[Basket | N
         "bad signature",
         "other application",
         "customer token basket",
+        "update_subscription",
+        "renew",
         "completed",
         "expired status",
         "lifetime over",

@@ -544,6 +544,33 @@ def test_an_expired_basket_refuses_changes(api_client, storefront_app, storefron
     assert snapshot(expired) == before
 
 
+@pytest.mark.parametrize(
+    "order_type, where",
+    [
+        ("update_subscription", "change it with PUT /api/checkout/subscription"),
+        ("renew", "its items are those of the renewal and cannot be changed"),
+    ],
+)
+def test_a_subscription_change_or_renewal_basket_refuses_acquisition_actions(
+    api_client, storefront_app, storefront_token, offer, order_type, where
+):
+    other = OfferFactory(path="/offers/unrelated")
+    basket = BasketFactory(application=storefront_app, order_type=order_type)
+    order_item = OrderItemFactory(basket=basket, offer=offer)
+    before = snapshot(basket)
+
+    response = update(api_client, storefront_token, basket, [add(other), set_quantity(order_item, 2)])
+
+    assert response.status_code == 409
+    assert response.json() == {
+        "message": f"This is a {order_type} basket: {where}. PUT /api/checkout/update changes new (acquisition) "
+        "baskets.",
+        "code": "order_type_mismatch",
+        "details": {"order_type": order_type},
+    }
+    assert snapshot(basket) == before
+
+
 # --- Versions, ETag and If-Match ---------------------------------------------------------
 
 
