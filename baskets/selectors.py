@@ -22,6 +22,7 @@ from baskets.actors import Actor
 from baskets.errors import Codes, OrderCodes, PromoCodeCodes
 from baskets.links import recovery_link
 from baskets.models import Basket, BasketStatus, OrderItem, OrderType, PromoCode
+from checkout_project.api.auth import ADMIN_SCOPE
 from checkout_project.api.errors import ApplicationError
 from checkout_project.api.wire import parse_aware_datetime
 from subscriptions import pricing
@@ -33,9 +34,10 @@ from subscriptions.selectors import (
 )
 
 
-def visible_baskets(actor: Actor) -> QuerySet[Basket]:
-    """The baskets this caller may see on the non-admin endpoints (API.md §2); admins see all."""
-    baskets = Basket.objects.all()
+def visible_baskets(actor: Actor, baskets: QuerySet[Basket] | None = None) -> QuerySet[Basket]:
+    """The baskets this caller may see on the non-admin endpoints (API.md §2), among `baskets`
+    (default: all of them, on the default database)."""
+    baskets = Basket.objects.all() if baskets is None else baskets
     if actor.partner is not None:
         return baskets.filter(partner=actor.partner)
     baskets = baskets.filter(partner__isnull=True)
@@ -125,13 +127,16 @@ def abandoned_baskets(
 ) -> AbandonedPage:
     """Baskets not completed, oldest first by (created, id); two queries per page at any depth.
 
-    A customer token sees its own baskets; a client token with `baskets:read` sees every basket
-    of this deployment (the feed is a back-office export). Reads settings.ABANDONED_FEED_DATABASE.
+    Who sees what is API.md §2's rule for non-admin endpoints (visible_baskets): a customer token
+    its customer's baskets, a client token those its application's client tokens created. A
+    token that also carries `checkout:admin` (a back office, which reaches every basket through
+    the admin endpoints anyway) sees every basket of the deployment, partner baskets included.
+    Reads settings.ABANDONED_FEED_DATABASE.
     """
     # settings.ABANDONED_FEED_DATABASE: the read replica when one is configured.
     baskets = Basket.objects.using(settings.ABANDONED_FEED_DATABASE).exclude(status=BasketStatus.COMPLETED)
-    if actor.is_customer_token:
-        baskets = baskets.filter(customer_id=actor.customer.pk) if actor.customer else baskets.none()
+    if ADMIN_SCOPE not in actor.scopes:
+        baskets = visible_baskets(actor, baskets)
     if created_after is not None:
         baskets = baskets.filter(created__gt=created_after)
     if updated_after is not None:

@@ -14,6 +14,7 @@ from baskets.actors import Actor
 from checkout_project.api.errors import ApplicationError
 
 PARTNER_SCOPE = "partner"
+ADMIN_SCOPE = "checkout:admin"
 
 
 def application_partner(application):

@@ -18,6 +18,7 @@ from tests.factories import (
     CustomerFactory,
     OfferFactory,
     OrderItemFactory,
+    PartnerFactory,
     ProductFactory,
     UserFactory,
 )
@@ -405,15 +406,36 @@ def test_token_without_baskets_read_is_403(api_client, storefront_token):
     assert "baskets:read" in response.json()["message"]
 
 
-def test_client_token_with_baskets_read_sees_the_feed(api_client, backoffice_token):
-    # The feed is the back-office export: a client token sees the baskets every application created.
-    basket = BasketFactory(created=at(0))
-    assert basket.application != backoffice_token.application
+def test_a_back_office_token_sees_every_basket(api_client, backoffice_token, customer):
+    # checkout:admin reaches every basket through the admin endpoints: its feed is the whole export.
+    other_app = BasketFactory(created=at(0))
+    customer_made = BasketFactory(created=at(1), customer=customer, created_by_customer_token=True)
+    partner_basket = BasketFactory(created=at(2), partner=PartnerFactory(slug="acme"))
+    assert other_app.application != backoffice_token.application
 
     response = get(api_client, backoffice_token)
 
     assert response.status_code == 200
-    assert ids(response) == [basket.public_id]
+    assert ids(response) == [other_app.public_id, customer_made.public_id, partner_basket.public_id]
+    assert response.json()["items"][2]["partner"] == "acme"
+
+
+def test_a_client_token_with_only_baskets_read_sees_its_applications_client_baskets(api_client, customer):
+    # API.md §2, client token: "the baskets that client tokens of the same application created;
+    # never a basket created with a customer token"; partner baskets never on public endpoints.
+    app = ApplicationFactory(scopes="checkout baskets:read")
+    token = AccessTokenFactory(application=app, scope="checkout baskets:read")
+    own = BasketFactory(created=at(0), application=app)
+    BasketFactory(created=at(1))  # another application's
+    BasketFactory(created=at(2), application=app, customer=customer, created_by_customer_token=True)
+    BasketFactory(created=at(3), application=app, partner=PartnerFactory())
+    own_later = BasketFactory(created=at(4), application=app, email="ada@example.com")
+
+    response = get(api_client, token)
+
+    assert response.status_code == 200
+    assert ids(response) == [own.public_id, own_later.public_id]
+    assert ids(get(api_client, token, hasEmail="true")) == [own_later.public_id]
 
 
 def test_customer_token_sees_only_its_customers_baskets(api_client, customer):
