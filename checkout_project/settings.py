@@ -27,6 +27,21 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from exc
 
 
+def env_float(name: str) -> float | None:
+    value = os.environ.get(name, "")
+    try:
+        return float(value) if value.strip() else None
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a number, got {value!r}") from exc
+
+
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = os.environ.get(name, "").strip() or default
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
@@ -213,7 +228,7 @@ RECAPTCHA_VERIFIER = _RECAPTCHA_VERIFIERS[os.environ.get("RECAPTCHA_VERIFIER", "
 RECAPTCHA_PUBLIC_KEY = os.environ.get("RECAPTCHA_PUBLIC_KEY", "")
 RECAPTCHA_PRIVATE_KEY = os.environ.get("RECAPTCHA_PRIVATE_KEY", "")
 RECAPTCHA_VERIFY_REQUEST_TIMEOUT = env_int("RECAPTCHA_TIMEOUT_SECONDS", 5)
-RECAPTCHA_MIN_SCORE = float(os.environ["RECAPTCHA_MIN_SCORE"]) if os.environ.get("RECAPTCHA_MIN_SCORE") else None
+RECAPTCHA_MIN_SCORE = env_float("RECAPTCHA_MIN_SCORE")
 if RECAPTCHA_ENABLED and RECAPTCHA_VERIFIER.endswith("DjangoRecaptchaVerifier") and not RECAPTCHA_PRIVATE_KEY:
     raise ImproperlyConfigured(
         "reCAPTCHA is on (the default when DJANGO_DEBUG is off): set RECAPTCHA_PUBLIC_KEY and "
@@ -318,20 +333,25 @@ THROTTLE_ENABLED = env_bool("THROTTLE_ENABLED", True)
 # GET /api/_bench/ping, the benchmark's floor (bench/run.py sets it). Off: never in production.
 BENCH_ENDPOINTS = env_bool("BENCH_ENDPOINTS", False)
 THROTTLE_CACHE = "default"
+
+
 # Requests per OAuth application for the scope an action requires; "anonymous" is per client IP
 # for requests without a valid token. Format "<count>/<s|min|hour|day>".
-THROTTLE_RATES = {
-    "checkout": os.environ.get("THROTTLE_RATE_CHECKOUT", "3000/min"),
-    "checkout:admin": os.environ.get("THROTTLE_RATE_CHECKOUT_ADMIN", "600/min"),
-    "baskets:read": os.environ.get("THROTTLE_RATE_BASKETS_READ", "600/min"),
-    "partner": os.environ.get("THROTTLE_RATE_PARTNER", "1200/min"),
-    "anonymous": os.environ.get("THROTTLE_RATE_ANONYMOUS", "60/min"),
-}
+def env_rate(name: str, default: str) -> str:
+    """A throttle rate; a bad one is refused at start-up rather than on the first request."""
+    rate = os.environ.get(name, "").strip() or default
+    if not re.fullmatch(r"[0-9]+/(s|sec|second|m|min|minute|h|hour|d|day)", rate):
+        raise ImproperlyConfigured(f"{name} must look like '600/min', got {rate!r}")
+    return rate
 
-for _scope, _rate in THROTTLE_RATES.items():
-    # Refuse a bad rate at start-up rather than on the first request of that scope.
-    if not re.fullmatch(r"[0-9]+/(s|sec|second|m|min|minute|h|hour|d|day)", _rate.strip()):
-        raise ImproperlyConfigured(f"Throttle rate for {_scope!r} must look like '600/min', got {_rate!r}")
+
+THROTTLE_RATES = {
+    "checkout": env_rate("THROTTLE_RATE_CHECKOUT", "3000/min"),
+    "checkout:admin": env_rate("THROTTLE_RATE_CHECKOUT_ADMIN", "600/min"),
+    "baskets:read": env_rate("THROTTLE_RATE_BASKETS_READ", "600/min"),
+    "partner": env_rate("THROTTLE_RATE_PARTNER", "1200/min"),
+    "anonymous": env_rate("THROTTLE_RATE_ANONYMOUS", "60/min"),
+}
 
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "") or ("text" if DEBUG else "json")
 if LOG_FORMAT not in {"json", "text"}:
@@ -347,7 +367,10 @@ LOGGING = {
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]},
     },
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "root": {
+        "handlers": ["console"],
+        "level": env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")),
+    },
     # checkout.requests already logs every response; django.request's per-4xx warning would repeat it.
     "loggers": {"django.request": {"level": "ERROR"}},
 }

@@ -16,6 +16,8 @@ OPERATIONS_VARIABLES = (
     "DATABASE_REPLICA_URL",
     "DATABASE_PREPARED_STATEMENTS",
     "LOG_FORMAT",
+    "LOG_LEVEL",
+    "RECAPTCHA_MIN_SCORE",
     "DJANGO_DEBUG",
     "THROTTLE_ENABLED",
     "TRUSTED_PROXY_COUNT",
@@ -116,8 +118,18 @@ def test_the_text_format_carries_the_request_id(monkeypatch):
         {"THROTTLE_RATE_CHECKOUT": "600/fortnight"},
         {"CACHE_URL": "memcached://x:11211"},
         {"LOG_FORMAT": "xml"},
+        {"LOG_LEVEL": "LOUD"},
+        {"RECAPTCHA_MIN_SCORE": "abc"},
+        {"BASKET_LIFETIME_DAYS": "two weeks"},
     ],
 )
-def test_nonsense_is_refused_at_start_up(monkeypatch, env):
-    with pytest.raises(ImproperlyConfigured):
+def test_nonsense_is_refused_at_start_up_naming_the_variable(monkeypatch, env):
+    (name,) = env
+    with pytest.raises(ImproperlyConfigured, match=name):
         load_settings(monkeypatch, **env)
+
+
+def test_a_recaptcha_score_and_a_log_level_are_read(monkeypatch):
+    settings = load_settings(monkeypatch, RECAPTCHA_MIN_SCORE="0.5", LOG_LEVEL="WARNING")
+    assert settings["RECAPTCHA_MIN_SCORE"] == 0.5
+    assert settings["LOGGING"]["root"]["level"] == "WARNING"
