@@ -35,7 +35,7 @@ from baskets.landing_state import basket_id_from_signed_cookie, parse_basket_id,
 from baskets.links import TOKEN_PARAMETERS, LinkKind, LinkRefusal, LinkRefused
 from baskets.models import Basket, BasketStatus, OrderItem, OrderType, Payment, PromoRedemption
 from baskets.subscription_checkout import update_basket_quote
-from checkout_project.api.errors import ApplicationError
+from checkout_project.api.errors import ApplicationError, require_get
 from checkout_project.api.recaptcha import client_ip
 from subscriptions.pricing import format_amount, schedule_in_words
 
@@ -90,14 +90,14 @@ def _follow_link(request: HttpRequest, kind: LinkKind) -> HttpResponse:
     return response
 
 
-@require_GET
+@require_get
 @hosted_page
 def recovery_link(request: HttpRequest) -> HttpResponse:
     """GET /api/checkout/recover?basketId=…&recover=…"""
     return _follow_link(request, LinkKind.RECOVER)
 
 
-@require_GET
+@require_get
 @hosted_page
 def assisted_link(request: HttpRequest) -> HttpResponse:
     """GET /api/checkout/assisted?basketId=…&cl=…"""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from functools import wraps
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -180,6 +181,21 @@ def database_error_response(exc: DatabaseError, context: dict[str, Any]) -> Resp
 
 def _json_error(request, status: int, message: str, code: str) -> JsonResponse:
     return JsonResponse(error_body(message, code), status=status)
+
+
+def require_get(view):
+    """django's require_GET for the plain Django views under /api: another method gets the API's
+    JSON 405 (with `Allow`), never an HTML page."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if request.method not in {"GET", "HEAD"}:
+            response = _json_error(request, 405, f'Method "{request.method}" not allowed.', "method_not_allowed")
+            response["Allow"] = "GET, HEAD"
+            return response
+        return view(request, *args, **kwargs)
+
+    return wrapped
 
 
 def handler404(request, exception=None):

@@ -289,10 +289,18 @@ def test_a_link_to_a_deleted_basket_is_410(client, basket):
     assert BasketEvent.objects.count() == 0
 
 
-def test_links_answer_get_only(client, basket):
-    response = client.post(link_path(basket, RECOVER))
+@pytest.mark.parametrize("kind", [RECOVER, ASSISTED])
+@pytest.mark.parametrize("method", ["post", "put", "delete"])
+def test_links_answer_get_only_with_the_api_error_shape(client, basket, kind, method):
+    before = snapshot(basket)
+
+    response = getattr(client, method)(link_path(basket, kind))
+
     assert response.status_code == 405
-    assert BasketEvent.objects.filter(kind="recovered").count() == 0
+    assert response["Content-Type"] == "application/json"
+    assert response["Allow"] == "GET, HEAD"
+    assert response.json() == {"message": f'Method "{method.upper()}" not allowed.', "code": "method_not_allowed"}
+    assert snapshot(basket) == before
 
 
 def test_links_need_no_token_and_ignore_one(client, basket):
