@@ -42,7 +42,8 @@ def customer_details_to_wire(basket: Basket) -> dict[str, str]:
 
 
 def order_to_wire(basket: Basket, items: list[OrderItem]) -> dict[str, Any]:
-    update_basket = basket.order_type != OrderType.NEW
+    # orderItemActionType and effectiveDate belong to subscription change baskets (API.md §4).
+    update_basket = basket.order_type == OrderType.UPDATE_SUBSCRIPTION
     lines = selectors.order_lines(items)
     # One query for the code (none when the service loaded it), none per item.
     promo = basket.promo_code if basket.promo_code_id else None
