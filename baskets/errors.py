@@ -3,6 +3,8 @@
 from checkout_project.api.errors import ApplicationError, Conflict, Gone, NotFound, PreconditionFailed
 
 LANDING_STATE_NOT_FOUND = "Basket not found in landing state"
+# The seeds' wording where the basket is named by id, and on the partner endpoints (seed 001).
+BASKET_NOT_FOUND = "Basket not found."
 
 
 class BasketNotFound(NotFound):

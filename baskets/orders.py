@@ -18,12 +18,12 @@ from django.utils.module_loading import import_string
 
 from baskets import selectors
 from baskets.actors import Actor
-from baskets.errors import BasketInvalid, BasketNotFound, OrderCodes
+from baskets.errors import BASKET_NOT_FOUND, BasketInvalid, BasketNotFound, OrderCodes
 from baskets.locks import lock_basket
 from baskets.models import Basket, BasketStatus, OrderItem, OrderType, Payment, PromoRedemption
 from baskets.payments import PaymentGatewayError, PaymentRequest, payment_gateway
 from baskets.promo_codes import promo_code_redeem
-from baskets.services import CUSTOMER_DETAIL_FIELDS, basket_ensure_mutable, basket_transition
+from baskets.services import CUSTOMER_DETAIL_FIELDS, basket_check_version, basket_ensure_mutable, basket_transition
 from baskets.subscription_checkout import (
     SubscriptionCheckout,
     SubscriptionCodes,
@@ -135,6 +135,7 @@ def basket_complete(
     any_basket: bool = False,
     customer_details: dict[str, str] | None = None,
     payment: dict[str, str] | None = None,
+    if_match: int | None = None,
     now: datetime | None = None,
 ) -> CompletedOrder:
     """Complete a basket: the order is placed, paid through the gateway and the basket `completed`.
@@ -148,18 +149,21 @@ def basket_complete(
     settings.PAYMENT_GATEWAY and records the Payment; moves the basket to `completed`.
 
     `any_basket` (staff callers) sees every basket; otherwise only those visible to `actor`.
-    Raises BasketNotFound (404), BasketCompleted (409), BasketExpired (410), BasketInvalid
-    (400 basket_invalid, every finding in details), ApplicationError customer_email_required
-    (400), PromoCodeRefused promo_code_exhausted (400), SubscriptionLocked (423), 409 for a
-    changed or inactive subscription and UpstreamUnavailable (502) when the gateway fails.
-    Writes nothing when it raises.
+    `if_match` (POST /api/order's If-Match) must be the basket's version; None (no header, or the
+    hosted checkout page) checks nothing.
+    Raises BasketNotFound (404), BasketCompleted (409), BasketExpired (410), VersionMismatch (412),
+    BasketInvalid (400 basket_invalid, every finding in details), ApplicationError
+    customer_email_required (400), PromoCodeRefused promo_code_exhausted (400), SubscriptionLocked
+    (423), 409 for a changed or inactive subscription and UpstreamUnavailable (502) when the
+    gateway fails. Writes nothing when it raises.
     """
     now = now or timezone.now()
     baskets = Basket.objects.all() if any_basket else selectors.visible_baskets(actor)
     basket = lock_basket(baskets.select_related("customer", "for_subscription__customer", "promo_code"), basket_id)
     if basket is None:
-        raise BasketNotFound("Basket not found.")
+        raise BasketNotFound(BASKET_NOT_FOUND)
     basket_ensure_mutable(basket)
+    basket_check_version(basket, if_match)
     if basket.promo_code_id is not None:
         # Loaded with the basket; only a selectedItems code needs its eligible offers (one query).
         selectors.promo_code_load_eligible_offers(basket.promo_code)

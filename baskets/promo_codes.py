@@ -18,31 +18,35 @@ from django.utils import timezone
 
 from baskets import selectors
 from baskets.actors import Actor
-from baskets.errors import BasketNotFound, PromoCodeCodes, PromoCodeRefused
+from baskets.errors import BASKET_NOT_FOUND, BasketNotFound, PromoCodeCodes, PromoCodeRefused
 from baskets.locks import lock_basket
 from baskets.models import Basket, PromoCode, PromoRedemption
-from baskets.services import BasketChange, basket_ensure_mutable, basket_record_event
+from baskets.services import BasketChange, basket_check_version, basket_ensure_mutable, basket_record_event
 from subscriptions.models import Customer, Offer
-
-BASKET_NOT_FOUND = "Basket not found."
 
 
 @transaction.atomic
 def promo_code_apply(
-    *, actor: Actor, basket_id: uuid.UUID | None, code: str, now: datetime | None = None
+    *,
+    actor: Actor,
+    basket_id: uuid.UUID | None,
+    code: str,
+    if_match: int | None = None,
+    now: datetime | None = None,
 ) -> BasketChange:
     """Apply `code` to any basket (staff callers); it replaces the basket's previous code.
 
     Locks the basket row, bumps its version and records a `promo_code_applied` event. Raises
-    BasketNotFound (404), BasketCompleted (409), BasketExpired (410) and PromoCodeRefused (400:
-    promo_code_unknown, _inactive, _not_started, _expired, _exhausted, _not_applicable).
-    Writes nothing when it raises.
+    BasketNotFound (404), BasketCompleted (409), BasketExpired (410), VersionMismatch (412, when
+    `if_match` is not the basket's version) and PromoCodeRefused (400: promo_code_unknown,
+    _inactive, _not_started, _expired, _exhausted, _not_applicable). Writes nothing when it raises.
     """
     now = now or timezone.now()
     basket = lock_basket(Basket.objects.all(), basket_id)
     if basket is None:
         raise BasketNotFound(BASKET_NOT_FOUND)
     basket_ensure_mutable(basket)
+    basket_check_version(basket, if_match)
     promo = selectors.promo_code_by_code(code, all_eligible_offers=False)
     if promo is None:
         raise PromoCodeRefused(PromoCodeCodes.UNKNOWN, "There is no such promo code.")

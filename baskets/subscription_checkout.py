@@ -70,7 +70,7 @@ class SubscriptionLocked(Locked):
 
     def __init__(self, locked_until: datetime) -> None:
         super().__init__(
-            "This subscription has a pending change; it cannot change again until that takes effect.",
+            "Subscription has pending change, checkout locked",  # the seeds' wording
             details={"lockedUntil": iso_utc(locked_until)},
         )
 

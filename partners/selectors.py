@@ -15,7 +15,7 @@ from django.db.models import CharField, Exists, OuterRef, QuerySet, StringAgg, S
 
 from baskets import selectors as baskets_selectors
 from baskets.actors import Actor
-from baskets.errors import BasketCompleted, BasketExpired, BasketNotFound, OrderCodes
+from baskets.errors import BASKET_NOT_FOUND, BasketCompleted, BasketExpired, BasketNotFound, OrderCodes
 from baskets.models import Basket, BasketStatus, OrderItem
 from baskets.selectors import BasketValidation, Finding
 from baskets.services import OfferPolicy
@@ -157,10 +157,10 @@ def partner_basket_validate(*, actor: Actor, basket_id: uuid.UUID | None) -> Par
     open. Reads only; a fixed number of queries whatever the number of items. Raises
     BasketNotFound (404) for a basket that is not this partner's."""
     if actor.partner is None:
-        raise BasketNotFound("Basket not found.")
+        raise BasketNotFound(BASKET_NOT_FOUND)
     basket = baskets_selectors.basket_get_visible(actor=actor, basket_id=basket_id)
     if basket is None:
-        raise BasketNotFound("Basket not found.")
+        raise BasketNotFound(BASKET_NOT_FOUND)
     items = list(basket.items.all())
     if basket.promo_code_id is not None:
         basket.promo_code = baskets_selectors.promo_code_with_offers(basket.promo_code_id)

@@ -13,6 +13,7 @@ from django.db import transaction
 from baskets import services as basket_services
 from baskets import subscription_checkout
 from baskets.actors import Actor
+from baskets.errors import BASKET_NOT_FOUND, BasketNotFound
 from checkout_project.api.errors import ApplicationError
 from partners.errors import PartnerCodes
 from partners.models import Partner, PartnerClient, PartnerSubscription
@@ -61,15 +62,19 @@ def partner_basket_apply_actions(
     if_match: int | None = None,
 ) -> basket_services.BasketChange:
     """basket_apply_actions on one of the partner's baskets, refusing offers it may not sell.
-    Locks and raises as basket_apply_actions; 403 without a partner token."""
+    Locks and raises as basket_apply_actions (404 in the partner seed's wording); 403 without a
+    partner token."""
     partner = require_partner(actor)
-    return basket_services.basket_apply_actions(
-        actor=actor,
-        basket_id=basket_id,
-        actions=actions,
-        if_match=if_match,
-        offer_policy=partner_offer_policy(partner),
-    )
+    try:
+        return basket_services.basket_apply_actions(
+            actor=actor,
+            basket_id=basket_id,
+            actions=actions,
+            if_match=if_match,
+            offer_policy=partner_offer_policy(partner),
+        )
+    except BasketNotFound as exc:
+        raise BasketNotFound(BASKET_NOT_FOUND) from exc
 
 
 def partner_subscription_checkout_initiate(

@@ -14,10 +14,10 @@ from baskets.api import schemas
 from baskets.api.render import order_to_wire
 from baskets.api.serializers import CustomerDetailsSerializer
 from baskets.api.subscription_views import checkout_to_wire
-from baskets.api.views import IDEMPOTENCY_HEADER, basket_response
+from baskets.api.views import IDEMPOTENCY_HEADER, IF_MATCH_HEADER, basket_response
 from baskets.landing_state import parse_basket_id
 from checkout_project.api.auth import actor_from_request, require_customer
-from checkout_project.api.headers import set_etag
+from checkout_project.api.headers import parse_if_match, set_etag
 from checkout_project.api.idempotency import idempotent_write
 from checkout_project.api.viewsets import ScopedViewSet
 from subscriptions.pricing import money
@@ -101,8 +101,8 @@ class OrderViewSet(ScopedViewSet):
         summary="Complete a basket: place the order and record its payment",
         description="Scope `checkout` for a basket the caller owns (API.md §2), or `checkout:admin` for any basket.",
         request=OrderRequestSerializer,
-        parameters=[IDEMPOTENCY_HEADER],
-        responses=schemas.responses(200, OrderResponse, 400, 401, 403, 404, 409, 410, 422, 423, 502),
+        parameters=[IDEMPOTENCY_HEADER, IF_MATCH_HEADER],
+        responses=schemas.responses(200, OrderResponse, 400, 401, 403, 404, 409, 410, 412, 422, 423, 502),
     )
     @action(
         detail=False,
@@ -124,7 +124,9 @@ class OrderViewSet(ScopedViewSet):
                 any_basket=any_basket,
                 customer_details=data.get("customerDetails"),
                 payment=data.get("payment"),
+                if_match=parse_if_match(request),
             )
+            # The ETag is the completed basket's version (the one `order.version` shows).
             response = Response(completed_order_to_wire(completed))
             set_etag(response, completed.basket.version)
             return response
@@ -141,8 +143,8 @@ class AdminPromoCodeViewSet(ScopedViewSet):
         operation_id="admin_promo_code_apply",
         summary="Apply a promo code to a basket (it replaces the basket's previous code)",
         request=PromoCodeRequestSerializer,
-        parameters=[IDEMPOTENCY_HEADER],
-        responses=schemas.responses(200, schemas.BasketResponse, 400, 401, 403, 404, 409, 410, 422),
+        parameters=[IDEMPOTENCY_HEADER, IF_MATCH_HEADER],
+        responses=schemas.responses(200, schemas.BasketResponse, 400, 401, 403, 404, 409, 410, 412, 422),
     )
     @action(detail=False, methods=["post"], url_path="promo_code", required_scope=ADMIN_SCOPE)
     def promo_code(self, request):
@@ -150,7 +152,10 @@ class AdminPromoCodeViewSet(ScopedViewSet):
 
         def run(data):
             change = promo_codes.promo_code_apply(
-                actor=actor, basket_id=parse_basket_id(data["basketId"]), code=data["code"]
+                actor=actor,
+                basket_id=parse_basket_id(data["basketId"]),
+                code=data["code"],
+                if_match=parse_if_match(request),
             )
             return basket_response(change)
 

@@ -210,11 +210,13 @@ def checkout_response(state, *, with_results: bool = False, cookie: bool = False
 
 
 # The request handling the public and the partner endpoints share (see baskets.api.views).
+# reCAPTCHA is the idempotent write's guard: a first attempt needs a valid token before anything
+# else is read, while a retry with the same Idempotency-Key and body (its single-use token spent)
+# replays the first answer without asking the verifier.
 
 
 def subscription_initiate_request(request, actor, initiate: Callable[..., Any]) -> Response:
     """POST …/checkout/subscription: reCAPTCHA, the body, `initiate` idempotently, the cookie."""
-    verify_request(request)
 
     def run(data):
         order = data["order"]
@@ -228,18 +230,18 @@ def subscription_initiate_request(request, actor, initiate: Callable[..., Any]) 
         )
         return checkout_response(state, cookie=True)
 
-    return idempotent_write(request, actor, SubscriptionInitiateRequestSerializer, run)
+    return idempotent_write(request, actor, SubscriptionInitiateRequestSerializer, run, guard=verify_request)
 
 
 def subscription_update_request(request, actor, apply_actions: Callable[..., Any]) -> Response:
     """PUT …/checkout/subscription: reCAPTCHA, then as PUT …/checkout/update with its own body and answer."""
-    verify_request(request)
     return update_request(
         request,
         actor,
         apply_actions,
         serializer_class=SubscriptionUpdateRequestSerializer,
         render=partial(checkout_response, with_results=True),
+        guard=verify_request,
     )
 
 

@@ -79,10 +79,11 @@ def update_request(
     *,
     serializer_class: type[Serializer] = UpdateRequestSerializer,
     render: Callable[[Any], Response] | None = None,
+    guard: Callable[[Any], None] | None = None,
 ) -> Response:
-    """PUT …/checkout/update (and …/checkout/subscription, with its serializer and rendering):
-    validate the body, run `apply_actions` on the cookie's basket idempotently, `render` the result
-    (by default the basket with its actionResults)."""
+    """PUT …/checkout/update (and …/checkout/subscription, with its serializer, rendering and
+    reCAPTCHA `guard`): validate the body, run `apply_actions` on the cookie's basket
+    idempotently, `render` the result (by default the basket with its actionResults)."""
     render = render or partial(basket_response, with_results=True)
 
     def run(data):
@@ -95,7 +96,7 @@ def update_request(
             )
         )
 
-    return idempotent_write(request, actor, serializer_class, run)
+    return idempotent_write(request, actor, serializer_class, run, guard=guard)
 
 
 class CheckoutViewSet(ScopedViewSet):

@@ -109,11 +109,34 @@ def idempotency_records_purge(*, created_before: datetime, batch_size: int) -> i
 
 
 def idempotent_write(
-    request, actor: Actor, serializer_class: type[Serializer], run: Callable[[dict[str, Any]], Response]
+    request,
+    actor: Actor,
+    serializer_class: type[Serializer],
+    run: Callable[[dict[str, Any]], Response],
+    *,
+    guard: Callable[[Any], None] | None = None,
 ) -> Response:
     """The shape of every write action: validate the body with `serializer_class` (400 with the
-    field errors), then `run(validated data)` under the request's Idempotency-Key (`idempotent`)."""
-    payload = serializer_class(data=request.data)
-    payload.is_valid(raise_exception=True)
-    data = payload.validated_data
-    return idempotent(request, actor, lambda: run(data))
+    field errors), then `run(validated data)` under the request's Idempotency-Key (`idempotent`).
+
+    `guard(request)` (e.g. reCAPTCHA verification) runs only when the request is to be executed:
+    never for a replay or a reused key, which are answered from the stored record. It runs before
+    the body is validated, inside the record's transaction, so its refusal keeps no record. Its
+    single-use proof was spent by the first attempt; a retry with the same key and body must still
+    get the first answer.
+    """
+
+    def validated() -> dict[str, Any]:
+        payload = serializer_class(data=request.data)
+        payload.is_valid(raise_exception=True)
+        return payload.validated_data
+
+    if guard is None:
+        data = validated()
+        return idempotent(request, actor, lambda: run(data))
+
+    def guarded() -> Response:
+        guard(request)
+        return run(validated())
+
+    return idempotent(request, actor, guarded)

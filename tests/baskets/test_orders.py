@@ -480,6 +480,75 @@ def test_completed_baskets_leave_the_abandoned_feed_and_refuse_updates(
     assert (basket.version, basket.items.count(), basket.promo_code) == (2, 2, None)
 
 
+# --- If-Match ------------------------------------------------------------------------------------
+
+
+def test_if_match_with_a_stale_version_is_412_and_writes_nothing(api_client, storefront_token, basket):
+    promo = PromoCodeFactory(code="SPRING20", available_quantity=5)
+    Basket.objects.filter(pk=basket.pk).update(promo_code=promo, version=3)
+    before = written()
+
+    response = submit(api_client, storefront_token, basket, HTTP_IF_MATCH='"2"')
+
+    assert response.status_code == 412
+    assert response.json() == {
+        "message": "The basket changed since you read it (If-Match does not match its version).",
+        "code": "precondition_failed",
+        "details": {"currentVersion": 3},
+    }
+    assert written() == before
+    basket.refresh_from_db()
+    assert (basket.status, basket.version, basket.customer) == ("active", 3, None)
+
+
+@pytest.mark.parametrize("if_match", ['"3"', 'W/"3"', "3", "*"])
+def test_if_match_with_the_current_version_completes_the_order(api_client, storefront_token, basket, if_match):
+    Basket.objects.filter(pk=basket.pk).update(version=3)
+
+    response = submit(api_client, storefront_token, basket, HTTP_IF_MATCH=if_match)
+
+    assert response.status_code == 200, response.json()
+    assert response["ETag"] == '"4"'
+    assert (response.json()["status"], response.json()["order"]["version"]) == ("completed", 4)
+    assert (Subscription.objects.count(), Payment.objects.count()) == (1, 1)
+
+
+def test_staff_if_match_with_a_stale_version_is_412(api_client, backoffice_token, basket):
+    before = written()
+
+    response = submit(api_client, backoffice_token, basket, HTTP_IF_MATCH='"7"')
+
+    assert (response.status_code, response.json()["details"]) == (412, {"currentVersion": 1})
+    assert written() == before
+
+
+@pytest.mark.parametrize("if_match", ["abc", '"1.0"', "²", "-1", "9" * 5000])
+def test_a_malformed_if_match_is_400_and_writes_nothing(api_client, storefront_token, basket, if_match):
+    before = written()
+
+    response = submit(api_client, storefront_token, basket, HTTP_IF_MATCH=if_match)
+
+    assert response.status_code == 400
+    assert response.json() == {"message": 'If-Match must be a basket version, e.g. "3".', "code": "invalid_if_match"}
+    assert written() == before
+    basket.refresh_from_db()
+    assert (basket.status, basket.version) == ("active", 1)
+
+
+def test_a_stale_if_match_keeps_no_idempotency_key_and_a_retry_replays(api_client, storefront_token, basket):
+    stale = submit(api_client, storefront_token, basket, HTTP_IF_MATCH='"0"', HTTP_IDEMPOTENCY_KEY="order-1")
+    first = submit(api_client, storefront_token, basket, HTTP_IF_MATCH='"1"', HTTP_IDEMPOTENCY_KEY="order-1")
+    # The retry of the placed order replays it, though its If-Match names the version it replaced.
+    retry = submit(api_client, storefront_token, basket, HTTP_IF_MATCH='"1"', HTTP_IDEMPOTENCY_KEY="order-1")
+
+    assert (stale.status_code, first.status_code, retry.status_code) == (412, 200, 200)
+    assert first.get("Idempotent-Replayed") is None
+    assert retry["Idempotent-Replayed"] == "true"
+    assert retry.json() == first.json()
+    assert retry["ETag"] == first["ETag"] == '"2"'
+    assert (Subscription.objects.count(), Payment.objects.count()) == (1, 1)
+
+
 # --- Payment gateway ------------------------------------------------------------------------------
 
 

@@ -41,8 +41,8 @@ def basket(storefront_app, offer, add_on):
     return basket
 
 
-def apply(api_client, token, code, basket_id):
-    return api_client.post(URL, {"code": code, "basketId": basket_id}, format="json", **bearer(token))
+def apply(api_client, token, code, basket_id, **headers):
+    return api_client.post(URL, {"code": code, "basketId": basket_id}, format="json", **bearer(token), **headers)
 
 
 def state(basket: Basket) -> tuple:
@@ -267,6 +267,66 @@ def test_malformed_bodies_are_400(api_client, backoffice_token, body):
     response = api_client.post(URL, body, format="json", **bearer(backoffice_token))
     assert response.status_code == 400
     assert response.json()["code"] == "validation_error"
+
+
+# --- If-Match ------------------------------------------------------------------------------------
+
+
+def test_if_match_with_a_stale_version_is_412_and_changes_nothing(api_client, backoffice_token, basket):
+    promo = PromoCodeFactory(code="SPRING20")
+    before = state(basket)
+
+    response = apply(api_client, backoffice_token, "SPRING20", basket.public_id, HTTP_IF_MATCH='"2"')
+
+    assert response.status_code == 412
+    assert response.json() == {
+        "message": "The basket changed since you read it (If-Match does not match its version).",
+        "code": "precondition_failed",
+        "details": {"currentVersion": 3},
+    }
+    assert state(basket) == before == (3, None, "active", 0)
+    promo.refresh_from_db()
+    assert promo.redeemed_count == 0
+
+
+@pytest.mark.parametrize("if_match", ['"3"', 'W/"3"', "3", "*"])
+def test_if_match_with_the_current_version_applies_the_code(api_client, backoffice_token, basket, if_match):
+    promo = PromoCodeFactory(code="SPRING20")
+
+    response = apply(api_client, backoffice_token, "SPRING20", basket.public_id, HTTP_IF_MATCH=if_match)
+
+    assert response.status_code == 200, response.json()
+    assert response["ETag"] == '"4"'
+    assert response.json()["order"]["version"] == 4
+    assert state(basket) == (4, promo.pk, "active", 1)
+
+
+@pytest.mark.parametrize("if_match", ["abc", '"1.0"', "²", "-1", "9" * 5000])
+def test_a_malformed_if_match_is_400_and_changes_nothing(api_client, backoffice_token, basket, if_match):
+    PromoCodeFactory(code="SPRING20")
+    before = state(basket)
+
+    response = apply(api_client, backoffice_token, "SPRING20", basket.public_id, HTTP_IF_MATCH=if_match)
+
+    assert response.status_code == 400
+    assert response.json() == {"message": 'If-Match must be a basket version, e.g. "3".', "code": "invalid_if_match"}
+    assert state(basket) == before
+
+
+def test_a_stale_if_match_keeps_no_idempotency_key(api_client, backoffice_token, basket):
+    promo = PromoCodeFactory(code="SPRING20")
+    stale = apply(
+        api_client, backoffice_token, "SPRING20", basket.public_id, HTTP_IF_MATCH='"2"', HTTP_IDEMPOTENCY_KEY="promo-1"
+    )
+
+    retry = apply(
+        api_client, backoffice_token, "SPRING20", basket.public_id, HTTP_IF_MATCH='"3"', HTTP_IDEMPOTENCY_KEY="promo-1"
+    )
+
+    assert (stale.status_code, retry.status_code) == (412, 200)
+    assert retry.get("Idempotent-Replayed") is None
+    assert retry["ETag"] == '"4"'
+    assert state(basket) == (4, promo.pk, "active", 1)
 
 
 # --- Auth matrix ----------------------------------------------------------------------------------

@@ -16,6 +16,8 @@ from baskets.actors import Actor
 from baskets.models import Basket, BasketEvent, BasketStatus, OrderItem, OrderType
 from baskets.subscription_checkout import basket_complete_update_subscription
 from checkout_project.api.errors import Conflict
+from checkout_project.api.models import IdempotencyRecord
+from checkout_project.api.recaptcha import RecaptchaInvalid
 from subscriptions.models import SubscriptionAddOn
 from tests.conftest import bearer
 from tests.factories import (
@@ -25,8 +27,11 @@ from tests.factories import (
     CustomerFactory,
     OfferFactory,
     OrderItemFactory,
+    PartnerFactory,
     SubscriptionFactory,
+    partner_token,
 )
+from tests.partners.conftest import partner_subscription
 
 pytestmark = pytest.mark.django_db
 
@@ -286,6 +291,163 @@ def test_recaptcha_is_checked_first(api_client, frozen, customer_token, subscrip
     response = api_client.put(URL, body, format="json", **bearer(customer_token), **headers)
     assert (response.status_code, response.json()["code"]) == (status, code)
     assert Basket.objects.get().version == 1
+
+
+# --- Idempotent retries and reCAPTCHA ----------------------------------------------------------
+
+
+class SingleUseVerifier:
+    """As Google's siteverify: a "pass" token verifies once, a second use is refused."""
+
+    used: list[str] = []
+
+    def verify(self, token: str, remote_ip: str | None) -> None:
+        refused = token in SingleUseVerifier.used or not token.startswith("pass")
+        SingleUseVerifier.used.append(token)
+        if refused:
+            raise RecaptchaInvalid("reCAPTCHA verification failed.", details={"errorCodes": ["timeout-or-duplicate"]})
+
+
+@pytest.fixture
+def single_use(settings, monkeypatch):
+    """The tokens the verifier was asked about, in order."""
+    settings.RECAPTCHA_ENABLED = True
+    settings.RECAPTCHA_VERIFIER = "tests.baskets.test_subscription_checkout.SingleUseVerifier"
+    used: list[str] = []
+    monkeypatch.setattr(SingleUseVerifier, "used", used)
+    return used
+
+
+def test_post_retry_with_the_same_key_replays_without_asking_the_verifier(
+    api_client, frozen, customer_token, subscription, single_use
+):
+    first = initiate(
+        api_client, customer_token, subscription, HTTP_X_LIMIO_RECAPTCHA="pass-1", HTTP_IDEMPOTENCY_KEY="k"
+    )
+    retry = initiate(
+        api_client, customer_token, subscription, HTTP_X_LIMIO_RECAPTCHA="pass-1", HTTP_IDEMPOTENCY_KEY="k"
+    )
+
+    assert (first.status_code, retry.status_code) == (200, 200), retry.json()
+    assert first.get("Idempotent-Replayed") is None
+    assert retry["Idempotent-Replayed"] == "true"
+    assert retry.json() == first.json()
+    assert retry["ETag"] == first["ETag"] == '"1"'
+    assert retry.cookies["limio_state"].value == first.cookies["limio_state"].value
+    assert single_use == ["pass-1"]
+    assert Basket.objects.count() == 1
+    # Without the key the spent token is verified again, and refused.
+    again = initiate(api_client, customer_token, subscription, HTTP_X_LIMIO_RECAPTCHA="pass-1")
+    assert (again.status_code, again.json()["code"]) == (400, "recaptcha_invalid")
+    assert single_use == ["pass-1", "pass-1"]
+    assert Basket.objects.count() == 1
+
+
+def test_put_retry_with_the_same_key_replays_without_asking_the_verifier(
+    api_client, frozen, customer_token, subscription, catalog, single_use
+):
+    initiate(api_client, customer_token, subscription, HTTP_X_LIMIO_RECAPTCHA="pass-post")
+    body = {"order": {"orderItems": [add(catalog["puzzles"])]}}
+
+    def send(**headers):
+        return api_client.put(URL, body, format="json", **bearer(customer_token), **headers)
+
+    first = send(HTTP_X_LIMIO_RECAPTCHA="pass-put", HTTP_IDEMPOTENCY_KEY="k", HTTP_IF_MATCH='"1"')
+    retry = send(HTTP_X_LIMIO_RECAPTCHA="pass-put", HTTP_IDEMPOTENCY_KEY="k", HTTP_IF_MATCH='"1"')
+
+    assert (first.status_code, retry.status_code) == (200, 200), retry.json()
+    assert retry["Idempotent-Replayed"] == "true"
+    assert retry.json() == first.json()
+    assert retry["ETag"] == first["ETag"] == '"2"'
+    assert single_use == ["pass-post", "pass-put"]
+    assert Basket.objects.get().version == 2
+    assert OrderItem.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "code"),
+    [
+        ({}, 400, "recaptcha_required"),
+        ({"HTTP_X_LIMIO_RECAPTCHA": "bot"}, 400, "recaptcha_invalid"),
+        ({"HTTP_X_LIMIO_RECAPTCHA": "unavailable-now"}, 502, "upstream_unavailable"),
+    ],
+)
+def test_a_first_attempt_with_a_key_still_needs_recaptcha_and_keeps_no_key(
+    api_client, frozen, customer_token, subscription, catalog, headers, status, code
+):
+    refused = api_client.post(
+        URL, {"order": {"forSubscription": {"id": subscription.public_id}}}, format="json",
+        HTTP_IDEMPOTENCY_KEY="post", **bearer(customer_token), **headers,
+    )  # fmt: skip
+
+    assert (refused.status_code, refused.json()["code"]) == (status, code)
+    assert Basket.objects.count() == 0
+    assert IdempotencyRecord.objects.count() == 0
+    accepted = initiate(api_client, customer_token, subscription, HTTP_IDEMPOTENCY_KEY="post")
+    assert accepted.status_code == 200, accepted.json()
+    assert accepted.get("Idempotent-Replayed") is None
+
+    body = {"order": {"orderItems": [add(catalog["puzzles"])]}}
+    refused = api_client.put(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="put", **bearer(customer_token), **headers)
+
+    assert (refused.status_code, refused.json()["code"]) == (status, code)
+    assert Basket.objects.get().version == 1
+    assert IdempotencyRecord.objects.count() == 1
+    accepted = put(api_client, customer_token, body["order"]["orderItems"], HTTP_IDEMPOTENCY_KEY="put")
+    assert accepted.status_code == 200, accepted.json()
+    assert accepted.get("Idempotent-Replayed") is None
+    assert Basket.objects.get().version == 2
+
+
+def test_the_same_key_with_a_different_body_is_422(
+    api_client, frozen, customer_token, subscription, catalog, single_use
+):
+    initiate(api_client, customer_token, subscription, HTTP_X_LIMIO_RECAPTCHA="pass-post")
+    first = api_client.put(
+        URL, {"order": {"orderItems": [add(catalog["puzzles"])]}}, format="json", **bearer(customer_token),
+        HTTP_X_LIMIO_RECAPTCHA="pass-1", HTTP_IDEMPOTENCY_KEY="k",
+    )  # fmt: skip
+    assert first.status_code == 200, first.json()
+
+    for token in ("pass-1", "pass-2"):
+        other = api_client.put(
+            URL, {"order": {"orderItems": [add(catalog["upgrade"])]}}, format="json", **bearer(customer_token),
+            HTTP_X_LIMIO_RECAPTCHA=token, HTTP_IDEMPOTENCY_KEY="k",
+        )  # fmt: skip
+        assert other.status_code == 422
+        assert other.json() == {
+            "message": "This Idempotency-Key was used with a different request.", "code": "idempotency_key_reused",
+        }  # fmt: skip
+
+    assert single_use == ["pass-post", "pass-1"]  # a reused key is refused before any verification
+    assert Basket.objects.get().version == 2
+    assert list(OrderItem.objects.values_list("offer_id", flat=True)) == [catalog["puzzles"].id]
+
+
+@pytest.mark.parametrize("method", ["post", "put"])
+def test_partner_retry_with_the_same_key_replays_without_asking_the_verifier(
+    api_client, frozen, catalog, single_use, method
+):
+    partner = PartnerFactory()
+    token = partner_token(partner)
+    subscription = partner_subscription(partner, catalog["current"])
+    url = "/api/partner/checkout/subscription"
+    initiate_body = {"order": {"forSubscription": {"id": subscription.public_id}}}
+    if method == "put":
+        api_client.post(url, initiate_body, format="json", **bearer(token), HTTP_X_LIMIO_RECAPTCHA="pass-post")
+    body = initiate_body if method == "post" else {"order": {"orderItems": [add(catalog["puzzles"])]}}
+    send = getattr(api_client, method)
+    headers = {"HTTP_X_LIMIO_RECAPTCHA": "pass-once", "HTTP_IDEMPOTENCY_KEY": "k"}
+
+    first = send(url, body, format="json", **bearer(token), **headers)
+    retry = send(url, body, format="json", **bearer(token), **headers)
+
+    assert (first.status_code, retry.status_code) == (200, 200), retry.json()
+    assert retry["Idempotent-Replayed"] == "true"
+    assert retry.json() == first.json()
+    assert single_use[-1:] == ["pass-once"]
+    assert single_use.count("pass-once") == 1
+    assert Basket.objects.get().version == (1 if method == "post" else 2)
 
 
 # --- PUT --------------------------------------------------------------------------------------
