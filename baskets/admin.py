@@ -170,9 +170,22 @@ class _Echo:
         return value
 
 
+# A cell a spreadsheet would read as a formula (CSV/formula injection, OWASP): customers type
+# their own names, companies and external ids.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe_cell(value: str) -> str:
+    """`value`, with a leading apostrophe when a spreadsheet would run it as a formula."""
+    return f"'{value}" if value.startswith(_FORMULA_STARTS) else value
+
+
 def stream_csv(rows, filename: str) -> StreamingHttpResponse:
     writer = csv.writer(_Echo())
-    response = StreamingHttpResponse((writer.writerow(row) for row in rows), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(
+        (writer.writerow([csv_safe_cell(str(cell)) for cell in row]) for row in rows),
+        content_type="text/csv; charset=utf-8",
+    )
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 

