@@ -30,7 +30,8 @@ class ApplicationScopes(BaseScopes):
     """A client may be granted only the scopes its ClientProfile allows; asking for none gives none.
 
     A partner organisation's client (partners.PartnerClient) may be granted `partner` and nothing
-    else, and only while its partner is active; no other client is ever granted `partner`.
+    else, and only while its partner is active and through client credentials; no other client is
+    ever granted `partner`.
     """
 
     def get_all_scopes(self):
@@ -41,7 +42,8 @@ class ApplicationScopes(BaseScopes):
             return list(settings.OAUTH_SCOPES)
         partner = application_partner(application)
         if partner is not None:
-            return [PARTNER_SCOPE] if partner.active else []
+            client_credentials = application.authorization_grant_type == application.GRANT_CLIENT_CREDENTIALS
+            return [PARTNER_SCOPE] if partner.active and client_credentials else []
         profile = getattr(application, "profile", None)
         if profile is None:
             return []
@@ -62,12 +64,23 @@ class CheckoutOAuth2Validator(OAuth2Validator):
             "application", "user", "user__customer", "application__partner_client__partner"
         ).filter(token_checksum=token_checksum)
         access_token = next(iter(tokens), None)
-        if access_token is not None:
-            partner = application_partner(access_token.application)
-            if partner is not None and not partner.active:
-                # A deactivated partner's tokens stop working at once: unknown token, 401.
-                return None
+        if access_token is not None and not token_holder_allowed(access_token):
+            return None  # as an unknown token: 401
         return access_token
+
+
+def token_holder_allowed(access_token) -> bool:
+    """Whether the token's holder may still act, whatever the token's own expiry says.
+
+    A deactivated partner's tokens stop working at once; so do the tokens of a deactivated user.
+    A partner acts through client credentials only: a token of a partner's application that
+    belongs to a user (an authorization-code login) would give any customer the partner's reach.
+    """
+    user = access_token.user
+    if user is not None and not user.is_active:
+        return False
+    partner = application_partner(access_token.application)
+    return partner is None or (partner.active and user is None)
 
 
 class HasRequiredScope(BasePermission):

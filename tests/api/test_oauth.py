@@ -364,6 +364,20 @@ def test_another_client_cannot_revoke_a_token(client, api_client):
     assert initiate(api_client, access_token).status_code == 200
 
 
+def test_a_deactivated_users_token_stops_working_at_once(api_client, customer, customer_token):
+    assert initiate(api_client, customer_token.token).status_code == 200
+    api_client.cookies.clear()
+    customer.user.is_active = False
+    customer.user.save(update_fields=["is_active"])
+    before = Basket.objects.count()
+
+    response = initiate(api_client, customer_token.token)
+
+    assert response.status_code == 401
+    assert response.json()["code"] == "unauthorized"
+    assert Basket.objects.count() == before
+
+
 def introspector_token(client):
     """A resource server's token: client credentials for the `introspection` scope its profile allows."""
     resource_server = ApplicationFactory(scopes="introspection")

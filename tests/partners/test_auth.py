@@ -9,7 +9,7 @@ from oauth2_provider.models import AccessToken
 
 from baskets.actors import Actor
 from baskets.models import Basket
-from checkout_project.api.auth import actor_from_request
+from checkout_project.api.auth import ApplicationScopes, actor_from_request
 from partners.models import Partner
 from partners.services import partner_client_link
 from tests.conftest import bearer
@@ -81,6 +81,47 @@ def test_a_deactivated_partners_client_gets_no_token(client, partner):
 
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_scope"
+
+
+def test_a_partners_authorization_code_application_gets_no_partner_scope(partner):
+    # A partner acts through client credentials; a login through its application would otherwise
+    # hand every customer who signs in the partner's reach.
+    application = PartnerClientFactory(
+        partner=partner,
+        application=ApplicationFactory(
+            authorization_grant_type="authorization-code", client_type="public", redirect_uris="https://p.example/cb"
+        ),
+    ).application
+
+    assert ApplicationScopes().get_available_scopes(application=application) == []
+
+
+def test_a_partner_token_that_belongs_to_a_user_is_refused_with_401(api_client, partner, customer):
+    # Issued before this rule (or by hand): the token check refuses it as it would an unknown one.
+    application = PartnerClientFactory(partner=partner).application
+    token = AccessTokenFactory(application=application, user=customer.user, scope="partner")
+    before = Basket.objects.count()
+
+    response = partner_initiate(api_client, token, OfferFactory())
+
+    assert response.status_code == 401
+    assert Basket.objects.count() == before
+
+
+def test_a_deactivated_partners_token_is_inactive_on_introspection(client, partner, token):
+    resource_server = ApplicationFactory(scopes="introspection")
+    introspector = ask_token(client, resource_server, "introspection").json()["access_token"]
+
+    def introspect():
+        response = client.post(
+            "/oauth2/introspect/", {"token": token.token}, HTTP_AUTHORIZATION=f"Bearer {introspector}"
+        )
+        assert response.status_code == 200
+        return response.json()
+
+    assert introspect()["active"] is True
+    Partner.objects.filter(pk=partner.pk).update(active=False)
+    assert introspect() == {"active": False}
 
 
 # --- Deactivation ---------------------------------------------------------------------------------
