@@ -309,6 +309,20 @@ def test_authorize_without_a_code_challenge_is_refused(client, public_app, shopp
     assert Grant.objects.count() == 0
 
 
+def test_the_plain_pkce_method_is_refused(client, public_app, shopper):
+    # RFC 9700: S256 only; with "plain" the challenge is the verifier, readable wherever URLs are logged.
+    client.login(username="ada", password=PASSWORD)
+    params = authorize_params(public_app, "v" * 64, code_challenge_method="plain")
+
+    response = client.post("/oauth2/authorize/", {**params, "allow": "Authorize"})
+
+    assert response.status_code == 302
+    query = parse_qs(urlsplit(response["Location"]).query)
+    assert query["error"] == ["invalid_request"]
+    assert "code" not in query
+    assert Grant.objects.count() == 0
+
+
 def test_a_customer_cannot_be_granted_a_scope_beyond_the_applications_profile(client, public_app, shopper):
     _, challenge = pkce_pair()
     client.login(username="ada", password=PASSWORD)
@@ -321,6 +335,17 @@ def test_a_customer_cannot_be_granted_a_scope_beyond_the_applications_profile(cl
 
 
 # --- Revocation and introspection --------------------------------------------------------
+
+
+def test_a_token_in_the_query_string_is_not_accepted(client, api_client, backoffice_token):
+    # Bearer tokens travel in the Authorization header only (RFC 9700): URLs end up in logs.
+    response = api_client.get("/api/checkout/abandoned", {"access_token": backoffice_token.token})
+
+    assert response.status_code == 401
+    assert (
+        api_client.get("/api/checkout/abandoned", HTTP_AUTHORIZATION=f"Bearer {backoffice_token.token}").status_code
+        == 200
+    )
 
 
 def test_a_revoked_token_is_refused_by_the_api(client, api_client):
