@@ -23,8 +23,18 @@ _KEPT_HEADERS = ("ETag",)
 
 
 def _request_hash(request) -> str:
+    """What makes two requests "the same" for a key: the method, path and body, and what else
+    decides what the request does: the basket the landing-state cookie names and If-Match."""
     canonical = json.dumps(
-        {"method": request.method, "path": request.path, "body": request.data}, sort_keys=True, default=str
+        {
+            "method": request.method,
+            "path": request.path,
+            "body": request.data,
+            "landing_state": request.COOKIES.get(settings.LANDING_STATE_COOKIE, ""),
+            "if_match": request.headers.get("If-Match", ""),
+        },
+        sort_keys=True,
+        default=str,
     )
     return hashlib.sha256(canonical.encode()).hexdigest()
 

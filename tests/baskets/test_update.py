@@ -639,6 +639,25 @@ def test_an_idempotent_retry_replays_without_applying_twice(api_client, storefro
     assert OrderItem.objects.count() == 2
 
 
+def test_a_key_reused_for_another_basket_or_if_match_is_refused_not_replayed(
+    api_client, storefront_app, storefront_token, basket, offer_item, offer
+):
+    # Same key and body, but the cookie names another basket (or If-Match differs): a different
+    # request, so 422, never basket A's answer (and its Set-Cookie) for basket B.
+    other = BasketFactory(application=storefront_app)
+    OrderItemFactory(basket=other, offer=offer)
+    actions = [set_quantity(offer_item, 2)]
+    assert update(api_client, storefront_token, basket, actions, HTTP_IDEMPOTENCY_KEY="k").status_code == 200
+    before = snapshot(other)
+
+    for target, extra in ((other, {}), (basket, {"HTTP_IF_MATCH": '"2"'})):
+        response = update(api_client, storefront_token, target, actions, HTTP_IDEMPOTENCY_KEY="k", **extra)
+
+        assert response.status_code == 422
+        assert response.json()["code"] == "idempotency_key_reused"
+    assert snapshot(other) == before
+
+
 # --- Auth matrix -------------------------------------------------------------------------
 
 
