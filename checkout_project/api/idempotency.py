@@ -23,14 +23,13 @@ _KEPT_HEADERS = ("ETag",)
 
 
 def _request_hash(request) -> str:
-    """What makes two requests "the same" for a key: the method, path and body, and what else
-    decides what the request does: the basket the landing-state cookie names and If-Match."""
+    """What makes two requests "the same" for a key: method, path, body and If-Match (the
+    landing-state cookie is compared on its own, see _replay)."""
     canonical = json.dumps(
         {
             "method": request.method,
             "path": request.path,
             "body": request.data,
-            "landing_state": request.COOKIES.get(settings.LANDING_STATE_COOKIE, ""),
             "if_match": request.headers.get("If-Match", ""),
         },
         sort_keys=True,
@@ -39,8 +38,17 @@ def _request_hash(request) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _replay(record: IdempotencyRecord, request_hash: str) -> Response:
-    if record.request_hash != request_hash:
+def _landing_state(request) -> str:
+    return request.COOKIES.get(settings.LANDING_STATE_COOKIE, "")[:255]
+
+
+def _replay(record: IdempotencyRecord, request) -> Response:
+    # The cookie names the basket a request acts on: the same key and body aimed at another
+    # basket is another request, not a retry (never basket A's answer and cookie for basket B).
+    landing_state = _landing_state(request)
+    set_by_first = record.cookies.get(settings.LANDING_STATE_COOKIE, {}).get("value")
+    same_basket = landing_state in {record.landing_state, set_by_first}
+    if record.request_hash != _request_hash(request) or not same_basket:
         raise UnprocessableEntity(
             "This Idempotency-Key was used with a different request.", code="idempotency_key_reused"
         )
@@ -65,20 +73,23 @@ def idempotent(request, actor: Actor, handler: Callable[[], Response]) -> Respon
         raise ApplicationError("Idempotency-Key must be 1 to 255 characters.", code="invalid_idempotency_key")
     if "\x00" in key:  # PostgreSQL text cannot hold it; refuse rather than fail on insert.
         raise ApplicationError("Idempotency-Key must not contain NUL characters.", code="invalid_idempotency_key")
-    request_hash = _request_hash(request)
+    new_record = {
+        "client_key": actor.client_key,
+        "key": key,
+        "request_hash": _request_hash(request),
+        "landing_state": _landing_state(request),
+    }
     expired_before = timezone.now() - settings.IDEMPOTENCY_KEY_LIFETIME
     with transaction.atomic():
         try:
             with transaction.atomic():
-                record = IdempotencyRecord.objects.create(
-                    client_key=actor.client_key, key=key, request_hash=request_hash
-                )
+                record = IdempotencyRecord.objects.create(**new_record)
         except IntegrityError:
             existing = IdempotencyRecord.objects.get(client_key=actor.client_key, key=key)
             if existing.created >= expired_before:
-                return _replay(existing, request_hash)
+                return _replay(existing, request)
             existing.delete()
-            record = IdempotencyRecord.objects.create(client_key=actor.client_key, key=key, request_hash=request_hash)
+            record = IdempotencyRecord.objects.create(**new_record)
         response = handler()
         if not 200 <= response.status_code < 300:
             transaction.set_rollback(True)

@@ -29,6 +29,9 @@ class IdempotencyRecord(models.Model):
     client_key = models.CharField(max_length=64)
     key = models.CharField(max_length=255)
     request_hash = models.CharField(max_length=64)
+    # The landing-state cookie the first request carried: a retry must carry it too, or the one
+    # the first answer set (a client that kept that answer's cookie is still retrying).
+    landing_state = models.CharField(max_length=255, blank=True, default="")
     status_code = models.PositiveSmallIntegerField(null=True)
     body = models.JSONField(null=True)
     headers = models.JSONField(default=dict)
