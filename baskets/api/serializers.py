@@ -2,6 +2,7 @@
 
 from rest_framework import serializers
 
+from checkout_project.api.errors import ActionsValidationError
 from checkout_project.api.fields import AwareDateTimeField, JSONObjectField
 
 MAX_ORDER_ITEMS = 100
@@ -69,7 +70,18 @@ class UpdateOrderSerializer(serializers.Serializer):
     orderItems = OrderItemActionSerializer(many=True, min_length=1, max_length=MAX_ORDER_ITEMS)
 
 
-class UpdateRequestSerializer(serializers.Serializer):
+class ActionsRequestSerializer(serializers.Serializer):
+    """A body carrying `order.orderItems` actions: its field errors also name each refused
+    action under `details.actions[index]` (ActionsValidationError)."""
+
+    def is_valid(self, *, raise_exception: bool = False) -> bool:
+        valid = super().is_valid()
+        if not valid and raise_exception:
+            raise ActionsValidationError(self.errors)
+        return valid
+
+
+class UpdateRequestSerializer(ActionsRequestSerializer):
     order = UpdateOrderSerializer()
 
 

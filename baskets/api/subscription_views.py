@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from baskets import subscription_checkout
 from baskets.api import schemas
 from baskets.api.render import order_item_to_wire, order_to_wire
-from baskets.api.serializers import OrderItemActionSerializer
+from baskets.api.serializers import ActionsRequestSerializer, OrderItemActionSerializer
 from baskets.api.views import IDEMPOTENCY_HEADER, IF_MATCH_HEADER, entry_from_request, update_request
 from baskets.landing_state import basket_id_from_cookie, set_landing_state
 from checkout_project.api.auth import actor_from_request
@@ -71,7 +71,7 @@ class SubscriptionUpdateOrderSerializer(serializers.Serializer):
     orderItems = OrderItemActionSerializer(many=True, min_length=1, max_length=100)
 
 
-class SubscriptionUpdateRequestSerializer(serializers.Serializer):
+class SubscriptionUpdateRequestSerializer(ActionsRequestSerializer):
     order = SubscriptionUpdateOrderSerializer()
 
 

@@ -103,6 +103,25 @@ def flatten_validation_errors(detail: Any, prefix: str = "") -> dict[str, str]:
     return flat
 
 
+class ActionsValidationError(exceptions.ValidationError):
+    """Field errors of a list of order-item actions: besides the flat field paths, each refused
+    action is reported under `details.actions[index]`, as the business-rule refusals are (API.md §4)."""
+
+    actions_path = "order.orderItems"
+
+
+def per_action_errors(flat: dict[str, str], actions_path: str) -> dict[str, dict[str, str]]:
+    """{"<index>": {"code": "invalid_action", "message": "<field>: <message>; …"}} from flat paths."""
+    messages: dict[str, list[str]] = {}
+    for path, message in flat.items():
+        if not path.startswith(f"{actions_path}."):
+            continue
+        index, _, field = path.removeprefix(f"{actions_path}.").partition(".")
+        if index.isdigit():
+            messages.setdefault(index, []).append(f"{field}: {message}" if field else message)
+    return {index: {"code": "invalid_action", "message": "; ".join(texts)} for index, texts in messages.items()}
+
+
 _DRF_CODES: list[tuple[type[exceptions.APIException], str, str | None]] = [
     (exceptions.NotAuthenticated, "unauthorized", "Unauthorized"),
     (exceptions.AuthenticationFailed, "unauthorized", "Unauthorized"),
@@ -136,8 +155,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         headers["Retry-After"] = str(int(exc.wait))
 
     if isinstance(exc, exceptions.ValidationError):
-        details = flatten_validation_errors(exc.detail)
+        details: dict[str, Any] = flatten_validation_errors(exc.detail)
         first = next(iter(details.items()), ("body", "Invalid request body."))
+        if isinstance(exc, ActionsValidationError) and (actions := per_action_errors(details, exc.actions_path)):
+            details["actions"] = actions
         body = error_body(f"Invalid request: {first[0]}: {first[1]}", "validation_error", details)
         return Response(body, status=400, headers=headers)
 

@@ -304,7 +304,18 @@ def test_a_wrong_typed_update_body_is_a_validation_error(api_client, storefront_
     response = send(api_client, storefront_token, UPDATE, raw)
 
     assert response.status_code == 400
-    assert response.json() == validation_error(details)
+    expected = validation_error(details)
+    actions_errors = {
+        path.split(".")[2]: {
+            "code": "invalid_action",
+            "message": ": ".join(filter(None, [*path.split(".")[3:], message])),
+        }
+        for path, message in details.items()
+        if path.startswith("order.orderItems.")
+    }
+    if actions_errors:  # each refused action also under details.actions[index] (API.md §4)
+        expected["details"] = {**details, "actions": actions_errors}
+    assert response.json() == expected
     landing_basket.refresh_from_db()
     assert landing_basket.version == 1
     assert nothing_written(basket_count=1)

@@ -343,6 +343,21 @@ def test_post_retry_with_the_same_key_replays_without_asking_the_verifier(
     assert Basket.objects.count() == 1
 
 
+def test_a_malformed_put_action_is_reported_by_its_index(api_client, frozen, customer_token, subscription, catalog):
+    initiate(api_client, customer_token, subscription, HTTP_X_LIMIO_RECAPTCHA="pass-post")
+    basket = Basket.objects.get()
+
+    response = put(api_client, customer_token, [add(catalog["puzzles"]), {"orderItemActionType": "swap"}])
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "validation_error"
+    assert response.json()["details"]["actions"] == {
+        "1": {"code": "invalid_action", "message": 'orderItemActionType: "swap" is not a valid choice.'}
+    }
+    basket.refresh_from_db()
+    assert (basket.version, basket.items.count()) == (1, 0)
+
+
 def test_put_retry_with_the_same_key_replays_without_asking_the_verifier(
     api_client, frozen, customer_token, subscription, catalog, single_use
 ):

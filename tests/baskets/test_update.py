@@ -353,10 +353,31 @@ def test_a_malformed_action_is_a_validation_error(api_client, storefront_token, 
 
     assert response.status_code == 400
     path, message = next(iter(details.items()))
+    # The field's path, and (API.md §4: "any invalid action → 400 with details.actions[index]")
+    # the action by its index, as a business-rule refusal would be.
+    field = path.removeprefix("order.orderItems.0.")
     assert response.json() == {
         "message": f"Invalid request: {path}: {message}",
         "code": "validation_error",
-        "details": details,
+        "details": {**details, "actions": {"0": {"code": "invalid_action", "message": f"{field}: {message}"}}},
+    }
+    assert snapshot(basket) == before
+
+
+def test_malformed_actions_are_each_reported_by_index(api_client, storefront_token, basket, offer_item, offer):
+    before = snapshot(basket)
+    actions = [add(offer), {"orderItemActionType": "update", "id": "nope", "quantity": 0}, remove(offer_item),
+               {"orderItemActionType": "remove"}]  # fmt: skip
+
+    response = update(api_client, storefront_token, basket, actions)
+
+    assert response.status_code == 400
+    assert response.json()["details"]["actions"] == {
+        "1": {
+            "code": "invalid_action",
+            "message": "id: Must be a valid UUID.; quantity: Ensure this value is greater than or equal to 1.",
+        },
+        "3": {"code": "invalid_action", "message": "id: A remove action needs the order item id."},
     }
     assert snapshot(basket) == before
 
