@@ -64,6 +64,12 @@ class LinkRefused(ApplicationError):
     def for_refusal(cls, refusal: LinkRefusal) -> LinkRefused:
         return cls(_REFUSAL_MESSAGES[refusal], code=refusal.value, status=400)
 
+    @classmethod
+    def revoked(cls) -> LinkRefused:
+        """A landing state issued under links staff have since revoked: gone (410)."""
+        refusal = LinkRefusal.REVOKED
+        return cls(_REFUSAL_MESSAGES[refusal], code=refusal.value, status=410)
+
 
 def link_token(basket: Basket, kind: LinkKind) -> str:
     return signing.dumps({"b": basket.id.hex, "n": basket.link_nonce}, salt=_SALTS[kind])

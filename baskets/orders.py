@@ -19,6 +19,7 @@ from django.utils.module_loading import import_string
 from baskets import selectors
 from baskets.actors import Actor
 from baskets.errors import BASKET_NOT_FOUND, BasketInvalid, BasketNotFound, OrderCodes
+from baskets.links import LinkRefused
 from baskets.locks import lock_basket
 from baskets.models import Basket, BasketStatus, OrderItem, OrderType, Payment, PromoRedemption
 from baskets.payments import PaymentGatewayError, PaymentRequest, payment_gateway
@@ -136,6 +137,7 @@ def basket_complete(
     customer_details: dict[str, str] | None = None,
     payment: dict[str, str] | None = None,
     if_match: int | None = None,
+    link_nonce: str | None = None,
     now: datetime | None = None,
 ) -> CompletedOrder:
     """Complete a basket: the order is placed, paid through the gateway and the basket `completed`.
@@ -150,7 +152,9 @@ def basket_complete(
 
     `any_basket` (staff callers) sees every basket; otherwise only those visible to `actor`.
     `if_match` (POST /api/order's If-Match) must be the basket's version; None (no header, or the
-    hosted checkout page) checks nothing.
+    hosted checkout page) checks nothing. `link_nonce` (the hosted page: the nonce its cookie was
+    issued under) must still be the basket's, checked under the lock: links revoked while the
+    customer was on the page stop the order (LinkRefused link_revoked, 410).
     Raises BasketNotFound (404), BasketCompleted (409), BasketExpired (410), VersionMismatch (412),
     BasketInvalid (400 basket_invalid, every finding in details), ApplicationError
     customer_email_required (400), PromoCodeRefused promo_code_exhausted (400), SubscriptionLocked
@@ -164,6 +168,8 @@ def basket_complete(
         raise BasketNotFound(BASKET_NOT_FOUND)
     basket_ensure_mutable(basket)
     basket_check_version(basket, if_match)
+    if link_nonce is not None and basket.link_nonce != link_nonce:
+        raise LinkRefused.revoked()
     if basket.promo_code_id is not None:
         # Loaded with the basket; only a selectedItems code needs its eligible offers (one query).
         selectors.promo_code_load_eligible_offers(basket.promo_code)

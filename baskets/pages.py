@@ -4,7 +4,9 @@ confirmation page and the link-error page.
 Plain Django views, not API actions: a customer follows these from an e-mail in a browser, so
 they take no OAuth token and answer HTML (a redirect or a page), never the API's JSON errors.
 The signed `limio_state` cookie is the customer's credential for that one basket here: the page
-reads, changes and completes only the basket it names, through the same services as the API.
+reads, changes and completes only the basket it names, through the same services as the API, and
+only while the cookie's link nonce is the basket's (revoking the links shuts the cookie out too).
+Form posts are rate-limited per client IP and per basket (settings.THROTTLE_PAGE_RATES).
 
 They work without JavaScript: plain forms posted with a CSRF token, each answered with a
 redirect back to the page (Post/Redirect/Get) or, when refused, the page again with the errors.
@@ -31,12 +33,13 @@ from baskets.actors import Actor
 from baskets.api.render import order_to_wire
 from baskets.errors import BasketCompleted, BasketExpired, BasketInvalid, BasketNotFound, PromoCodeRefused
 from baskets.forms import CustomerDetailsForm, PromoCodeForm, details_initial
-from baskets.landing_state import basket_id_from_signed_cookie, parse_basket_id, set_landing_state
+from baskets.landing_state import parse_basket_id, set_landing_state, signed_landing_state
 from baskets.links import TOKEN_PARAMETERS, LinkKind, LinkRefusal, LinkRefused
 from baskets.models import Basket, BasketStatus, OrderItem, OrderType, Payment, PromoRedemption
 from baskets.subscription_checkout import update_basket_quote
 from checkout_project.api.errors import ApplicationError, require_get
 from checkout_project.api.recaptcha import client_ip
+from checkout_project.api.throttling import throttle_posts
 from subscriptions.pricing import format_amount, schedule_in_words
 
 # The project's policy (settings.SECURE_CSP: our own static files only, no inline scripts or
@@ -107,8 +110,37 @@ def assisted_link(request: HttpRequest) -> HttpResponse:
 # --- The checkout page ----------------------------------------------------------------------------
 
 
-def _landing_basket(request: HttpRequest) -> Basket | None:
-    return selectors.basket_for_checkout_page(basket_id_from_signed_cookie(request.COOKIES))
+def landing_basket_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Calls `view(request, basket)` with the basket of the signed landing-state cookie.
+
+    Without a signed cookie naming a basket, or with one signed before cookies carried the link
+    nonce (it cannot show whether its link was revoked since), the "no basket" page (404). With
+    a nonce that is no longer the basket's (its links were revoked), the link-error page (410).
+    """
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        state = signed_landing_state(request.COOKIES)
+        if state is None or state.link_nonce is None:
+            return _no_basket(request)
+        basket = selectors.basket_for_checkout_page(state.basket_id)
+        if basket is None:
+            return _no_basket(request)
+        if basket.link_nonce != state.link_nonce:
+            return _link_error(request, LinkRefused.revoked())
+        return view(request, basket, *args, **kwargs)
+
+    return wrapped
+
+
+def _basket_counter(request: HttpRequest) -> list[tuple[str, str]]:
+    """The per-basket counter of a post: the basket a signed cookie names (unsigned ones count per IP only)."""
+    state = signed_landing_state(request.COOKIES)
+    return [("pages:basket", f"basket:{state.basket_id}")] if state is not None else []
+
+
+# Form posts: per client IP and per basket (settings.THROTTLE_PAGE_RATES); refused before any read.
+throttled_form = throttle_posts("pages", more=_basket_counter)
 
 
 def _is_over(basket: Basket) -> bool:
@@ -245,11 +277,9 @@ def _render_checkout(
 
 @require_GET
 @hosted_page
-def checkout_page(request: HttpRequest) -> HttpResponse:
+@landing_basket_page
+def checkout_page(request: HttpRequest, basket: Basket) -> HttpResponse:
     """GET /checkout/: the landing-state basket, its promo code field and the customer-details form."""
-    basket = _landing_basket(request)
-    if basket is None:
-        return _no_basket(request)
     return _render_checkout(request, basket)
 
 
@@ -262,11 +292,10 @@ def _checkout_redirect(request: HttpRequest, notice: str | None = None) -> HttpR
 
 @require_POST
 @hosted_page
-def apply_promo_code(request: HttpRequest) -> HttpResponse:
+@throttled_form
+@landing_basket_page
+def apply_promo_code(request: HttpRequest, basket: Basket) -> HttpResponse:
     """POST /checkout/promo-code: apply a code through baskets.promo_codes, as the API does."""
-    basket = _landing_basket(request)
-    if basket is None:
-        return _no_basket(request)
     form = PromoCodeForm(request.POST)
     if not form.is_valid():
         return _render_checkout(request, basket, promo_form=form, status=400)
@@ -283,11 +312,10 @@ def apply_promo_code(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @hosted_page
-def remove_promo_code(request: HttpRequest) -> HttpResponse:
+@throttled_form
+@landing_basket_page
+def remove_promo_code(request: HttpRequest, basket: Basket) -> HttpResponse:
     """POST /checkout/promo-code/remove: take the code off the basket."""
-    basket = _landing_basket(request)
-    if basket is None:
-        return _no_basket(request)
     try:
         promo_codes.promo_code_remove(actor=PAGE_ACTOR, basket_id=basket.id)
     except (BasketCompleted, BasketExpired, BasketNotFound):
@@ -297,22 +325,25 @@ def remove_promo_code(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @hosted_page
-def place_order(request: HttpRequest) -> HttpResponse:
+@throttled_form
+@landing_basket_page
+def place_order(request: HttpRequest, basket: Basket) -> HttpResponse:
     """POST /checkout/order: complete the basket through baskets.orders.basket_complete.
 
     The same completion as POST /api/order: re-validation, promo redemption, subscriptions,
     payment. Completing twice shows the confirmation again (a double-clicked button).
     """
-    basket = _landing_basket(request)
-    if basket is None:
-        return _no_basket(request)
     form = CustomerDetailsForm(request.POST, remote_ip=client_ip(request))
     if not form.is_valid():
         return _render_checkout(request, basket, details_form=form, status=400)
     try:
         # The signed cookie names this basket and no other: the customer may complete it.
         orders.basket_complete(
-            actor=PAGE_ACTOR, basket_id=basket.id, any_basket=True, customer_details=form.customer_details()
+            actor=PAGE_ACTOR,
+            basket_id=basket.id,
+            any_basket=True,
+            customer_details=form.customer_details(),
+            link_nonce=basket.link_nonce,  # the cookie's (landing_basket_page): revoked meanwhile stops it
         )
     except BasketCompleted:
         return redirect("checkout-confirmation")
@@ -320,12 +351,14 @@ def place_order(request: HttpRequest) -> HttpResponse:
         findings = [finding["message"] for finding in (invalid.details or {}).get("findings", [])]
         return _render_checkout(
             request,
-            _landing_basket(request) or basket,
+            selectors.basket_for_checkout_page(basket.id) or basket,
             details_form=form,
             order_error="We could not place your order:",
             order_findings=findings,
             status=invalid.status_code,
         )
+    except LinkRefused as refused:
+        return _link_error(request, refused)
     except PromoCodeRefused as refused:
         # Used up by other orders since it was applied: the customer can remove it and go on.
         return _render_checkout(
@@ -338,18 +371,16 @@ def place_order(request: HttpRequest) -> HttpResponse:
         )
     except ApplicationError as error:
         # Expired (410), a subscription locked or changed meanwhile (423, 409), the gateway (502).
-        fresh = _landing_basket(request) or basket
+        fresh = selectors.basket_for_checkout_page(basket.id) or basket
         return _render_checkout(request, fresh, details_form=form, order_error=error.message, status=error.status_code)
     return redirect("checkout-confirmation")
 
 
 @require_GET
 @hosted_page
-def confirmation_page(request: HttpRequest) -> HttpResponse:
+@landing_basket_page
+def confirmation_page(request: HttpRequest, basket: Basket) -> HttpResponse:
     """GET /checkout/confirmation: what was ordered, once the basket is completed."""
-    basket = _landing_basket(request)
-    if basket is None:
-        return _no_basket(request)
     if basket.status != BasketStatus.COMPLETED:
         return redirect("checkout-page")
     items = list(basket.items.all())

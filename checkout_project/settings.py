@@ -359,6 +359,16 @@ THROTTLE_RATES = {
     "anonymous": env_rate("THROTTLE_RATE_ANONYMOUS", "60/min"),
 }
 
+# Form posts of the plain Django pages (checkout_project.api.throttling.throttle_posts), per
+# client IP, and on the hosted checkout pages per basket too. A customer posts a handful of
+# times a minute (a promo code, the details form again after a mistake); these stop guessing
+# promo codes or passwords at machine speed. The two login forms share one counter per IP.
+THROTTLE_PAGE_RATES = {
+    "pages": env_rate("THROTTLE_RATE_PAGES", "30/min"),
+    "pages:basket": env_rate("THROTTLE_RATE_PAGES_BASKET", "10/min"),
+    "login": env_rate("THROTTLE_RATE_LOGIN", "10/min"),
+}
+
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "") or ("text" if DEBUG else "json")
 if LOG_FORMAT not in {"json", "text"}:
     raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, got {LOG_FORMAT!r}")

@@ -15,6 +15,7 @@ from baskets.api.order_views import AdminPromoCodeViewSet, OrderViewSet
 from baskets.api.subscription_views import SubscriptionCheckoutViewSet
 from baskets.api.views import CheckoutViewSet
 from checkout_project.api.oauth_views import IntrospectTokenView
+from checkout_project.api.throttling import throttle_posts
 from checkout_project.health import healthz, readyz
 from partners.api import PartnerCheckoutViewSet, PartnerSubscriptionCheckoutViewSet
 
@@ -24,6 +25,9 @@ API_DOCS_CSP = {
     "style-src": [CSP.SELF, CSP.UNSAFE_INLINE],
     "img-src": [CSP.SELF, "data:"],
 }
+
+# Password guessing: the login forms' posts count per client IP, one counter for both forms.
+throttled_login = throttle_posts("login")
 
 router = SimpleRouter(trailing_slash=False)
 router.register("checkout", CheckoutViewSet, basename="checkout")
@@ -55,8 +59,10 @@ urlpatterns = [
     path("oauth2/introspect/", IntrospectTokenView.as_view(), name="oauth2-introspect"),
     # Only authorize, token, revoke and introspect: no self-service application management.
     path("oauth2/", include((oauth2_urls.base_urlpatterns, "oauth2_provider"), namespace="oauth2_provider")),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", throttled_login(auth_views.LoginView.as_view()), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # The admin's own login form, matched before admin.site.urls; `admin:login` still names it.
+    path("admin/login/", throttled_login(admin.site.login)),
     path("admin/", admin.site.urls),
 ]
 

@@ -1,4 +1,5 @@
-"""Request rates per OAuth application and scope (API.md §1: 429 with Retry-After).
+"""Request rates per OAuth application and scope (API.md §1: 429 with Retry-After), and per
+client IP (and basket) for the form posts of the plain Django pages (`throttle_posts`).
 
 Counters live in Django's cache: per process with the default LocMemCache, shared by every
 app server when CACHE_URL points at Redis. Each (scope, caller) pair gets a fixed window of
@@ -12,10 +13,16 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable, Iterable
+from functools import wraps
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import caches
 from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.cache import add_never_cache_headers
 from redis.exceptions import RedisError
 from rest_framework.throttling import BaseThrottle
 
@@ -34,6 +41,36 @@ def parse_rate(rate: str) -> tuple[int, int]:
         return int(count), _PERIODS[period.strip()[0].lower()]
     except (ValueError, KeyError, IndexError) as exc:
         raise ImproperlyConfigured(f"Throttle rate {rate!r} is not like '600/min'.") from exc
+
+
+def window_wait(scope: str, caller: str, rate: str, now: float) -> float | None:
+    """Count one request of `caller` in `scope`'s current window; None within `rate`, else the wait.
+
+    The wait is the seconds until the window ends. Raises RedisError when the cache is unreachable.
+    """
+    limit, period = parse_rate(rate)
+    window = int(now // period)
+    if count_request(f"throttle:{scope}:{caller}:{period}:{window}", period) <= limit:
+        return None
+    return (window + 1) * period - now
+
+
+def count_request(key: str, period: int) -> int:
+    """Count one more request in the window `key`; the count so far."""
+    cache = caches[settings.THROTTLE_CACHE]
+    # The key outlives its window a little so a slow clock on another server still counts into it.
+    if cache.add(key, 1, timeout=period + 5):
+        return 1
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr: this request opens the window again
+        cache.add(key, 1, timeout=period + 5)
+        return 1
+
+
+def retry_after(wait: float) -> int:
+    # Whole seconds, at least 1: Retry-After is an integer and "0" would invite an instant retry.
+    return max(1, math.ceil(wait))
 
 
 class ApplicationRateThrottle(BaseThrottle):
@@ -63,34 +100,83 @@ class ApplicationRateThrottle(BaseThrottle):
             rate = settings.THROTTLE_RATES[scope]
         except KeyError as exc:
             raise ImproperlyConfigured(f"THROTTLE_RATES has no rate for scope {scope!r}.") from exc
-        limit, period = parse_rate(rate)
-        now = self.timer()
-        window = int(now // period)
-        key = f"throttle:{scope}:{caller}:{period}:{window}"
         try:
-            count = self.count(key, period)
+            wait = window_wait(scope, caller, rate, self.timer())
         except RedisError as exc:
             # Throttling protects the service; an unreachable cache must not take the API down with it.
             logger.warning("throttling skipped: cache unavailable (%s)", exc.__class__.__name__)
             return True
-        if count <= limit:
-            return True
-        self._wait = (window + 1) * period - now
-        return False
-
-    @staticmethod
-    def count(key: str, period: int) -> int:
-        """Count one more request in the window `key`; the count so far."""
-        cache = caches[settings.THROTTLE_CACHE]
-        # The key outlives its window a little so a slow clock on another server still counts into it.
-        if cache.add(key, 1, timeout=period + 5):
-            return 1
-        try:
-            return cache.incr(key)
-        except ValueError:  # expired between add and incr: this request opens the window again
-            cache.add(key, 1, timeout=period + 5)
-            return 1
+        self._wait = wait
+        return wait is None
 
     def wait(self) -> float | None:
-        # Whole seconds, at least 1: Retry-After is an integer and "0" would invite an instant retry.
-        return None if self._wait is None else max(1, math.ceil(self._wait))
+        return None if self._wait is None else retry_after(self._wait)
+
+
+# --- Plain Django pages -----------------------------------------------------------------------------
+
+
+def client_ip_caller(request: HttpRequest) -> str:
+    return f"ip:{client_ip(request) or 'unknown'}"
+
+
+class PageRateThrottle:
+    """Rates for the form posts of plain Django views: the hosted checkout pages, the login forms.
+
+    Each post counts once against `THROTTLE_PAGE_RATES[scope]` per client IP, and against the
+    rate of every further (scope, caller) pair the view names (the hosted pages: per basket).
+    The same fixed windows and cache as the API's throttle; GETs are never counted.
+    """
+
+    timer = staticmethod(time.time)
+
+    @classmethod
+    def wait(cls, counters: Iterable[tuple[str, str]]) -> float | None:
+        """Count the request against each (scope, caller); None when all allow it, else the longest wait."""
+        now = cls.timer()
+        waits = []
+        for scope, caller in counters:
+            try:
+                rate = settings.THROTTLE_PAGE_RATES[scope]
+            except KeyError as exc:
+                raise ImproperlyConfigured(f"THROTTLE_PAGE_RATES has no rate for {scope!r}.") from exc
+            wait = window_wait(f"page:{scope}", caller, rate, now)
+            if wait is not None:
+                waits.append(wait)
+        return max(waits) if waits else None
+
+
+def throttle_posts(
+    scope: str, *, more: Callable[[HttpRequest], Iterable[tuple[str, str]]] | None = None
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """Limit a plain view's POSTs per client IP (`scope`) and per the pairs `more(request)` names.
+
+    A refused post reaches no view code (it changes nothing) and gets 429 with Retry-After and
+    a small HTML page, never the API's JSON. Off with THROTTLE_ENABLED; an unreachable cache
+    lets posts through, as on the API.
+    """
+
+    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if request.method == "POST" and settings.THROTTLE_ENABLED:
+                counters = [(scope, client_ip_caller(request)), *(more(request) if more is not None else ())]
+                try:
+                    wait = PageRateThrottle.wait(counters)
+                except RedisError as exc:
+                    logger.warning("throttling skipped: cache unavailable (%s)", exc.__class__.__name__)
+                    wait = None
+                if wait is not None:
+                    return too_many_requests(request, retry_after(wait))
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorate
+
+
+def too_many_requests(request: HttpRequest, seconds: int) -> HttpResponse:
+    response = render(request, "checkout/too_many_requests.html", {"retry_after": seconds}, status=429)
+    response["Retry-After"] = str(seconds)
+    add_never_cache_headers(response)
+    return response

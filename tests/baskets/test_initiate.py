@@ -156,11 +156,14 @@ def test_initiate_sets_a_signed_http_only_landing_state_cookie(api_client, store
     basket = Basket.objects.get()
     cookie = response.cookies[COOKIE]
     assert cookie.value == landing_state_value(basket)
-    public_id, signature = cookie.value.split(":")
+    # basket-<uuid>:<link nonce>:<signature>: the hosted pages refuse it once the links are revoked.
+    public_id, link_nonce, signature = cookie.value.split(":")
     assert public_id == f"basket-{basket.id}"
+    assert link_nonce == basket.link_nonce
     assert len(signature) >= 20
     assert basket_id_from_cookie({COOKIE: cookie.value}) == basket.id
-    assert basket_id_from_cookie({COOKIE: f"{public_id}:{'A' * len(signature)}"}) is None
+    assert basket_id_from_cookie({COOKIE: f"{public_id}:{link_nonce}:{'A' * len(signature)}"}) is None
+    assert basket_id_from_cookie({COOKIE: f"{public_id}:{'A' * len(link_nonce)}:{signature}"}) is None
     assert cookie["httponly"] is True
     assert cookie["samesite"] == "Lax"
     assert cookie["path"] == "/"
@@ -350,8 +353,8 @@ def _foreign_basket_cookie(kind: str, storefront_app, offer) -> tuple[Basket | N
     OrderItemFactory(basket=basket, offer=offer)
     value = landing_state_value(basket)
     if kind == "bad signature":
-        public_id, signature = value.split(":")
-        value = f"{public_id}:{signature[::-1]}"
+        public_id, link_nonce, signature = value.split(":")
+        value = f"{public_id}:{link_nonce}:{signature[::-1]}"
     return basket, value
 
 

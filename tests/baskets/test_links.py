@@ -8,19 +8,27 @@ from unittest import mock
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+from django.core import signing
 from django.test import override_settings
 from django.utils import timezone
 
-from baskets import services
+from baskets import orders, services
 from baskets.actors import Actor
 from baskets.errors import BasketNotFound
-from baskets.landing_state import basket_id_from_cookie, landing_state_value
+from baskets.landing_state import basket_id_from_cookie, landing_state_value, signed_landing_state
 from baskets.links import LinkKind, LinkRefusal, link_path, link_token, verify_link_token
 from baskets.models import Basket, BasketEvent
 from baskets.pages import CONTENT_SECURITY_POLICY
-from subscriptions.models import SubscriptionAddOn
+from subscriptions.models import Subscription, SubscriptionAddOn
 from tests.conftest import bearer
-from tests.factories import BasketFactory, CustomerFactory, OrderItemFactory, SubscriptionFactory, UserFactory
+from tests.factories import (
+    BasketFactory,
+    CustomerFactory,
+    OrderItemFactory,
+    PromoCodeFactory,
+    SubscriptionFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -414,3 +422,180 @@ def test_the_checkout_page_says_when_the_basket_is_completed(client, basket):
 
     assert response.status_code == 200
     assert "This order has been completed." in response.content.decode()
+
+
+# --- Revoking the links shuts out the landing-state cookies they set ------------------------------
+
+DETAILS = {
+    "email": "ada@example.com",
+    "first_name": "Ada",
+    "last_name": "Lovelace",
+    "company_name": "",
+    "phone": "+44 20 7946 0000",
+    "recaptcha": "pass-offline-checkout-page",
+}
+PAGE_POSTS = [
+    ("/checkout/promo-code", {"code": "SAVE20"}),
+    ("/checkout/promo-code/remove", {}),
+    ("/checkout/order", DETAILS),
+]
+
+
+def revoke(basket: Basket) -> Basket:
+    return services.basket_revoke_links(
+        actor=Actor(user=UserFactory(is_staff=True), is_staff=True), basket_id=basket.id
+    )
+
+
+def old_format_value(basket: Basket) -> str:
+    """`basket-<uuid>:<signature>`, as cookies were signed before they carried the link nonce."""
+    return signing.Signer(salt="baskets.landing_state").sign(basket.public_id)
+
+
+def test_the_cookie_carries_the_link_nonce_it_was_issued_under(client, basket):
+    value = client.get(link_path(basket, RECOVER)).cookies["limio_state"].value
+
+    public_id, link_nonce, _signature = value.split(":")
+    assert (public_id, link_nonce) == (basket.public_id, basket.link_nonce)
+    state = signed_landing_state({"limio_state": value})
+    assert (state.basket_id, state.link_nonce) == (basket.id, basket.link_nonce)
+
+
+@pytest.mark.parametrize("kind", [RECOVER, ASSISTED])
+def test_after_revoking_the_cookie_an_old_link_set_opens_no_page_and_completes_nothing(client, basket, kind):
+    PromoCodeFactory(code="SAVE20")
+    assert client.get(link_path(basket, kind)).status_code == 302  # the test client keeps the cookie
+    assert client.get("/checkout/").status_code == 200
+    revoke(basket)
+    before = snapshot(basket)
+
+    for path in ("/checkout/", "/checkout/confirmation"):
+        response = client.get(path)
+        assert_refused(response, 410, "link_revoked")
+        assert "This link has been withdrawn." in response.content.decode()
+    for path, data in PAGE_POSTS:
+        assert_refused(client.post(path, data), 410, "link_revoked")
+
+    assert snapshot(basket) == before
+    assert basket.status == "active"
+    assert basket.promo_code_id is None
+
+
+def test_links_revoked_while_the_customer_is_on_the_page_stop_the_order(client, basket, monkeypatch):
+    # Revoked after the page checked the cookie and before the completion locked the basket: the
+    # completion compares the nonce again under the lock.
+    assert client.get(link_path(basket, RECOVER)).status_code == 302
+    complete = orders.basket_complete
+
+    def revoked_meanwhile(**kwargs):
+        revoke(basket)
+        return complete(**kwargs)
+
+    monkeypatch.setattr(orders, "basket_complete", revoked_meanwhile)
+
+    response = client.post("/checkout/order", DETAILS)
+
+    assert_refused(response, 410, "link_revoked")
+    basket.refresh_from_db()
+    assert basket.status == "active"
+    assert not Subscription.objects.exists()
+    assert not BasketEvent.objects.filter(basket=basket, kind="completed").exists()
+
+
+def test_a_fresh_link_after_revoking_opens_the_page_and_completes_the_order(client, basket):
+    client.get(link_path(basket, RECOVER))
+    revoked = revoke(basket)
+    assert client.get("/checkout/").status_code == 410
+
+    followed = client.get(link_path(revoked, RECOVER))
+
+    assert followed.status_code == 302
+    assert followed.cookies["limio_state"].value == landing_state_value(revoked)
+    assert client.get("/checkout/").status_code == 200
+    assert client.post("/checkout/order", DETAILS).status_code == 302
+    basket.refresh_from_db()
+    assert basket.status == "completed"
+    assert client.get("/checkout/confirmation").status_code == 200
+
+
+def test_after_revoking_the_api_still_takes_the_cookie_under_its_ownership_rules(
+    api_client, storefront_app, storefront_token, other_storefront_token, offer
+):
+    basket = BasketFactory(application=storefront_app)
+    OrderItemFactory(basket=basket, offer=offer)
+    api_client.cookies["limio_state"] = landing_state_value(basket)
+    revoke(basket)
+    add = {"orderItemActionType": "add", "offer": {"id": offer.id}}
+
+    other = api_client.put(
+        "/api/checkout/update", {"order": {"orderItems": [add]}}, format="json", **bearer(other_storefront_token)
+    )
+    owner = api_client.put(
+        "/api/checkout/update", {"order": {"orderItems": [add]}}, format="json", **bearer(storefront_token)
+    )
+
+    assert other.status_code == 404  # not its basket: the API's 404, cookie or not (API.md §2, §3)
+    assert owner.status_code == 200, owner.json()
+    assert owner.json()["id"] == basket.public_id
+    assert basket.items.count() == 2
+
+
+@pytest.mark.parametrize("value", ["bare id", "old format"])
+def test_a_bare_id_or_a_value_signed_without_the_nonce_works_on_the_api_and_not_on_the_pages(
+    api_client, client, storefront_app, storefront_token, offer, value
+):
+    basket = BasketFactory(application=storefront_app)
+    OrderItemFactory(basket=basket, offer=offer)
+    cookie = basket.public_id if value == "bare id" else old_format_value(basket)
+    api_client.cookies["limio_state"] = cookie
+    client.cookies["limio_state"] = cookie
+    add = {"orderItemActionType": "add", "offer": {"id": offer.id}}
+
+    answer = api_client.put(
+        "/api/checkout/update", {"order": {"orderItems": [add]}}, format="json", **bearer(storefront_token)
+    )
+    assert answer.status_code == 200, answer.json()
+    assert basket_id_from_cookie({"limio_state": cookie}) == basket.id
+
+    before = snapshot(basket)
+    page = client.get("/checkout/")
+    assert page.status_code == 404
+    assert "<h1>No basket found</h1>" in page.content.decode()
+    for path, data in PAGE_POSTS:
+        assert client.post(path, data).status_code == 404
+    assert snapshot(basket) == before
+
+
+@pytest.mark.parametrize("tamper", ["current nonce", "another nonce", "no nonce", "empty nonce"])
+def test_a_tampered_nonce_is_refused_by_the_pages_and_the_api(
+    api_client, client, storefront_app, storefront_token, offer, tamper
+):
+    basket = BasketFactory(application=storefront_app)
+    OrderItemFactory(basket=basket, offer=offer)
+    public_id, old_nonce, signature = landing_state_value(basket).split(":")
+    revoked = revoke(basket)
+    nonce = {"current nonce": revoked.link_nonce, "another nonce": "A" * len(old_nonce), "empty nonce": ""}.get(tamper)
+    cookie = f"{public_id}:{signature}" if nonce is None else f"{public_id}:{nonce}:{signature}"
+    client.cookies["limio_state"] = cookie
+    api_client.cookies["limio_state"] = cookie
+    before = snapshot(basket)
+
+    assert signed_landing_state({"limio_state": cookie}) is None
+    assert basket_id_from_cookie({"limio_state": cookie}) is None
+    assert client.get("/checkout/").status_code == 404
+    assert client.post("/checkout/order", DETAILS).status_code == 404
+    answer = api_client.put(
+        "/api/checkout/update",
+        {"order": {"orderItems": [{"orderItemActionType": "add", "offer": {"id": offer.id}}]}},
+        format="json",
+        **bearer(storefront_token),
+    )
+    assert answer.status_code == 404
+    assert snapshot(basket) == before
+
+
+def test_a_signed_value_with_an_empty_nonce_is_no_landing_state(basket):
+    value = signing.Signer(salt="baskets.landing_state").sign(f"{basket.public_id}:")
+
+    assert signed_landing_state({"limio_state": value}) is None
+    assert basket_id_from_cookie({"limio_state": value}) is None
