@@ -29,6 +29,7 @@ from tests.factories import (
     SubscriptionFactory,
     UserFactory,
 )
+from tests.pages import CHECKOUT_DETAILS
 
 pytestmark = pytest.mark.django_db
 
@@ -426,18 +427,10 @@ def test_the_checkout_page_says_when_the_basket_is_completed(client, basket):
 
 # --- Revoking the links shuts out the landing-state cookies they set ------------------------------
 
-DETAILS = {
-    "email": "ada@example.com",
-    "first_name": "Ada",
-    "last_name": "Lovelace",
-    "company_name": "",
-    "phone": "+44 20 7946 0000",
-    "recaptcha": "pass-offline-checkout-page",
-}
 PAGE_POSTS = [
     ("/checkout/promo-code", {"code": "SAVE20"}),
     ("/checkout/promo-code/remove", {}),
-    ("/checkout/order", DETAILS),
+    ("/checkout/order", CHECKOUT_DETAILS),
 ]
 
 
@@ -493,7 +486,7 @@ def test_links_revoked_while_the_customer_is_on_the_page_stop_the_order(client, 
 
     monkeypatch.setattr(orders, "basket_complete", revoked_meanwhile)
 
-    response = client.post("/checkout/order", DETAILS)
+    response = client.post("/checkout/order", CHECKOUT_DETAILS)
 
     assert_refused(response, 410, "link_revoked")
     basket.refresh_from_db()
@@ -512,7 +505,7 @@ def test_a_fresh_link_after_revoking_opens_the_page_and_completes_the_order(clie
     assert followed.status_code == 302
     assert followed.cookies["limio_state"].value == landing_state_value(revoked)
     assert client.get("/checkout/").status_code == 200
-    assert client.post("/checkout/order", DETAILS).status_code == 302
+    assert client.post("/checkout/order", CHECKOUT_DETAILS).status_code == 302
     basket.refresh_from_db()
     assert basket.status == "completed"
     assert client.get("/checkout/confirmation").status_code == 200
@@ -583,7 +576,7 @@ def test_a_tampered_nonce_is_refused_by_the_pages_and_the_api(
     assert signed_landing_state({"limio_state": cookie}) is None
     assert basket_id_from_cookie({"limio_state": cookie}) is None
     assert client.get("/checkout/").status_code == 404
-    assert client.post("/checkout/order", DETAILS).status_code == 404
+    assert client.post("/checkout/order", CHECKOUT_DETAILS).status_code == 404
     answer = api_client.put(
         "/api/checkout/update",
         {"order": {"orderItems": [{"orderItemActionType": "add", "offer": {"id": offer.id}}]}},

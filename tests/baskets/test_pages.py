@@ -27,17 +27,9 @@ from tests.factories import (
     PromoCodeFactory,
     SubscriptionFactory,
 )
+from tests.pages import CHECKOUT_DETAILS
 
 pytestmark = pytest.mark.django_db
-
-DETAILS = {
-    "email": "grace@example.com",
-    "first_name": "Grace",
-    "last_name": "Hopper",
-    "company_name": "",
-    "phone": "+44 20 7946 0000",
-    "recaptcha": "pass-offline-checkout-page",
-}
 
 
 @pytest.fixture
@@ -120,7 +112,7 @@ def test_without_a_signed_cookie_there_is_no_basket(client, basket, path):
     [
         ("/checkout/promo-code", {"code": "ANY"}),
         ("/checkout/promo-code/remove", {}),
-        ("/checkout/order", DETAILS),
+        ("/checkout/order", CHECKOUT_DETAILS),
     ],
 )
 def test_posts_without_a_signed_cookie_change_nothing(client, basket, path, data):
@@ -138,7 +130,7 @@ def test_posts_need_the_csrf_token(basket):
     browser.cookies["limio_state"] = landing_state_value(basket)
     before = state(basket)
 
-    response = browser.post("/checkout/order", DETAILS)
+    response = browser.post("/checkout/order", CHECKOUT_DETAILS)
 
     assert response.status_code == 403
     assert state(basket) == before
@@ -239,7 +231,9 @@ def test_removing_when_there_is_no_code_changes_nothing(customer_client, basket)
 def test_details_with_mistakes_show_field_errors_and_change_nothing(customer_client, basket):
     before = state(basket)
 
-    response = customer_client.post("/checkout/order", {**DETAILS, "email": "grace@", "last_name": "", "phone": "x"})
+    response = customer_client.post(
+        "/checkout/order", {**CHECKOUT_DETAILS, "email": "grace@", "last_name": "", "phone": "x"}
+    )
 
     assert response.status_code == 400
     page = page_text(response)
@@ -258,7 +252,7 @@ def test_placing_the_order_completes_the_basket_through_the_order_service(custom
     basket.promo_code = PromoCodeFactory(code="SAVE20", available_quantity=5)
     basket.save()
 
-    response = customer_client.post("/checkout/order", DETAILS)
+    response = customer_client.post("/checkout/order", CHECKOUT_DETAILS)
 
     assert response.status_code == 302
     assert response["Location"] == "/checkout/confirmation"
@@ -292,9 +286,9 @@ def test_placing_the_order_completes_the_basket_through_the_order_service(custom
 
 
 def test_placing_the_order_twice_shows_the_confirmation_again(customer_client, basket):
-    assert customer_client.post("/checkout/order", DETAILS).status_code == 302
+    assert customer_client.post("/checkout/order", CHECKOUT_DETAILS).status_code == 302
 
-    again = customer_client.post("/checkout/order", DETAILS)
+    again = customer_client.post("/checkout/order", CHECKOUT_DETAILS)
 
     assert again.status_code == 302
     assert again["Location"] == "/checkout/confirmation"
@@ -313,7 +307,7 @@ def test_an_expired_basket_cannot_be_ordered(customer_client, basket):
     Basket.objects.filter(pk=basket.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
     before = state(basket)
 
-    response = customer_client.post("/checkout/order", DETAILS)
+    response = customer_client.post("/checkout/order", CHECKOUT_DETAILS)
 
     assert response.status_code == 410
     page = page_text(response)
@@ -329,7 +323,7 @@ def test_a_code_used_up_meanwhile_stops_the_order_with_a_message(customer_client
     PromoCode = type(promo)
     PromoCode.objects.filter(pk=promo.pk).update(redeemed_count=1)  # another order took the last one
 
-    response = customer_client.post("/checkout/order", DETAILS)
+    response = customer_client.post("/checkout/order", CHECKOUT_DETAILS)
 
     assert response.status_code == 400
     assert "We could not place your order" in page_text(response)
@@ -352,7 +346,7 @@ def test_a_code_used_up_meanwhile_stops_the_order_with_a_message(customer_client
 def test_the_order_is_verified_with_recaptcha_on_the_server(customer_client, basket, token, message):
     before = state(basket)
 
-    response = customer_client.post("/checkout/order", {**DETAILS, "recaptcha": token})
+    response = customer_client.post("/checkout/order", {**CHECKOUT_DETAILS, "recaptcha": token})
 
     assert response.status_code == 400
     assert message in page_text(response)
@@ -369,7 +363,7 @@ def test_without_recaptcha_no_token_is_asked(customer_client, basket):
     page = customer_client.get("/checkout/").content.decode()
     assert "recaptcha" not in page
 
-    response = customer_client.post("/checkout/order", {k: v for k, v in DETAILS.items() if k != "recaptcha"})
+    response = customer_client.post("/checkout/order", {k: v for k, v in CHECKOUT_DETAILS.items() if k != "recaptcha"})
 
     assert response.status_code == 302
 
@@ -469,7 +463,7 @@ def test_a_downgrade_takes_effect_at_the_term_end_and_nothing_is_due_today(chang
 
 def test_confirming_a_change_applies_it_through_the_order_service(change, customer):
     change["choose"](change["upgrade"])
-    details = {**DETAILS, "email": customer.email, "first_name": "Ada", "last_name": "Lovelace"}
+    details = {**CHECKOUT_DETAILS, "email": customer.email, "first_name": "Ada", "last_name": "Lovelace"}
 
     response = change["client"].post("/checkout/order", details)
 

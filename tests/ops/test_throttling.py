@@ -25,6 +25,7 @@ from tests.factories import (
     UserFactory,
 )
 from tests.ops.test_settings import load_settings
+from tests.pages import CHECKOUT_DETAILS
 
 pytestmark = pytest.mark.django_db
 
@@ -203,9 +204,9 @@ def test_parse_rate_refuses_nonsense(rate):
         parse_rate(rate)
 
 
-def test_an_unreachable_cache_lets_requests_through(api_client, throttled, caplog):
-    # Nothing listens on port 1: redis-py's connection is refused at once (no network needed).
-    throttled.CACHES = {
+def use_an_unreachable_cache(settings) -> None:
+    """Throttle counters in a Redis nothing listens on: port 1 refuses at once (no network needed)."""
+    settings.CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
         "unreachable": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -213,7 +214,11 @@ def test_an_unreachable_cache_lets_requests_through(api_client, throttled, caplo
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         },
     }
-    throttled.THROTTLE_CACHE = "unreachable"
+    settings.THROTTLE_CACHE = "unreachable"
+
+
+def test_an_unreachable_cache_lets_requests_through(api_client, throttled, caplog):
+    use_an_unreachable_cache(throttled)
     token = reader_token("feed reader")
 
     answers = [api_client.get(ABANDONED, **bearer(token)).status_code for _ in range(5)]
@@ -224,14 +229,6 @@ def test_an_unreachable_cache_lets_requests_through(api_client, throttled, caplo
 
 # --- The hosted checkout pages' form posts and the login forms ----------------------------------------
 
-DETAILS = {
-    "email": "grace@example.com",
-    "first_name": "Grace",
-    "last_name": "Hopper",
-    "company_name": "",
-    "phone": "+44 20 7946 0000",
-    "recaptcha": "pass-offline-checkout-page",
-}
 PASSWORD = "correct horse battery staple"
 
 
@@ -290,7 +287,7 @@ def test_posts_under_the_rate_work(throttled, offer):
 
     applied = browser.post("/checkout/promo-code", {"code": "SAVE20"})
     removed = browser.post("/checkout/promo-code/remove")
-    ordered = browser.post("/checkout/order", DETAILS)
+    ordered = browser.post("/checkout/order", CHECKOUT_DETAILS)
 
     assert [applied.status_code, removed.status_code, ordered.status_code] == [302, 302, 302]
     basket.refresh_from_db()
@@ -317,7 +314,7 @@ def test_posts_without_a_valid_cookie_count_per_ip(throttled, offer):
     browser = Client()
     browser.cookies["limio_state"] = "forged"
 
-    answers = [browser.post("/checkout/order", DETAILS) for _ in range(6)]
+    answers = [browser.post("/checkout/order", CHECKOUT_DETAILS) for _ in range(6)]
 
     assert [answer.status_code for answer in answers] == [404] * 5 + [429]
 
@@ -325,10 +322,10 @@ def test_posts_without_a_valid_cookie_count_per_ip(throttled, offer):
 def test_a_burst_of_orders_over_the_rate_completes_nothing(throttled, offer):
     basket = page_basket(offer)
     browser = holder(basket)
-    mistakes = [browser.post("/checkout/order", {**DETAILS, "email": "grace@"}) for _ in range(3)]
+    mistakes = [browser.post("/checkout/order", {**CHECKOUT_DETAILS, "email": "grace@"}) for _ in range(3)]
     before = basket_state(basket)
 
-    refused = browser.post("/checkout/order", DETAILS)
+    refused = browser.post("/checkout/order", CHECKOUT_DETAILS)
 
     assert [answer.status_code for answer in mistakes] == [400, 400, 400]
     assert_too_many(refused, 40)
@@ -414,15 +411,7 @@ def test_the_admin_login_shares_the_login_counter(throttled):
 
 
 def test_an_unreachable_cache_lets_page_posts_through(throttled, offer, caplog):
-    throttled.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-        "unreachable": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": "redis://127.0.0.1:1/0",
-            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
-        },
-    }
-    throttled.THROTTLE_CACHE = "unreachable"
+    use_an_unreachable_cache(throttled)
     browser = holder(page_basket(offer))
 
     answers = [browser.post("/checkout/promo-code/remove").status_code for _ in range(5)]
