@@ -85,11 +85,9 @@ def idempotent(request, actor: Actor, handler: Callable[[], Response]) -> Respon
             with transaction.atomic():
                 record = IdempotencyRecord.objects.create(**new_record)
         except IntegrityError:
-            existing = IdempotencyRecord.objects.get(client_key=actor.client_key, key=key)
-            if existing.created >= expired_before:
-                return _replay(existing, request)
-            existing.delete()
-            record = IdempotencyRecord.objects.create(**new_record)
+            record = _existing_or_reclaimed(new_record, expired_before)
+            if record.status_code is not None:
+                return _replay(record, request)
         response = handler()
         if not 200 <= response.status_code < 300:
             transaction.set_rollback(True)
@@ -110,6 +108,25 @@ def idempotent(request, actor: Actor, handler: Callable[[], Response]) -> Respon
         }
         record.save(update_fields=["status_code", "body", "headers", "cookies"])
     return response
+
+
+def _existing_or_reclaimed(new_record: dict[str, str], expired_before: datetime) -> IdempotencyRecord:
+    """The key's record, locked: the live one to replay, or an expired one taken over for this
+    request (its answer cleared). Reusing the row instead of deleting and inserting it keeps two
+    concurrent retries of an expired key from colliding on the unique index: the second waits
+    for the first's row lock, then finds a live record and replays it."""
+    identity = {"client_key": new_record["client_key"], "key": new_record["key"]}
+    record = IdempotencyRecord.objects.select_for_update().filter(**identity).first()
+    if record is None:  # purged since the insert failed
+        return IdempotencyRecord.objects.create(**new_record)
+    if record.created < expired_before:
+        for name, value in new_record.items():
+            setattr(record, name, value)
+        record.created, record.status_code, record.body, record.headers, record.cookies = (
+            timezone.now(), None, None, {}, {},
+        )  # fmt: skip
+        record.save()
+    return record
 
 
 @transaction.atomic

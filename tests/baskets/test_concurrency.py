@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from baskets.models import Basket, BasketEvent
+from checkout_project.api.models import IdempotencyRecord
 from tests.conftest import bearer
 from tests.factories import BasketFactory, OfferFactory, OrderItemFactory
 from tests.threads import run_at_once
@@ -45,6 +49,30 @@ def test_twenty_parallel_updates_lose_none(storefront_token):
     events = BasketEvent.objects.filter(basket=basket, kind="items_changed")
     assert events.count() == 20
     assert sorted(events.values_list("version", flat=True)) == list(range(8, 28))
+
+
+def test_parallel_retries_of_an_expired_idempotency_key_run_once_and_replay(storefront_token):
+    # The key's record is past its lifetime: one retry takes it over and runs, the others wait
+    # for it and replay its answer (no unique-index collision, no 500).
+    offer = OfferFactory(name="Digital", path="/offers/digital-expired-key")
+    body = {"order": {"orderItems": [{"offer": {"id": offer.id, "version": offer.version}}]}}
+    IdempotencyRecord.objects.create(
+        client_key=f"{storefront_token.application.pk}:-", key="checkout-7", request_hash="old", status_code=200,
+        body={"id": "basket-from-yesterday"},
+    )  # fmt: skip
+    IdempotencyRecord.objects.update(created=timezone.now() - timedelta(days=2))
+
+    def send(index, client):
+        return client.post("/api/checkout/initiate", body, format="json", HTTP_IDEMPOTENCY_KEY="checkout-7",
+                           **bearer(storefront_token))  # fmt: skip
+
+    responses = run_at_once(6, send)
+
+    assert [response.status_code for response in responses] == [200] * 6, [r.content for r in responses]
+    basket = Basket.objects.get()
+    assert {response.json()["id"] for response in responses} == {basket.public_id}
+    assert sum(response.get("Idempotent-Replayed") == "true" for response in responses) == 5
+    assert IdempotencyRecord.objects.get().body["id"] == basket.public_id
 
 
 def test_parallel_initiates_with_one_idempotency_key_create_one_basket(storefront_token):
