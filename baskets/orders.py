@@ -26,6 +26,7 @@ from baskets.payments import PaymentGatewayError, PaymentRequest, payment_gatewa
 from baskets.promo_codes import promo_code_redeem
 from baskets.services import CUSTOMER_DETAIL_FIELDS, basket_check_version, basket_ensure_mutable, basket_transition
 from baskets.subscription_checkout import (
+    SubscriptionChanged,
     SubscriptionCheckout,
     SubscriptionCodes,
     subscription_ensure_unlocked,
@@ -105,6 +106,24 @@ def _new_subscriptions(customer: Customer, items: list[OrderItem], now: datetime
     return subscription_services.subscriptions_create(customer=customer, orders=orders, start=now)
 
 
+def _ensure_renewal_still_applies(basket: Basket, subscription: Subscription, main: OrderItem) -> None:
+    """Raise SubscriptionChanged (409) unless the renewal basket's offer is the locked subscription's
+    offer or that offer's renewal offer.
+
+    basket_initiate_renewal builds the basket onto the subscription's offer's renewal offer, or
+    onto the offer itself when it has none; once the subscription has moved to another offer (an
+    upgrade, or its scheduled downgrade taking effect), completing the renewal would move it back
+    onto the old plan's renewal. The offer's row was read with the basket (the lock query joins
+    `for_subscription__offer`): no query. When the subscription's offer changed between that read
+    and its lock, it changed after the basket was built: refused as well.
+    """
+    if main.offer_id == subscription.offer_id:
+        return
+    offer = basket.for_subscription.offer
+    if offer.pk != subscription.offer_id or offer.renewal_offer_id != main.offer_id:
+        raise SubscriptionChanged()
+
+
 def _renew(basket: Basket, items: list[OrderItem], now: datetime) -> Subscription:
     subscription = subscription_services.subscription_lock(subscription_id=basket.for_subscription_id)
     if subscription.status != Subscription.Status.ACTIVE:
@@ -113,6 +132,7 @@ def _renew(basket: Basket, items: list[OrderItem], now: datetime) -> Subscriptio
         )
     subscription_ensure_unlocked(subscription, now)
     main = next(item for item in items if item.type == OrderItem.Type.OFFER)
+    _ensure_renewal_still_applies(basket, subscription, main)
     add_ons: dict[str, int] = {}
     for item in items:
         if item.type == OrderItem.Type.ADD_ON:
@@ -158,12 +178,18 @@ def basket_complete(
     Raises BasketNotFound (404), BasketCompleted (409), BasketExpired (410), VersionMismatch (412),
     BasketInvalid (400 basket_invalid, every finding in details), ApplicationError
     customer_email_required (400), PromoCodeRefused promo_code_exhausted (400), SubscriptionLocked
-    (423), 409 for a changed or inactive subscription and UpstreamUnavailable (502) when the
-    gateway fails. Writes nothing when it raises.
+    (423), 409 for an inactive subscription or one that changed since the basket was built
+    (SubscriptionChanged subscription_changed: for an update basket, its offer, the term end a
+    downgrade was quoted for, or the add-ons it adds no longer fit; for a renewal, the subscription
+    moved to an offer that does not renew onto the basket's) and UpstreamUnavailable (502) when
+    the gateway fails. Writes nothing when it raises.
     """
     now = now or timezone.now()
     baskets = Basket.objects.all() if any_basket else selectors.visible_baskets(actor)
-    basket = lock_basket(baskets.select_related("customer", "for_subscription__customer", "promo_code"), basket_id)
+    basket = lock_basket(
+        baskets.select_related("customer", "for_subscription__customer", "for_subscription__offer", "promo_code"),
+        basket_id,
+    )
     if basket is None:
         raise BasketNotFound(BASKET_NOT_FOUND)
     basket_ensure_mutable(basket)

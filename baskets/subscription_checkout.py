@@ -75,6 +75,17 @@ class SubscriptionLocked(Locked):
         )
 
 
+class SubscriptionChanged(Conflict):
+    """The subscription is no longer what the basket was built against (its offer, its term, its
+    add-ons): the basket's quotes no longer hold, so it completes nothing (a new basket starts from
+    the subscription as it is now)."""
+
+    code = SubscriptionCodes.SUBSCRIPTION_CHANGED
+
+    def __init__(self) -> None:
+        super().__init__("The subscription changed since this basket was started; start a new one.")
+
+
 @dataclass
 class SubscriptionCheckout:
     """An update basket with its items, what each change costs and what the subscriber may do next."""
@@ -587,7 +598,8 @@ def basket_complete_update_subscription(
     a downgrade becomes the subscription's pending change (pending_offer / pending_change /
     pending_change_at = term end). The basket goes to `completed` through basket_transition.
     Raises BasketNotFound (404; staff actors see every basket), BasketCompleted (409),
-    Conflict subscription_changed (409) when the plan changed since the basket was built,
+    SubscriptionChanged (409 subscription_changed) when the subscription changed since the basket
+    was built (its offer, its term end for a downgrade, its add-ons: _ensure_still_applicable),
     BasketExpired (410), SubscriptionLocked (423) and ApplicationError basket_empty (400).
     Writes nothing when it raises.
     """
@@ -602,6 +614,49 @@ def basket_complete_update_subscription(
     return state
 
 
+def _ensure_still_applicable(
+    subscription: Subscription, items: list[OrderItem], added_offer: OrderItem | None, options: ChangeOptions
+) -> None:
+    """Raise SubscriptionChanged (409) unless the basket's change still applies to the subscription
+    as it is now; the caller holds the subscription's row lock and has written nothing yet.
+
+    What the basket was built against is read from its items and the change options the
+    completion loads anyway (no query):
+
+    - An added offer replaces the offer the subscription had when it was added (the automatic
+      `remove` item names it): that must still be the subscription's offer. The add-ons it
+      removes (automatic `remove` items: those the new offer does not sell) must still be exactly
+      the subscription's add-ons the new offer does not sell, or it would leave one on an offer
+      that does not sell it, unquoted.
+    - A deferred change (an added offer that is not an upgrade: a downgrade, as _plan_add decides)
+      was quoted for the term end it takes effect at, stored as its effective date: that must still
+      be the subscription's term end. A renewal since then moved the term end out, and the change
+      would otherwise be applied at once, quoted against a term that is over. Immediate changes
+      (an upgrade, added add-ons) are priced at completion against the term in force, pro rata
+      to its end, so a moved term only changes the amount the completion quotes and charges.
+    - Every added add-on is checked as _plan_add checked it when it was added, against the
+      subscription now (another basket, or the scheduled change taking effect, may have changed it
+      since): not on the subscription already (unless this change removes it), and sold with the
+      offer the subscription will have (the added offer, otherwise its current offer).
+    """
+    target = added_offer.offer_id if added_offer is not None else subscription.offer_id
+    removed = {i.offer_id for i in items if i.automatic and i.type == Offer.Type.ADD_ON}
+    if added_offer is not None:
+        replaced = {i.offer_id for i in items if i.automatic and i.type == Offer.Type.OFFER}
+        if replaced != {subscription.offer_id}:
+            raise SubscriptionChanged()
+        if added_offer.offer_id not in options.upgrades and added_offer.effective_date != subscription.term_end:
+            raise SubscriptionChanged()
+        if removed != {add_on for add_on in options.add_ons if (target, add_on) not in options.cross_sells}:
+            raise SubscriptionChanged()
+    kept = set(options.add_ons) - removed
+    for item in items:
+        if item.type != Offer.Type.ADD_ON or item.action_type != OrderItem.ActionType.ADD:
+            continue
+        if item.offer_id in kept or (target, item.offer_id) not in options.cross_sells:
+            raise SubscriptionChanged()
+
+
 def update_basket_apply_locked(
     *, basket: Basket, now: datetime, items: list[OrderItem] | None = None
 ) -> tuple[SubscriptionCheckout, dict[str, Any]]:
@@ -609,8 +664,9 @@ def update_basket_apply_locked(
 
     The caller holds the basket's row lock in its transaction (basket_complete_update_subscription,
     baskets.orders.basket_complete) and moves the basket to `completed` afterwards with the
-    returned event data. Locks the subscription row. Raises SubscriptionLocked (423), Conflict
-    subscription_changed (409) and ApplicationError basket_empty (400).
+    returned event data. Locks the subscription row. Raises SubscriptionLocked (423),
+    SubscriptionChanged (409 subscription_changed: the subscription no longer is what the basket
+    was built against, see _ensure_still_applicable) and ApplicationError basket_empty (400).
     """
     subscription = subscription_services.subscription_lock(subscription_id=basket.for_subscription_id)
     subscription_ensure_unlocked(subscription, now)
@@ -624,13 +680,7 @@ def update_basket_apply_locked(
     state = _state(basket, subscription, items, options, now)
 
     added_offer = _added_offer(items)
-    replaced = {i.offer_id for i in items if i.automatic and i.type == Offer.Type.OFFER}
-    if added_offer is not None and replaced != {subscription.offer_id}:
-        # Another basket changed the plan since this one was built: its quotes no longer hold.
-        raise Conflict(
-            "The subscription changed since this basket was started; start a new one.",
-            code=SubscriptionCodes.SUBSCRIPTION_CHANGED,
-        )
+    _ensure_still_applicable(subscription, items, added_offer, options)
     deferred = added_offer is not None and _is_deferred(added_offer, subscription)
     new_add_ons = {i.offer_id: i.quantity for i in items if i.type == Offer.Type.ADD_ON and i.action_type == "add"}
     auto_removed = [i.offer_id for i in items if i.type == Offer.Type.ADD_ON and i.action_type == "remove"]

@@ -1,4 +1,5 @@
-"""Real concurrency on PostgreSQL: a promo code's availableQuantity holds, a basket completes once."""
+"""Real concurrency on PostgreSQL: a promo code's availableQuantity holds, a basket completes once,
+a subscription's change baskets completing at once change it once."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from decimal import Decimal
 import pytest
 
 from baskets.models import Basket, BasketEvent, Payment, PromoCode, PromoRedemption
-from subscriptions.models import Subscription
+from subscriptions.models import Subscription, SubscriptionAddOn
 from tests.conftest import bearer
-from tests.factories import BasketFactory, OrderItemFactory, PromoCodeFactory
+from tests.factories import BasketFactory, OfferFactory, OrderItemFactory, PromoCodeFactory, SubscriptionFactory
 from tests.threads import run_at_once
 
 pytestmark = [pytest.mark.requires_postgres, pytest.mark.django_db(transaction=True)]
@@ -73,3 +74,81 @@ def test_one_basket_completes_once_whatever_the_concurrency(storefront_token, of
     basket.refresh_from_db()
     assert (basket.status, basket.version) == ("completed", 2)
     assert list(BasketEvent.objects.filter(basket=basket).values_list("kind", flat=True)) == ["completed"]
+
+
+PASS = {"HTTP_X_LIMIO_RECAPTCHA": "pass-token"}
+
+
+def change_basket(client, token, subscription, offer) -> Basket:
+    """An update basket for `subscription` adding `offer`, built through the API."""
+    body = {"order": {"order_type": "update_subscription", "forSubscription": {"id": subscription.public_id}}}
+    initiated = client.post("/api/checkout/subscription", body, format="json", **bearer(token), **PASS)
+    assert initiated.status_code == 200, initiated.json()
+    actions = [{"orderItemActionType": "add", "offer": {"id": offer.id}}]
+    changed = client.put(
+        "/api/checkout/subscription", {"order": {"orderItems": actions}}, format="json", **bearer(token), **PASS
+    )
+    assert changed.status_code == 200, changed.json()
+    return Basket.objects.get(pk=initiated.json()["id"].removeprefix("basket-"))
+
+
+def complete_at_once(token, baskets) -> list:
+    def send(index, client):
+        return client.post("/api/order", {"checkoutId": baskets[index].public_id}, format="json", **bearer(token))
+
+    return run_at_once(len(baskets), send)
+
+
+def assert_losers_unchanged(baskets, responses) -> None:
+    lost = [basket for basket, response in zip(baskets, responses, strict=True) if response.status_code == 409]
+    assert {response.json()["code"] for response in responses if response.status_code == 409} == {
+        "subscription_changed"
+    }
+    assert set(Basket.objects.filter(pk__in=[b.pk for b in lost]).values_list("status", "version")) == {("active", 2)}
+    assert not BasketEvent.objects.filter(basket__in=lost, kind="completed").exists()
+    assert not Payment.objects.filter(basket__in=lost).exists()
+
+
+def test_baskets_adding_the_same_add_on_at_once_add_and_charge_it_once(
+    api_client, customer, customer_token, offer, add_on
+):
+    subscription = SubscriptionFactory(customer=customer, offer=offer)
+    baskets = []
+    for _ in range(4):
+        api_client.cookies.clear()
+        baskets.append(change_basket(api_client, customer_token, subscription, add_on))
+
+    responses = complete_at_once(customer_token, baskets)
+
+    assert sorted(r.status_code for r in responses) == [200, 409, 409, 409], [r.json() for r in responses]
+    assert_losers_unchanged(baskets, responses)
+    assert list(SubscriptionAddOn.objects.filter(subscription=subscription).values_list("offer_id", "quantity")) == [
+        (add_on.id, 1)
+    ]
+    assert Payment.objects.count() == 1
+
+
+def test_an_add_on_and_an_upgrade_that_does_not_sell_it_completing_at_once_apply_one(
+    api_client, customer, customer_token, offer, add_on
+):
+    """Whichever completes first, the other was quoted against a subscription that is gone: the
+    subscription never ends on Premium with an add-on Premium does not sell."""
+    premium = OfferFactory(name="Premium", path="/offers/race-premium-plain")
+    offer.upgrade_offers.add(premium)
+    subscription = SubscriptionFactory(customer=customer, offer=offer)
+    baskets = []
+    for change in (add_on, premium):
+        api_client.cookies.clear()
+        baskets.append(change_basket(api_client, customer_token, subscription, change))
+
+    responses = complete_at_once(customer_token, baskets)
+
+    assert sorted(r.status_code for r in responses) == [200, 409], [r.json() for r in responses]
+    assert_losers_unchanged(baskets, responses)
+    subscription.refresh_from_db()
+    add_ons = list(subscription.add_ons.values_list("offer_id", flat=True))
+    if responses[0].status_code == 200:
+        assert (subscription.offer_id, add_ons) == (offer.id, [add_on.id])
+    else:
+        assert (subscription.offer_id, add_ons) == (premium.id, [])
+    assert Payment.objects.count() == 1

@@ -8,17 +8,19 @@ and a 2.50-a-month add-on (30.00 a term) 30 * 183/365 = 15.0410… → 15.04.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
 
 from baskets.actors import Actor
-from baskets.models import Basket, BasketEvent, BasketStatus, OrderItem, OrderType
+from baskets.models import Basket, BasketEvent, BasketStatus, OrderItem, OrderType, Payment
 from baskets.subscription_checkout import basket_complete_update_subscription
 from checkout_project.api.errors import Conflict
 from checkout_project.api.models import IdempotencyRecord
 from checkout_project.api.recaptcha import RecaptchaInvalid
 from subscriptions.models import SubscriptionAddOn
+from subscriptions.services import subscriptions_apply_due_changes
 from tests.conftest import bearer
 from tests.factories import (
     AccessTokenFactory,
@@ -803,3 +805,189 @@ def test_a_basket_started_before_the_change_took_effect_is_refused_after(
     assert basket.status == BasketStatus.ACTIVE
     assert subscription.offer_id == catalog["current"].id  # left for the job or the next new basket
     assert subscription.pending_offer_id == catalog["downgrade"].id
+
+
+# --- Completing against the subscription as it is now --------------------------------------------
+
+
+def order(api_client, token, basket):
+    return api_client.post("/api/order", {"checkoutId": basket.public_id}, format="json", **bearer(token))
+
+
+def renew(api_client, backoffice_token, subscription):
+    """A staff renewal ordered and completed: the term runs on one year onto the same offer."""
+    body = {"subscriptionId": subscription.public_id}
+    initiated = api_client.post("/api/admin/checkout/initiate/renew", body, format="json", **bearer(backoffice_token))
+    assert initiated.status_code == 200, initiated.json()
+    completed = api_client.post(
+        "/api/order", {"checkoutId": initiated.json()["id"]}, format="json", **bearer(backoffice_token)
+    )
+    assert completed.status_code == 200, completed.json()
+
+
+def written_for(subscription, basket) -> dict:
+    """What completing `basket` could change: the subscription, its add-ons, payments, the basket."""
+    subscription.refresh_from_db()
+    basket.refresh_from_db()
+    return {
+        "plan": (subscription.offer_id, subscription.quantity, subscription.term_start, subscription.term_end),
+        "pending": (subscription.pending_offer_id, subscription.pending_change, subscription.pending_change_at),
+        "add_ons": sorted(subscription.add_ons.values_list("offer_id", "quantity")),
+        "payments": sorted(Payment.objects.values_list("basket_id", "amount")),
+        "basket": (basket.status, basket.version, list(basket.events.values_list("kind", flat=True))),
+    }
+
+
+def assert_refused_as_changed(response, before: dict, subscription, basket) -> None:
+    assert response.status_code == 409, response.json()
+    assert response.json() == {
+        "message": "The subscription changed since this basket was started; start a new one.",
+        "code": "subscription_changed",
+    }
+    assert written_for(subscription, basket) == before
+    assert basket.status == BasketStatus.ACTIVE
+
+
+@pytest.fixture
+def crosswords(catalog):
+    """An add-on Standard sells and neither Premium nor Lite does."""
+    crosswords = OfferFactory(name="Crosswords", path="/offers/crosswords", type="add_on", charges=monthly("2.50"))
+    catalog["current"].cross_sell_add_ons.add(crosswords)
+    return crosswords
+
+
+def test_a_second_basket_adding_the_same_add_on_is_409_and_charges_nothing(
+    api_client, frozen, customer_token, subscription, catalog
+):
+    initiate(api_client, customer_token, subscription)
+    put(api_client, customer_token, [add(catalog["puzzles"])])
+    first = Basket.objects.get()
+    initiate(api_client, customer_token, subscription)
+    put(api_client, customer_token, [add(catalog["puzzles"])])
+    second = Basket.objects.exclude(pk=first.pk).get()
+    assert order(api_client, customer_token, first).status_code == 200
+    before = written_for(subscription, second)
+
+    response = order(api_client, customer_token, second)
+
+    assert_refused_as_changed(response, before, subscription, second)
+    assert before["add_ons"] == sorted([(catalog["archive"].id, 1), (catalog["puzzles"].id, 1)])
+    assert before["payments"] == [(first.id, Decimal("15.04"))]
+    assert before["basket"] == (BasketStatus.ACTIVE, 2, ["created", "items_changed"])
+
+
+def test_an_add_on_the_new_offer_does_not_sell_is_409_after_another_basket_upgraded(
+    api_client, frozen, customer_token, subscription, catalog, crosswords
+):
+    initiate(api_client, customer_token, subscription)
+    put(api_client, customer_token, [add(crosswords)])
+    add_on_basket = Basket.objects.get()
+    initiate(api_client, customer_token, subscription)
+    put(api_client, customer_token, [add(catalog["upgrade"])])
+    upgrade_basket = Basket.objects.exclude(pk=add_on_basket.pk).get()
+    assert order(api_client, customer_token, upgrade_basket).status_code == 200
+    before = written_for(subscription, add_on_basket)
+
+    response = order(api_client, customer_token, add_on_basket)
+
+    assert_refused_as_changed(response, before, subscription, add_on_basket)
+    assert before["plan"][0] == catalog["upgrade"].id
+    assert before["add_ons"] == []  # Premium does not sell the archive: the upgrade removed it
+    assert [basket_id for basket_id, _ in before["payments"]] == [upgrade_basket.id]
+
+
+def test_an_upgrade_is_409_after_another_basket_added_an_add_on_the_new_offer_does_not_sell(
+    api_client, frozen, customer_token, subscription, catalog, crosswords
+):
+    """The upgrade was quoted removing only the archive; completing it would leave the crosswords
+    on Premium, which does not sell them, neither credited nor removed."""
+    initiate(api_client, customer_token, subscription)
+    put(api_client, customer_token, [add(catalog["upgrade"])])
+    upgrade_basket = Basket.objects.get()
+    initiate(api_client, customer_token, subscription)
+    put(api_client, customer_token, [add(crosswords)])
+    add_on_basket = Basket.objects.exclude(pk=upgrade_basket.pk).get()
+    assert order(api_client, customer_token, add_on_basket).status_code == 200
+    before = written_for(subscription, upgrade_basket)
+
+    response = order(api_client, customer_token, upgrade_basket)
+
+    assert_refused_as_changed(response, before, subscription, upgrade_basket)
+    assert before["plan"][0] == catalog["current"].id
+    assert before["add_ons"] == sorted([(catalog["archive"].id, 1), (crosswords.id, 1)])
+    assert [basket_id for basket_id, _ in before["payments"]] == [add_on_basket.id]
+
+
+def test_an_add_on_the_new_offer_does_not_sell_is_409_after_the_scheduled_change_took_effect(
+    api_client, frozen, customer_token, subscription, catalog, crosswords
+):
+    """The basket was built on Standard the day before the term end; the job moved the subscription
+    to Lite at the term end, before the basket completed."""
+    customer_token.expires = datetime(2030, 1, 1, tzinfo=UTC)
+    customer_token.save()
+    frozen(datetime(2025, 12, 31, 12, tzinfo=UTC))
+    initiate(api_client, customer_token, subscription)
+    put(api_client, customer_token, [add(crosswords)])
+    add_on_basket = Basket.objects.get()
+    initiate(api_client, customer_token, subscription)
+    put(api_client, customer_token, [add(catalog["downgrade"])])
+    _complete(subscription, Basket.objects.exclude(pk=add_on_basket.pk).get())
+    frozen(datetime(2026, 1, 1, 1, tzinfo=UTC))
+    assert subscriptions_apply_due_changes(now=timezone.now(), batch_size=10) == 1
+    before = written_for(subscription, add_on_basket)
+
+    response = order(api_client, customer_token, add_on_basket)
+
+    assert_refused_as_changed(response, before, subscription, add_on_basket)
+    assert before["plan"][0] == catalog["downgrade"].id
+    assert before["payments"] == []
+
+
+def test_a_downgrade_built_before_a_renewal_is_409_instead_of_taking_effect_now(
+    api_client, frozen, customer_token, backoffice_token, subscription, catalog
+):
+    """Quoted for the term end 2026-01-01, which the renewal moved to 2027-01-01."""
+    initiate(api_client, customer_token, subscription)
+    put(api_client, customer_token, [add(catalog["downgrade"])])
+    downgrade_basket = Basket.objects.get()
+    renew(api_client, backoffice_token, subscription)
+    before = written_for(subscription, downgrade_basket)
+
+    response = order(api_client, customer_token, downgrade_basket)
+
+    assert_refused_as_changed(response, before, subscription, downgrade_basket)
+    assert before["plan"] == (
+        catalog["current"].id, 1, datetime(2025, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC),
+    )  # fmt: skip
+    assert before["pending"] == (None, None, None)
+    assert [basket.order_type for basket in Basket.objects.filter(payment__isnull=False)] == [OrderType.RENEW]
+
+    # A downgrade ordered now is quoted for the renewed term's end, and waits for it.
+    initiate(api_client, customer_token, subscription)
+    put(api_client, customer_token, [add(catalog["downgrade"])])
+    fresh = Basket.objects.filter(status=BasketStatus.ACTIVE).exclude(pk=downgrade_basket.pk).get()
+    assert order(api_client, customer_token, fresh).status_code == 200
+    subscription.refresh_from_db()
+    assert (subscription.offer_id, subscription.pending_offer_id, subscription.pending_change_at) == (
+        catalog["current"].id, catalog["downgrade"].id, datetime(2027, 1, 1, tzinfo=UTC),
+    )  # fmt: skip
+
+
+def test_a_renewal_built_before_an_upgrade_is_409_instead_of_moving_back_to_the_old_plan(
+    api_client, frozen, customer_token, backoffice_token, subscription, catalog
+):
+    body = {"subscriptionId": subscription.public_id}
+    initiated = api_client.post("/api/admin/checkout/initiate/renew", body, format="json", **bearer(backoffice_token))
+    assert initiated.status_code == 200, initiated.json()
+    renewal = Basket.objects.get(order_type=OrderType.RENEW)
+    initiate(api_client, customer_token, subscription)
+    put(api_client, customer_token, [add(catalog["upgrade"])])
+    upgrade_basket = Basket.objects.get(order_type=OrderType.UPDATE_SUBSCRIPTION)
+    assert order(api_client, customer_token, upgrade_basket).status_code == 200
+    before = written_for(subscription, renewal)
+
+    response = order(api_client, backoffice_token, renewal)
+
+    assert_refused_as_changed(response, before, subscription, renewal)
+    assert before["plan"][0] == catalog["upgrade"].id
+    assert [basket_id for basket_id, _ in before["payments"]] == [upgrade_basket.id]

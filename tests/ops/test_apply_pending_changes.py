@@ -10,9 +10,13 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from baskets import orders
+from baskets.actors import Actor
+from baskets.models import BasketStatus, Payment
+from baskets.subscription_checkout import SubscriptionChanged, basket_initiate_renewal
 from subscriptions.models import Subscription, SubscriptionAddOn
 from subscriptions.pricing import add_interval
-from tests.factories import OfferFactory, SubscriptionFactory
+from tests.factories import ApplicationFactory, OfferFactory, SubscriptionFactory
 from tests.threads import in_threads, row_locks_held
 
 pytestmark = pytest.mark.django_db
@@ -104,3 +108,30 @@ def test_a_subscription_held_by_a_checkout_is_skipped_not_waited_for(plans):
     assert Subscription.objects.get(pk=other.pk).offer_id == plans["lite"].id
     assert Subscription.objects.get(pk=held_subscription.pk).offer_id == plans["current"].id
     assert json.loads(run("--json")) == {"applied_pending_changes": 1}
+
+
+def test_a_renewal_built_before_the_change_took_effect_is_409_not_a_move_back_to_the_old_plan(plans, monkeypatch):
+    """The renewal basket (onto Standard) was built while the downgrade was still pending; the job
+    ran before staff completed it: completing it refuses rather than moving the subscription back."""
+    subscription = pending(plans, due_in=timedelta(hours=1))
+    staff = Actor(application=ApplicationFactory(), is_staff=True)
+    renewal, items, _ = basket_initiate_renewal(actor=staff, subscription_id=subscription.pk)
+    assert [item.offer_id for item in items] == [plans["current"].id]
+    later = timezone.now() + timedelta(hours=2)
+    monkeypatch.setattr(timezone, "now", lambda: later)
+    assert run() == "Applied 1 pending change(s)."
+    subscription.refresh_from_db()
+    before = (subscription.offer_id, subscription.term_start, subscription.term_end)
+
+    with pytest.raises(SubscriptionChanged) as refused:
+        orders.basket_complete(actor=staff, basket_id=renewal.id, any_basket=True)
+
+    assert (refused.value.status_code, refused.value.code) == (409, "subscription_changed")
+    subscription.refresh_from_db()
+    assert (subscription.offer_id, subscription.term_start, subscription.term_end) == before
+    assert before[0] == plans["lite"].id
+    assert list(subscription.add_ons.values_list("offer_id", flat=True)) == [plans["puzzles"].id]
+    assert Payment.objects.count() == 0
+    renewal.refresh_from_db()
+    assert (renewal.status, renewal.version) == (BasketStatus.ACTIVE, 1)
+    assert list(renewal.events.values_list("kind", flat=True)) == ["created"]
