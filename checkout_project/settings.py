@@ -357,6 +357,8 @@ THROTTLE_RATES = {
     "baskets:read": env_rate("THROTTLE_RATE_BASKETS_READ", "600/min"),
     "partner": env_rate("THROTTLE_RATE_PARTNER", "1200/min"),
     "anonymous": env_rate("THROTTLE_RATE_ANONYMOUS", "60/min"),
+    # Per user of a customer token, on top of its application's rate for the scope.
+    "customer": env_rate("THROTTLE_RATE_CUSTOMER", "300/min"),
 }
 
 # Form posts of the plain Django pages (checkout_project.api.throttling.throttle_posts), per

@@ -31,6 +31,7 @@ from checkout_project.api.client_ip import client_ip
 logger = logging.getLogger(__name__)
 
 ANONYMOUS = "anonymous"
+CUSTOMER = "customer"
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -77,8 +78,10 @@ class ApplicationRateThrottle(BaseThrottle):
     """Counts requests per (required scope, OAuth application); per client IP without a token.
 
     A token's requests count against the rate of the scope the action requires
-    (`THROTTLE_RATES["checkout"]` for initiate, ...). Requests without a valid token count
-    against `THROTTLE_RATES["anonymous"]` per client IP.
+    (`THROTTLE_RATES["checkout"]` for initiate, ...). A customer token's requests also count
+    per user against `THROTTLE_RATES["customer"]`, so one customer cannot use up the allowance
+    of every customer of the same application. Requests without a valid token count against
+    `THROTTLE_RATES["anonymous"]` per client IP.
     """
 
     timer = staticmethod(time.time)
@@ -92,22 +95,31 @@ class ApplicationRateThrottle(BaseThrottle):
             return ANONYMOUS, f"ip:{(client_ip(request) or 'unknown')}"
         return getattr(view, "required_scope", None) or ANONYMOUS, f"app:{application_id}"
 
+    def counters(self, request, view) -> list[tuple[str, str]]:
+        """The (scope, caller) counters a request counts against, in order: a customer's own first,
+        so the requests refused for exceeding it do not eat into its application's allowance."""
+        user_id = getattr(request.auth, "user_id", None)
+        own = [(CUSTOMER, f"user:{user_id}")] if user_id is not None else []
+        return [*own, self.scope_and_caller(request, view)]
+
     def allow_request(self, request, view) -> bool:
         if not settings.THROTTLE_ENABLED:
             return True
-        scope, caller = self.scope_and_caller(request, view)
-        try:
-            rate = settings.THROTTLE_RATES[scope]
-        except KeyError as exc:
-            raise ImproperlyConfigured(f"THROTTLE_RATES has no rate for scope {scope!r}.") from exc
-        try:
-            wait = window_wait(scope, caller, rate, self.timer())
-        except RedisError as exc:
-            # Throttling protects the service; an unreachable cache must not take the API down with it.
-            logger.warning("throttling skipped: cache unavailable (%s)", exc.__class__.__name__)
-            return True
-        self._wait = wait
-        return wait is None
+        now = self.timer()
+        for scope, caller in self.counters(request, view):
+            try:
+                rate = settings.THROTTLE_RATES[scope]
+            except KeyError as exc:
+                raise ImproperlyConfigured(f"THROTTLE_RATES has no rate for scope {scope!r}.") from exc
+            try:
+                self._wait = window_wait(scope, caller, rate, now)
+            except RedisError as exc:
+                # Throttling protects the service; an unreachable cache must not take the API down with it.
+                logger.warning("throttling skipped: cache unavailable (%s)", exc.__class__.__name__)
+                return True
+            if self._wait is not None:
+                return False
+        return True
 
     def wait(self) -> float | None:
         return None if self._wait is None else retry_after(self._wait)

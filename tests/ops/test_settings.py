@@ -45,6 +45,7 @@ def test_the_defaults(monkeypatch):
         "baskets:read": "600/min",
         "partner": "1200/min",
         "anonymous": "60/min",
+        "customer": "300/min",
     }
     assert loaded["CACHES"]["default"]["BACKEND"] == "django.core.cache.backends.locmem.LocMemCache"
     assert loaded["LOG_FORMAT"] == "json"

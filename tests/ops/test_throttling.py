@@ -20,6 +20,7 @@ from tests.factories import (
     AccessTokenFactory,
     ApplicationFactory,
     BasketFactory,
+    CustomerFactory,
     OrderItemFactory,
     PromoCodeFactory,
     UserFactory,
@@ -61,6 +62,7 @@ def throttled(settings, clock):
         "baskets:read": "3/min",
         "partner": "3/min",
         "anonymous": "2/min",
+        "customer": "10/min",
     }
     settings.THROTTLE_PAGE_RATES = {"pages": "5/min", "pages:basket": "3/min", "login": "3/min"}
     caches["default"].clear()
@@ -110,6 +112,20 @@ def test_customer_tokens_of_one_application_share_its_counter(api_client, thrott
     answer = api_client.put("/api/checkout/update", {}, format="json", **bearer(customer_token))
 
     assert answer.status_code == 429
+
+
+def test_one_customer_cannot_use_up_its_applications_allowance(api_client, throttled, storefront_app, customer_token):
+    # The customer's own rate (here 2) is spent before the storefront's (3), and its refused
+    # requests do not count against the storefront: another customer still gets through.
+    throttled.THROTTLE_RATES = {**throttled.THROTTLE_RATES, "customer": "2/min"}
+    other = AccessTokenFactory(application=storefront_app, user=CustomerFactory().user, scope="checkout")
+
+    answers = [api_client.put("/api/checkout/update", {}, format="json", **bearer(customer_token)) for _ in range(3)]
+    others = api_client.put("/api/checkout/update", {}, format="json", **bearer(other))
+
+    assert [answer.status_code != 429 for answer in answers] == [True, True, False]
+    assert answers[2].json() == throttled_body(40)
+    assert others.status_code != 429
 
 
 def test_each_scope_has_its_own_counter_and_rate(api_client, throttled):
