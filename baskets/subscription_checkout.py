@@ -728,6 +728,14 @@ def basket_initiate_renewal(
     """Create a `renew` basket for any subscription (staff callers), pre-populated with the
     subscription's renewal offer (or its current offer) and the add-ons that offer still sells.
 
+    Every item's effective date is the subscription's term end as read here: the end of the term
+    this basket renews, from which the renewed term runs (a lapsed subscription's renewal starts
+    when it completes instead; the date still names the term it renews). Completion compares it
+    with the locked subscription's term end (baskets.orders._ensure_renewal_still_applies): a
+    renewal completed in between moved it, and this basket then refuses to renew the same term a
+    second time. It lives on the items' existing field (a renewal's items cannot be changed after
+    the build, so it stays as written) rather than a new basket column.
+
     Locks nothing (it only inserts), unless the subscription's pending change is due: that is
     applied first (subscription_with_due_change_applied). Raises SubscriptionNotFound (404), 409
     subscription_not_active for a cancelled subscription and 400 renewal_offer_unavailable when
@@ -780,6 +788,7 @@ def basket_initiate_renewal(
         offer_version=offer.version,
         offer_snapshot=offer.snapshot,
         quantity=subscription.quantity,
+        effective_date=subscription.term_end,
     )
     items = [main]
     for position, add_on in enumerate(add_ons, start=1):
@@ -798,6 +807,7 @@ def basket_initiate_renewal(
                 offer_snapshot=add_on_offer.snapshot,
                 quantity=add_on.quantity,
                 parent_id=main.id,
+                effective_date=subscription.term_end,
             )
         )
     OrderItem.objects.bulk_create(items)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from django.db.models import CharField, IntegerField, OuterRef, StringAgg, Subquery, Value
+from django.db.models import CharField, Exists, IntegerField, OuterRef, StringAgg, Subquery, Value
 
 from subscriptions.models import Customer, Offer, Subscription, SubscriptionAddOn
 
@@ -203,3 +203,34 @@ def available_product_codes_annotation() -> Subquery:
 def offer_available_product_codes(offer: Offer, name: str) -> set[str]:
     """The codes an `available_product_codes_annotation()` annotated as `name` on `offer`."""
     return {code for code in (getattr(offer, name) or "").split(_CODE_SEPARATOR) if code}
+
+
+@dataclass(frozen=True)
+class RenewalAddOn:
+    """One of a subscription's add-ons, as a renewal onto a given offer sees it."""
+
+    offer_id: str
+    quantity: int
+    # Its offer is published and the renewal offer sells it: a renewal built now would renew it.
+    renewable: bool
+
+
+def subscription_add_ons_for_renewal(*, subscription: Subscription, renewal_offer_id: str) -> dict[str, RenewalAddOn]:
+    """The subscription's add-ons by offer id, each saying whether a renewal onto `renewal_offer_id`
+    would carry it on (the add-ons a renewal basket is built with), in one query.
+
+    Read under the caller's subscription lock, these are the add-ons subscription_renew replaces:
+    pass their ids as its `current_add_on_ids` and it does not read them again.
+    """
+    sold = Offer.cross_sell_add_ons.through.objects.filter(
+        from_offer_id=renewal_offer_id, to_offer_id=OuterRef("offer_id")
+    )
+    rows = (
+        SubscriptionAddOn.objects.filter(subscription=subscription)
+        .annotate(sold=Exists(sold))
+        .values_list("offer_id", "quantity", "offer__published", "sold")
+    )
+    return {
+        offer_id: RenewalAddOn(offer_id=offer_id, quantity=quantity, renewable=published and sold)
+        for offer_id, quantity, published, sold in rows
+    }

@@ -287,12 +287,15 @@ def subscription_renew(
     term_type: str,
     add_ons: dict[str, int],
     now: datetime,
+    current_add_on_ids: Iterable[str] | None = None,
 ) -> Subscription:
     """Extend the subscription's term by `term_length` `term_type` and move it onto the renewal offer,
     quantity and add-ons (add-ons not renewed are removed).
 
     The term runs on from the current term end; a lapsed subscription starts a fresh term now.
-    The caller must hold the subscription's row lock (subscription_lock).
+    The caller must hold the subscription's row lock (subscription_lock). `current_add_on_ids`:
+    the subscription's add-ons when the caller read them under that lock
+    (selectors.subscription_add_ons_for_renewal); otherwise they are read here (one query).
     """
     if subscription.term_end > now:
         subscription.term_end = add_interval(subscription.term_end, term_length, term_type)
@@ -300,11 +303,12 @@ def subscription_renew(
         subscription.term_start = now
         subscription.term_end = add_interval(now, term_length, term_type)
     subscription.save(update_fields=["term_start", "term_end", "updated"])
-    current_add_ons = set(subscription.add_ons.values_list("offer_id", flat=True))
+    if current_add_on_ids is None:
+        current_add_on_ids = subscription.add_ons.values_list("offer_id", flat=True)
     return subscription_apply_change(
         subscription=subscription,
         offer_id=offer_id,
         quantity=quantity,
         add_add_ons=add_ons,
-        remove_add_on_ids=current_add_ons - set(add_ons),
+        remove_add_on_ids=set(current_add_on_ids) - set(add_ons),
     )

@@ -1,5 +1,5 @@
 """Real concurrency on PostgreSQL: a promo code's availableQuantity holds, a basket completes once,
-a subscription's change baskets completing at once change it once."""
+a subscription's change baskets completing at once change it once, its renewal baskets renew a term once."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 
 from baskets.models import Basket, BasketEvent, Payment, PromoCode, PromoRedemption
 from subscriptions.models import Subscription, SubscriptionAddOn
+from subscriptions.pricing import add_interval
 from tests.conftest import bearer
 from tests.factories import BasketFactory, OfferFactory, OrderItemFactory, PromoCodeFactory, SubscriptionFactory
 from tests.threads import run_at_once
@@ -152,3 +153,62 @@ def test_an_add_on_and_an_upgrade_that_does_not_sell_it_completing_at_once_apply
     else:
         assert (subscription.offer_id, add_ons) == (premium.id, [])
     assert Payment.objects.count() == 1
+
+
+def renewal_basket(client, token, subscription) -> Basket:
+    """A staff renewal basket for `subscription`, built through the API."""
+    body = {"subscriptionId": subscription.public_id}
+    initiated = client.post("/api/admin/checkout/initiate/renew", body, format="json", **bearer(token))
+    assert initiated.status_code == 200, initiated.json()
+    return Basket.objects.get(pk=initiated.json()["id"].removeprefix("basket-"))
+
+
+def test_renewal_baskets_of_one_term_completing_at_once_renew_it_once(api_client, backoffice_token, customer, offer):
+    subscription = SubscriptionFactory(customer=customer, offer=offer)
+    term_end = subscription.term_end
+    baskets = [renewal_basket(api_client, backoffice_token, subscription) for _ in range(4)]
+
+    responses = complete_at_once(backoffice_token, baskets)
+
+    assert sorted(r.status_code for r in responses) == [200, 409, 409, 409], [r.json() for r in responses]
+    lost = [basket for basket, response in zip(baskets, responses, strict=True) if response.status_code == 409]
+    assert {response.json()["code"] for response in responses if response.status_code == 409} == {
+        "subscription_changed"
+    }
+    assert set(Basket.objects.filter(pk__in=[b.pk for b in lost]).values_list("status", "version")) == {("active", 1)}
+    assert not BasketEvent.objects.filter(basket__in=lost, kind="completed").exists()
+    assert not Payment.objects.filter(basket__in=lost).exists()
+    subscription.refresh_from_db()
+    assert subscription.term_end == add_interval(term_end, 12, "months")  # one 12-month term, not four
+    assert Payment.objects.count() == 1
+
+
+def test_a_renewal_and_an_add_on_bought_at_once_never_drop_the_paid_add_on(
+    api_client, backoffice_token, customer, customer_token, offer, add_on
+):
+    """Whichever locks the subscription first: the add-on bought first makes the renewal (built
+    without it) 409; the renewal first leaves the add-on purchase to add it to the renewed term."""
+    subscription = SubscriptionFactory(customer=customer, offer=offer)
+    term_end = subscription.term_end
+    renewal = renewal_basket(api_client, backoffice_token, subscription)
+    purchase = change_basket(api_client, customer_token, subscription, add_on)
+
+    def send(index, client):
+        basket, token = [(renewal, backoffice_token), (purchase, customer_token)][index]
+        return client.post("/api/order", {"checkoutId": basket.public_id}, format="json", **bearer(token))
+
+    renewed, bought = run_at_once(2, send)
+
+    assert bought.status_code == 200, bought.json()
+    assert renewed.status_code in {200, 409}, renewed.json()
+    subscription.refresh_from_db()
+    assert list(subscription.add_ons.values_list("offer_id", "quantity")) == [(add_on.id, 1)]
+    if renewed.status_code == 200:
+        assert subscription.term_end == add_interval(term_end, 12, "months")
+        assert Payment.objects.count() == 2
+    else:
+        assert renewed.json()["code"] == "subscription_changed"
+        assert subscription.term_end == term_end
+        renewal.refresh_from_db()
+        assert (renewal.status, renewal.version) == ("active", 1)
+        assert list(Payment.objects.values_list("basket_id", flat=True)) == [purchase.id]
