@@ -45,31 +45,6 @@ def run_at_once(count: int, send) -> list:
 
 
 @contextmanager
-def row_locks_held(queryset: QuerySet) -> Iterator[None]:
-    """While the block runs, another connection holds `SELECT … FOR UPDATE` on the queryset's rows
-    (as a request in the middle of changing them would)."""
-    held, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        try:
-            with transaction.atomic():
-                list(queryset.select_for_update())
-                held.set()
-                release.wait(timeout=30)
-        finally:
-            connection.close()
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    try:
-        assert held.wait(timeout=10), "the lock was never taken"
-        yield
-    finally:
-        release.set()
-        holder.join(timeout=30)
-
-
-@contextmanager
 def held_open(work) -> Iterator[None]:
     """`work()` runs in another thread inside a transaction that stays open (its row locks held)
     until the block ends, then commits: a request caught in the middle of a change."""
@@ -136,3 +111,9 @@ def wait_until_waiting_on_a_lock(timeout: float = 10) -> None:
                 return
         time.sleep(0.02)
     raise AssertionError("nobody ever waited for a lock")
+
+
+def row_locks_held(queryset: QuerySet):
+    """While the block runs, another connection holds `SELECT … FOR UPDATE` on the queryset's rows
+    (as a request in the middle of changing them would)."""
+    return held_open(lambda: list(queryset.select_for_update()))

@@ -87,6 +87,14 @@ def subscription(customer, catalog):
     return subscription
 
 
+def change_basket(api_client, token, subscription, actions) -> Basket:
+    """A new change basket for `subscription` (POST …/subscription) with `actions` applied (PUT)."""
+    response = initiate(api_client, token, subscription)
+    assert response.status_code == 200, response.json()
+    assert put(api_client, token, actions).status_code == 200
+    return Basket.objects.get(pk=response.json()["id"].removeprefix("basket-"))
+
+
 def initiate(api_client, token, subscription, **headers):
     body = {"order": {"order_type": "update_subscription", "forSubscription": {"id": subscription.public_id}}}
     return api_client.post(URL, body, format="json", **bearer(token), **{**PASS, **headers})
@@ -649,9 +657,9 @@ def _complete(subscription, basket):
 
 
 def test_completing_an_upgrade_applies_it_now(api_client, frozen, customer_token, subscription, catalog):
-    initiate(api_client, customer_token, subscription)
-    put(api_client, customer_token, [add(catalog["upgrade"], quantity=2), add(catalog["podcasts"])])
-    basket = Basket.objects.get()
+    basket = change_basket(
+        api_client, customer_token, subscription, [add(catalog["upgrade"], quantity=2), add(catalog["podcasts"])]
+    )
     state = _complete(subscription, basket)
     subscription.refresh_from_db()
     basket.refresh_from_db()
@@ -666,9 +674,9 @@ def test_completing_an_upgrade_applies_it_now(api_client, frozen, customer_token
 def test_completing_a_downgrade_schedules_it_and_locks_the_subscription(
     api_client, frozen, customer_token, subscription, catalog
 ):
-    initiate(api_client, customer_token, subscription)
-    put(api_client, customer_token, [add(catalog["downgrade"]), add(catalog["puzzles"])])
-    basket = Basket.objects.get()
+    basket = change_basket(
+        api_client, customer_token, subscription, [add(catalog["downgrade"]), add(catalog["puzzles"])]
+    )
     _complete(subscription, basket)
     subscription.refresh_from_db()
     assert subscription.offer_id == catalog["current"].id
@@ -705,12 +713,8 @@ def test_completing_a_basket_built_on_a_plan_that_changed_since_is_409(
 ):
     from checkout_project.api.errors import Conflict
 
-    initiate(api_client, customer_token, subscription)
-    put(api_client, customer_token, [add(catalog["upgrade"])])
-    first = Basket.objects.get()
-    initiate(api_client, customer_token, subscription)
-    put(api_client, customer_token, [add(catalog["downgrade"])])
-    second = Basket.objects.exclude(pk=first.pk).get()
+    first = change_basket(api_client, customer_token, subscription, [add(catalog["upgrade"])])
+    second = change_basket(api_client, customer_token, subscription, [add(catalog["downgrade"])])
     _complete(subscription, first)
 
     with pytest.raises(Conflict) as refused:
@@ -859,12 +863,8 @@ def crosswords(catalog):
 def test_a_second_basket_adding_the_same_add_on_is_409_and_charges_nothing(
     api_client, frozen, customer_token, subscription, catalog
 ):
-    initiate(api_client, customer_token, subscription)
-    put(api_client, customer_token, [add(catalog["puzzles"])])
-    first = Basket.objects.get()
-    initiate(api_client, customer_token, subscription)
-    put(api_client, customer_token, [add(catalog["puzzles"])])
-    second = Basket.objects.exclude(pk=first.pk).get()
+    first = change_basket(api_client, customer_token, subscription, [add(catalog["puzzles"])])
+    second = change_basket(api_client, customer_token, subscription, [add(catalog["puzzles"])])
     assert order(api_client, customer_token, first).status_code == 200
     before = written_for(subscription, second)
 
@@ -879,12 +879,8 @@ def test_a_second_basket_adding_the_same_add_on_is_409_and_charges_nothing(
 def test_an_add_on_the_new_offer_does_not_sell_is_409_after_another_basket_upgraded(
     api_client, frozen, customer_token, subscription, catalog, crosswords
 ):
-    initiate(api_client, customer_token, subscription)
-    put(api_client, customer_token, [add(crosswords)])
-    add_on_basket = Basket.objects.get()
-    initiate(api_client, customer_token, subscription)
-    put(api_client, customer_token, [add(catalog["upgrade"])])
-    upgrade_basket = Basket.objects.exclude(pk=add_on_basket.pk).get()
+    add_on_basket = change_basket(api_client, customer_token, subscription, [add(crosswords)])
+    upgrade_basket = change_basket(api_client, customer_token, subscription, [add(catalog["upgrade"])])
     assert order(api_client, customer_token, upgrade_basket).status_code == 200
     before = written_for(subscription, add_on_basket)
 
@@ -901,12 +897,8 @@ def test_an_upgrade_is_409_after_another_basket_added_an_add_on_the_new_offer_do
 ):
     """The upgrade was quoted removing only the archive; completing it would leave the crosswords
     on Premium, which does not sell them, neither credited nor removed."""
-    initiate(api_client, customer_token, subscription)
-    put(api_client, customer_token, [add(catalog["upgrade"])])
-    upgrade_basket = Basket.objects.get()
-    initiate(api_client, customer_token, subscription)
-    put(api_client, customer_token, [add(crosswords)])
-    add_on_basket = Basket.objects.exclude(pk=upgrade_basket.pk).get()
+    upgrade_basket = change_basket(api_client, customer_token, subscription, [add(catalog["upgrade"])])
+    add_on_basket = change_basket(api_client, customer_token, subscription, [add(crosswords)])
     assert order(api_client, customer_token, add_on_basket).status_code == 200
     before = written_for(subscription, upgrade_basket)
 
@@ -926,9 +918,7 @@ def test_an_add_on_the_new_offer_does_not_sell_is_409_after_the_scheduled_change
     customer_token.expires = datetime(2030, 1, 1, tzinfo=UTC)
     customer_token.save()
     frozen(datetime(2025, 12, 31, 12, tzinfo=UTC))
-    initiate(api_client, customer_token, subscription)
-    put(api_client, customer_token, [add(crosswords)])
-    add_on_basket = Basket.objects.get()
+    add_on_basket = change_basket(api_client, customer_token, subscription, [add(crosswords)])
     initiate(api_client, customer_token, subscription)
     put(api_client, customer_token, [add(catalog["downgrade"])])
     _complete(subscription, Basket.objects.exclude(pk=add_on_basket.pk).get())
@@ -947,9 +937,7 @@ def test_a_downgrade_built_before_a_renewal_is_409_instead_of_taking_effect_now(
     api_client, frozen, customer_token, backoffice_token, subscription, catalog
 ):
     """Quoted for the term end 2026-01-01, which the renewal moved to 2027-01-01."""
-    initiate(api_client, customer_token, subscription)
-    put(api_client, customer_token, [add(catalog["downgrade"])])
-    downgrade_basket = Basket.objects.get()
+    downgrade_basket = change_basket(api_client, customer_token, subscription, [add(catalog["downgrade"])])
     renew(api_client, backoffice_token, subscription)
     before = written_for(subscription, downgrade_basket)
 
