@@ -12,6 +12,7 @@ from subscriptions.models import Subscription, SubscriptionAddOn
 from subscriptions.pricing import add_interval
 from tests.conftest import bearer
 from tests.factories import BasketFactory, OfferFactory, OrderItemFactory, PromoCodeFactory, SubscriptionFactory
+from tests.subscription_flows import change_basket
 from tests.threads import run_at_once
 
 pytestmark = [pytest.mark.requires_postgres, pytest.mark.django_db(transaction=True)]
@@ -77,22 +78,6 @@ def test_one_basket_completes_once_whatever_the_concurrency(storefront_token, of
     assert list(BasketEvent.objects.filter(basket=basket).values_list("kind", flat=True)) == ["completed"]
 
 
-PASS = {"HTTP_X_LIMIO_RECAPTCHA": "pass-token"}
-
-
-def change_basket(client, token, subscription, offer) -> Basket:
-    """An update basket for `subscription` adding `offer`, built through the API."""
-    body = {"order": {"order_type": "update_subscription", "forSubscription": {"id": subscription.public_id}}}
-    initiated = client.post("/api/checkout/subscription", body, format="json", **bearer(token), **PASS)
-    assert initiated.status_code == 200, initiated.json()
-    actions = [{"orderItemActionType": "add", "offer": {"id": offer.id}}]
-    changed = client.put(
-        "/api/checkout/subscription", {"order": {"orderItems": actions}}, format="json", **bearer(token), **PASS
-    )
-    assert changed.status_code == 200, changed.json()
-    return Basket.objects.get(pk=initiated.json()["id"].removeprefix("basket-"))
-
-
 def complete_at_once(token, baskets) -> list:
     def send(index, client):
         return client.post("/api/order", {"checkoutId": baskets[index].public_id}, format="json", **bearer(token))
@@ -100,12 +85,15 @@ def complete_at_once(token, baskets) -> list:
     return run_at_once(len(baskets), send)
 
 
-def assert_losers_unchanged(baskets, responses) -> None:
+def assert_losers_unchanged(baskets, responses, *, version: int = 2) -> None:
+    """Every basket refused with 409 subscription_changed is still active at `version`, unpaid."""
     lost = [basket for basket, response in zip(baskets, responses, strict=True) if response.status_code == 409]
     assert {response.json()["code"] for response in responses if response.status_code == 409} == {
         "subscription_changed"
     }
-    assert set(Basket.objects.filter(pk__in=[b.pk for b in lost]).values_list("status", "version")) == {("active", 2)}
+    assert set(Basket.objects.filter(pk__in=[b.pk for b in lost]).values_list("status", "version")) == {
+        ("active", version)
+    }
     assert not BasketEvent.objects.filter(basket__in=lost, kind="completed").exists()
     assert not Payment.objects.filter(basket__in=lost).exists()
 
@@ -171,13 +159,7 @@ def test_renewal_baskets_of_one_term_completing_at_once_renew_it_once(api_client
     responses = complete_at_once(backoffice_token, baskets)
 
     assert sorted(r.status_code for r in responses) == [200, 409, 409, 409], [r.json() for r in responses]
-    lost = [basket for basket, response in zip(baskets, responses, strict=True) if response.status_code == 409]
-    assert {response.json()["code"] for response in responses if response.status_code == 409} == {
-        "subscription_changed"
-    }
-    assert set(Basket.objects.filter(pk__in=[b.pk for b in lost]).values_list("status", "version")) == {("active", 1)}
-    assert not BasketEvent.objects.filter(basket__in=lost, kind="completed").exists()
-    assert not Payment.objects.filter(basket__in=lost).exists()
+    assert_losers_unchanged(baskets, responses, version=1)  # renewal baskets are built at version 1
     subscription.refresh_from_db()
     assert subscription.term_end == add_interval(term_end, 12, "months")  # one 12-month term, not four
     assert Payment.objects.count() == 1

@@ -17,11 +17,11 @@ from baskets.models import Basket, BasketStatus, OrderItem, OrderType, Payment
 from subscriptions.models import Offer, SubscriptionAddOn
 from tests.conftest import bearer
 from tests.factories import OfferFactory, SubscriptionFactory
+from tests.subscription_flows import change_basket
 
 pytestmark = pytest.mark.django_db
 
 NOW = datetime(2025, 1, 31, 12, tzinfo=UTC)
-PASS = {"HTTP_X_LIMIO_RECAPTCHA": "pass-token"}
 CHANGED = {
     "message": "The subscription changed since this basket was started; start a new one.",
     "code": "subscription_changed",
@@ -73,16 +73,7 @@ def order(api_client, token, basket):
 
 def buy_add_on(api_client, customer_token, subscription, add_on) -> Basket:
     """A subscription change basket adding `add_on`, built and completed through the API."""
-    body = {"order": {"order_type": "update_subscription", "forSubscription": {"id": subscription.public_id}}}
-    initiated = api_client.post("/api/checkout/subscription", body, format="json", **bearer(customer_token), **PASS)
-    assert initiated.status_code == 200, initiated.json()
-    actions = [{"orderItemActionType": "add", "offer": {"id": add_on.id}}]
-    changed = api_client.put(
-        "/api/checkout/subscription", {"order": {"orderItems": actions}}, format="json", **bearer(customer_token),
-        **PASS,
-    )  # fmt: skip
-    assert changed.status_code == 200, changed.json()
-    basket = Basket.objects.get(pk=initiated.json()["id"].removeprefix("basket-"))
+    basket = change_basket(api_client, customer_token, subscription, add_on)
     assert order(api_client, customer_token, basket).status_code == 200
     return basket
 

@@ -1,0 +1,18 @@
+"""Subscription change baskets built the way a subscriber builds them: through the API."""
+
+from baskets.models import Basket
+from tests.conftest import bearer
+
+URL = "/api/checkout/subscription"
+PASS = {"HTTP_X_LIMIO_RECAPTCHA": "pass-token"}  # the offline reCAPTCHA verifier passes "pass…"
+
+
+def change_basket(client, token, subscription, offer) -> Basket:
+    """An update basket for `subscription` adding `offer` (POST then PUT …/checkout/subscription)."""
+    body = {"order": {"order_type": "update_subscription", "forSubscription": {"id": subscription.public_id}}}
+    initiated = client.post(URL, body, format="json", **bearer(token), **PASS)
+    assert initiated.status_code == 200, initiated.json()
+    actions = [{"orderItemActionType": "add", "offer": {"id": offer.id}}]
+    changed = client.put(URL, {"order": {"orderItems": actions}}, format="json", **bearer(token), **PASS)
+    assert changed.status_code == 200, changed.json()
+    return Basket.objects.get(pk=initiated.json()["id"].removeprefix("basket-"))
