@@ -33,6 +33,7 @@ from baskets.subscription_checkout import (
     update_basket_apply_locked,
 )
 from checkout_project.api.errors import ApplicationError, UpstreamUnavailable
+from checkout_project.writes import WriteBatch
 from subscriptions import pricing
 from subscriptions import selectors as subscription_selectors
 from subscriptions import services as subscription_services
@@ -42,9 +43,10 @@ ORDER_ID_PREFIX = "order-"
 
 
 def configured_completion_hooks():
-    """The functions settings.BASKET_COMPLETION_HOOKS names, called with the basket and the
-    subscriptions a `new` order created, inside the completing transaction (how the partners
-    app puts its baskets' subscriptions under the partner without baskets importing it)."""
+    """The functions settings.BASKET_COMPLETION_HOOKS names, called with the basket, the
+    subscriptions a `new` order created and the completion's WriteBatch (their writes join it),
+    inside the completing transaction (how the partners app puts its baskets' subscriptions under
+    the partner without baskets importing it)."""
     return tuple(import_string(path) for path in getattr(settings, "BASKET_COMPLETION_HOOKS", ()))
 
 
@@ -87,7 +89,9 @@ def _order_customer(basket: Basket) -> Customer:
     return subscription_services.customer_get_or_create(email=basket.email, details=details)
 
 
-def _new_subscriptions(customer: Customer, items: list[OrderItem], now: datetime) -> list[Subscription]:
+def _new_subscriptions(
+    customer: Customer, items: list[OrderItem], now: datetime, writes: WriteBatch
+) -> list[Subscription]:
     add_ons: dict[uuid.UUID, dict[str, int]] = {}
     for item in items:
         if item.parent_id is not None:
@@ -104,7 +108,7 @@ def _new_subscriptions(customer: Customer, items: list[OrderItem], now: datetime
         for item in items
         if item.type == OrderItem.Type.OFFER
     ]
-    return subscription_services.subscriptions_create(customer=customer, orders=orders, start=now)
+    return subscription_services.subscriptions_create(customer=customer, orders=orders, start=now, writes=writes)
 
 
 def _ensure_renewal_still_applies(basket: Basket, subscription: Subscription, main: OrderItem) -> None:
@@ -158,7 +162,7 @@ def _ensure_renewal_keeps_add_ons(
         raise SubscriptionChanged()
 
 
-def _renew(basket: Basket, items: list[OrderItem], now: datetime) -> Subscription:
+def _renew(basket: Basket, items: list[OrderItem], now: datetime, writes: WriteBatch) -> Subscription:
     subscription = subscription_services.subscription_lock(subscription_id=basket.for_subscription_id)
     if subscription.status != Subscription.Status.ACTIVE:
         raise ApplicationError(
@@ -185,6 +189,7 @@ def _renew(basket: Basket, items: list[OrderItem], now: datetime) -> Subscriptio
         add_ons=add_ons,
         now=now,
         current_add_on_ids=current,
+        writes=writes,
     )
 
 
@@ -254,13 +259,16 @@ def basket_complete(
         )
 
     customer = _order_customer(basket)
+    # Every write from here on but the promo code's counter (a guard: it decides whether the order
+    # goes on) joins one batch, sent after the payment: one statement on PostgreSQL.
+    writes = WriteBatch()
     update_state = None
     redemption = None
     totals: pricing.Totals | pricing.ChangeTotals
     event_data: dict[str, Any]
     if basket.order_type == OrderType.UPDATE_SUBSCRIPTION:
         # Quoted under the subscription's lock; update baskets take no promo code (re-validated above).
-        update_state, event_data = update_basket_apply_locked(basket=basket, now=now, items=items)
+        update_state, event_data = update_basket_apply_locked(basket=basket, now=now, items=items, writes=writes)
         totals = update_state.totals
         subscriptions = [update_state.subscription]
     else:
@@ -269,16 +277,16 @@ def basket_complete(
         if discount is not None:
             redemption = promo_code_redeem(
                 promo_code=basket.promo_code, basket=basket, customer=customer, amount=totals.discount,
-                currency=basket.currency,
+                currency=basket.currency, writes=writes,
             )  # fmt: skip
         event_data = {"totals": totals.to_wire()}
         if basket.order_type == OrderType.RENEW:
-            subscriptions = [_renew(basket, items, now)]
+            subscriptions = [_renew(basket, items, now, writes)]
             event_data["renewal"] = basket.for_subscription.public_id
         else:
-            subscriptions = _new_subscriptions(customer, items, now)
+            subscriptions = _new_subscriptions(customer, items, now, writes)
             for hook in configured_completion_hooks():
-                hook(basket=basket, subscriptions=subscriptions)
+                hook(basket=basket, subscriptions=subscriptions, writes=writes)
 
     amount, currency = totals.due_today, totals.currency
     request = PaymentRequest(
@@ -292,7 +300,7 @@ def basket_complete(
         result = payment_gateway().pay(request)
     except PaymentGatewayError as exc:
         raise UpstreamUnavailable("The payment gateway failed; no order was placed.") from exc
-    recorded = Payment.objects.create(
+    recorded = Payment(
         basket=basket,
         gateway=result.gateway,
         status=result.status,
@@ -301,6 +309,7 @@ def basket_complete(
         reference=result.reference,
         method=request.details.get("method", ""),
     )
+    writes.insert([recorded])
 
     if basket.customer_id is None:
         basket.customer = customer
@@ -308,7 +317,10 @@ def basket_complete(
     event_data["subscriptions"] = [subscription.public_id for subscription in subscriptions]
     event_data["payment"] = {"gateway": recorded.gateway, "status": recorded.status, "id": str(recorded.id)}
     # The customer details and owner merged above are written by the transition's UPDATE.
-    basket_transition(basket=basket, to=BasketStatus.COMPLETED, actor=actor, data=event_data, also_save=changed)
+    basket_transition(
+        basket=basket, to=BasketStatus.COMPLETED, actor=actor, data=event_data, also_save=changed, writes=writes
+    )
+    writes.send()
     return CompletedOrder(
         basket=basket,
         items=items,

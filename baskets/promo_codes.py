@@ -22,6 +22,7 @@ from baskets.errors import BASKET_NOT_FOUND, BasketNotFound, PromoCodeCodes, Pro
 from baskets.locks import lock_basket
 from baskets.models import Basket, PromoCode, PromoRedemption
 from baskets.services import BasketChange, basket_check_version, basket_ensure_mutable, basket_record_event
+from checkout_project.writes import WriteBatch, batched
 from subscriptions.models import Customer, Offer
 
 
@@ -58,13 +59,16 @@ def promo_code_apply(
     basket.promo_code = promo
     basket.version += 1
     basket.updated = now
-    basket.save(update_fields=["promo_code", "version", "updated"])
+    writes = WriteBatch()  # one statement on PostgreSQL
+    writes.save(basket, ["promo_code", "version", "updated"])
     basket_record_event(
         basket=basket,
         actor=actor,
         kind="promo_code_applied",
         data={"code": promo.code, "replaced": replaced if replaced != promo.pk else None},
+        writes=writes,
     )
+    writes.send()
     return BasketChange(basket=basket, items=items, action_results=[])
 
 
@@ -89,20 +93,29 @@ def promo_code_remove(*, actor: Actor, basket_id: uuid.UUID | None, now: datetim
     basket.promo_code = None
     basket.version += 1
     basket.updated = now
-    basket.save(update_fields=["promo_code", "version", "updated"])
-    basket_record_event(basket=basket, actor=actor, kind="promo_code_removed", data={"code": removed})
+    writes = WriteBatch()
+    writes.save(basket, ["promo_code", "version", "updated"])
+    basket_record_event(basket=basket, actor=actor, kind="promo_code_removed", data={"code": removed}, writes=writes)
+    writes.send()
     return BasketChange(basket=basket, items=items, action_results=[])
 
 
 def promo_code_redeem(
-    *, promo_code: PromoCode, basket: Basket, customer: Customer | None, amount: Decimal, currency: str
+    *,
+    promo_code: PromoCode,
+    basket: Basket,
+    customer: Customer | None,
+    amount: Decimal,
+    currency: str,
+    writes: WriteBatch | None = None,
 ) -> PromoRedemption:
     """Count one redemption and record it. Runs inside the completing order's transaction.
 
     One conditional UPDATE: it takes the code's row lock, so concurrent completions queue on it
     and each sees the count the previous one committed; when no row matches the code is
     exhausted and PromoCodeRefused promo_code_exhausted (400) is raised before anything else of
-    the redemption is written. `available_quantity` can never be exceeded.
+    the redemption is written. `available_quantity` can never be exceeded. The redemption's
+    INSERT goes into `writes` when given (the caller sends it).
     """
     counted = (
         PromoCode.objects.filter(pk=promo_code.pk)
@@ -111,9 +124,12 @@ def promo_code_redeem(
     )
     if not counted:
         raise PromoCodeRefused(PromoCodeCodes.EXHAUSTED, "This promo code has been used as many times as it may be.")
-    return PromoRedemption.objects.create(
+    redemption = PromoRedemption(
         promo_code=promo_code, basket=basket, customer=customer, amount=amount, currency=currency
     )
+    with batched(writes) as batch:
+        batch.insert([redemption])
+    return redemption
 
 
 @transaction.atomic

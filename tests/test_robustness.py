@@ -10,10 +10,11 @@ The failure tests run on SQLite and PostgreSQL; the races need PostgreSQL's row 
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
-from django.db import IntegrityError, OperationalError
+from django.db import IntegrityError, OperationalError, connection
 
 from baskets.models import Basket, BasketEvent, OrderItem, Payment, PromoCode, PromoRedemption
 from subscriptions.models import Customer, Subscription, SubscriptionAddOn
@@ -41,11 +42,21 @@ def basket_state(basket: Basket) -> dict:
     }
 
 
-def fail_with(error: Exception):
-    def boom(*args, **kwargs):
-        raise error
+@contextmanager
+def failing_statement(table: str, error: Exception):
+    """The database raises `error` on the statement that inserts into `table`, as it would mid-write.
 
-    return boom
+    On SQLite the writes before it have run (one statement each); on PostgreSQL a write request
+    sends its writes as one statement (checkout_project.writes), so that whole statement fails.
+    """
+
+    def fail(execute, sql, params, many, context):
+        if f'INSERT INTO "{table}"' in sql:
+            raise error
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(fail):
+        yield
 
 
 # --- A database error mid-request ---------------------------------------------------------------
@@ -69,7 +80,7 @@ DATABASE_ERRORS = [
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(("error", "status", "body"), DATABASE_ERRORS)
 def test_a_database_error_after_the_items_were_written_leaves_the_basket_as_it_was(
-    api_client, storefront_token, offer, add_on, monkeypatch, error, status, body
+    api_client, storefront_token, offer, add_on, error, status, body
 ):
     basket = BasketFactory(application=storefront_token.application, version=4)
     first = OrderItemFactory(basket=basket, offer=offer, position=0, quantity=1)
@@ -77,79 +88,71 @@ def test_a_database_error_after_the_items_were_written_leaves_the_basket_as_it_w
     BasketEvent.objects.create(basket=basket, kind="created", version=4)
     before = basket_state(basket)
     # The event is the last write of an update: the items were deleted, inserted and updated and
-    # the basket's version bumped by then.
-    monkeypatch.setattr(BasketEvent.objects, "create", fail_with(error))
-
+    # the basket's version bumped by then (on SQLite; on PostgreSQL in the same statement).
     api_client.cookies["limio_state"] = basket.public_id
-    response = api_client.put(
-        "/api/checkout/update",
-        {"order": {"orderItems": [
-            {"orderItemActionType": "add", "offer": {"id": add_on.id}, "parentId": str(first.id)},
-            {"orderItemActionType": "update", "id": str(first.id), "quantity": 3},
-            {"orderItemActionType": "remove", "id": str(second.id)},
-        ]}},
-        format="json",
-        **bearer(storefront_token),
-    )  # fmt: skip
+    with failing_statement("baskets_basketevent", error):
+        response = api_client.put(
+            "/api/checkout/update",
+            {"order": {"orderItems": [
+                {"orderItemActionType": "add", "offer": {"id": add_on.id}, "parentId": str(first.id)},
+                {"orderItemActionType": "update", "id": str(first.id), "quantity": 3},
+                {"orderItemActionType": "remove", "id": str(second.id)},
+            ]}},
+            format="json",
+            **bearer(storefront_token),
+        )  # fmt: skip
 
     assert response.status_code == status
     assert response["Content-Type"] == "application/json"
     assert response.json() == body
     if status == 503:
         assert response["Retry-After"] == "1"
-    monkeypatch.undo()
     assert basket_state(basket) == before
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_database_error_while_replacing_the_landing_basket_leaves_it_as_it_was(
-    api_client, storefront_token, offer, monkeypatch
-):
+def test_a_database_error_while_replacing_the_landing_basket_leaves_it_as_it_was(api_client, storefront_token, offer):
     basket = BasketFactory(application=storefront_token.application, email="ada@example.com")
     OrderItemFactory(basket=basket, offer=offer, position=0, quantity=2)
     before = basket_state(basket)
-    monkeypatch.setattr(BasketEvent.objects, "create", fail_with(OperationalError("deadlock detected")))
-
     api_client.cookies["limio_state"] = basket.public_id
-    response = api_client.post(
-        "/api/checkout/initiate",
-        {
-            "order": {
-                "orderItems": [{"offer": {"id": offer.id}, "quantity": 5}],
-                "customerDetails": {"email": "grace@example.com"},
-            }
-        },
-        format="json",
-        **bearer(storefront_token),
-    )
+    with failing_statement("baskets_basketevent", OperationalError("deadlock detected")):
+        response = api_client.post(
+            "/api/checkout/initiate",
+            {
+                "order": {
+                    "orderItems": [{"offer": {"id": offer.id}, "quantity": 5}],
+                    "customerDetails": {"email": "grace@example.com"},
+                }
+            },
+            format="json",
+            **bearer(storefront_token),
+        )
 
     assert response.status_code == 503, response.content
     assert response.json()["code"] == "database_unavailable"
     assert "limio_state" not in response.cookies
-    monkeypatch.undo()
     assert basket_state(basket) == before
     assert Basket.objects.count() == 1
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_database_error_late_in_completion_leaves_no_order_behind(api_client, storefront_token, offer, monkeypatch):
+def test_a_database_error_late_in_completion_leaves_no_order_behind(api_client, storefront_token, offer):
     """The payment row is written after the customer, the promo redemption and the subscription."""
     promo = PromoCodeFactory(code="LASTONE", available_quantity=1)
     basket = BasketFactory(application=storefront_token.application, promo_code=promo)
     OrderItemFactory(basket=basket, offer=offer)
     before = basket_state(basket)
-    monkeypatch.setattr(Payment.objects, "create", fail_with(OperationalError("canceling statement due to timeout")))
-
-    response = api_client.post(
-        "/api/order",
-        {"checkoutId": basket.public_id, "customerDetails": {"email": "new.buyer@example.com"}},
-        format="json",
-        **bearer(storefront_token),
-    )
+    with failing_statement("baskets_payment", OperationalError("canceling statement due to timeout")):
+        response = api_client.post(
+            "/api/order",
+            {"checkoutId": basket.public_id, "customerDetails": {"email": "new.buyer@example.com"}},
+            format="json",
+            **bearer(storefront_token),
+        )
 
     assert response.status_code == 503, response.content
     assert response.json()["code"] == "database_unavailable"
-    monkeypatch.undo()
     assert basket_state(basket) == before
     assert (Customer.objects.count(), Subscription.objects.count(), Payment.objects.count()) == (0, 0, 0)
     assert PromoRedemption.objects.count() == 0
@@ -168,14 +171,14 @@ def test_a_database_error_late_in_completion_leaves_no_order_behind(api_client, 
 
 
 @pytest.mark.django_db
-def test_a_database_error_is_logged_with_its_traceback(api_client, storefront_token, offer, monkeypatch, caplog):
-    monkeypatch.setattr(BasketEvent.objects, "create", fail_with(OperationalError("connection refused")))
-    response = api_client.post(
-        "/api/checkout/initiate",
-        {"order": {"orderItems": [{"offer": {"id": offer.id}}]}},
-        format="json",
-        **bearer(storefront_token),
-    )
+def test_a_database_error_is_logged_with_its_traceback(api_client, storefront_token, offer, caplog):
+    with failing_statement("baskets_basketevent", OperationalError("connection refused")):
+        response = api_client.post(
+            "/api/checkout/initiate",
+            {"order": {"orderItems": [{"offer": {"id": offer.id}}]}},
+            format="json",
+            **bearer(storefront_token),
+        )
     assert response.status_code == 503
     records = [r for r in caplog.records if r.name == "checkout_project.api.errors"]
     assert [r.getMessage() for r in records] == ["database unavailable on /api/checkout/initiate: OperationalError"]
