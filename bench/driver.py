@@ -1,8 +1,10 @@
 """The load driver: N virtual customers (asyncio + httpx) replaying checkout flows for a bounded time.
 
-Phases run one after the other against the same server, each with every virtual customer for
-`duration` seconds (after a short unmeasured warm-up), so each flow is measured alone and the
-ratios compare like with like:
+Phases run one after the other against the same server, each with every virtual customer, so
+each flow is measured alone and the ratios compare like with like; each flow's `duration`
+seconds are taken in `rounds` slices in turn (floor, acquisition, subscription, abandoned, floor,
+...), each after a short unmeasured warm-up, so that the machine's slow and fast spells fall on
+every flow alike:
 
 - floor: GET /api/_bench/ping, the minimal authenticated endpoint (token check + one
   primary-key read);
@@ -215,9 +217,10 @@ def summary_ms(values: list[float]) -> dict[str, Any]:
     }
 
 
-async def run_phase(name: str, config: Config) -> dict[str, Any]:
+async def run_slice(name: str, config: Config, recorder: Recorder, *, duration: float, warmup: float) -> float:
+    """Every virtual customer runs the flow for `warmup` seconds (not recorded), then `duration`
+    seconds recorded into `recorder`; the seconds measured."""
     flow = FLOWS[name]
-    recorder = Recorder()
     limits = httpx.Limits(max_connections=config.users, max_keepalive_connections=config.users)
     async with httpx.AsyncClient(base_url=config.base_url, timeout=30.0, limits=limits) as client:
 
@@ -232,13 +235,13 @@ async def run_phase(name: str, config: Config) -> dict[str, Any]:
                     recorder.flows += 1
 
         # Warm-up: connections open, workers warm, caches filled; nothing recorded.
-        warm_deadline = time.monotonic() + config.warmup
+        warm_deadline = time.monotonic() + warmup
         await asyncio.gather(*(user(warm_deadline) for _ in range(config.users)))
         recorder.measuring = True
         started = time.monotonic()
-        deadline = started + config.duration
+        deadline = started + duration
         tasks = [asyncio.create_task(user(deadline)) for _ in range(config.users)]
-        done, pending = await asyncio.wait(tasks, timeout=config.duration + HARD_STOP_GRACE)
+        done, pending = await asyncio.wait(tasks, timeout=duration + HARD_STOP_GRACE)
         for task in pending:  # hard stop: a request stuck past the deadline is abandoned
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
@@ -247,7 +250,10 @@ async def run_phase(name: str, config: Config) -> dict[str, Any]:
                 raise task.exception()
         elapsed = time.monotonic() - started
         recorder.measuring = False
+    return elapsed
 
+
+def phase_result(recorder: Recorder, elapsed: float) -> dict[str, Any]:
     return {
         "seconds": round(elapsed, 2),
         "flows": recorder.flows,
@@ -293,8 +299,17 @@ def ratios(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-async def run_all(config: Config, phases: list[str]) -> dict[str, Any]:
-    results = {}
-    for name in phases:
-        results[name] = await run_phase(name, config)
-    return results
+async def run_all(config: Config, phases: list[str], rounds: int = 1) -> dict[str, Any]:
+    """Each flow measured for `config.duration` seconds in all, in `rounds` slices taken in turn
+    (floor, acquisition, ..., floor, acquisition, ...): a slow spell of a shared machine then
+    falls on every flow alike instead of on whichever flow it ran during. The first slice of a
+    flow warms up for `config.warmup` seconds, later ones for at most one second."""
+    recorders = {name: Recorder() for name in phases}
+    elapsed = dict.fromkeys(phases, 0.0)
+    for round_ in range(rounds):
+        for name in phases:
+            warmup = config.warmup if round_ == 0 else min(config.warmup, 1.0)
+            elapsed[name] += await run_slice(
+                name, config, recorders[name], duration=config.duration / rounds, warmup=warmup
+            )
+    return {name: phase_result(recorders[name], elapsed[name]) for name in phases}

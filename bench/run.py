@@ -180,6 +180,9 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=16, help="concurrent virtual customers (default 16)")
     parser.add_argument("--duration", type=float, default=30, help="measured seconds per flow (default 30)")
     parser.add_argument("--warmup", type=float, default=3, help="unmeasured seconds before each flow (default 3)")
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="slices each flow's duration is measured in, flows in turn (default 5)"
+    )
     parser.add_argument("--baskets", type=int, default=1_000_000, help="baskets in the feed (default 1,000,000)")
     parser.add_argument("--page-size", type=int, default=50, help="abandoned feed page size (default 50)")
     parser.add_argument("--port", type=int, default=8765)
@@ -231,8 +234,8 @@ def main() -> int:
             ping_cookie=ping_basket,
         )
         phases = [name.strip() for name in args.flows.split(",") if name.strip()]
-        log(f"running {', '.join(phases)}: {args.users} users, {args.duration:g} s each")
-        results = asyncio.run(driver.run_all(config, phases))
+        log(f"running {', '.join(phases)}: {args.users} users, {args.duration:g} s each in {args.rounds} rounds")
+        results = asyncio.run(driver.run_all(config, phases, rounds=max(1, args.rounds)))
     finally:
         stop(server)
 
@@ -244,6 +247,7 @@ def main() -> int:
             "users": args.users,
             "duration_s": args.duration,
             "warmup_s": args.warmup,
+            "rounds": max(1, args.rounds),
             "baskets": args.baskets,
             "page_size": args.page_size,
             "deep_page": DEEP_PAGES,
