@@ -38,16 +38,16 @@ def visible_baskets(actor: Actor, baskets: QuerySet[Basket] | None = None) -> Qu
     """The baskets this caller may see on the non-admin endpoints (API.md §2), among `baskets`
     (default: all of them, on the default database)."""
     baskets = Basket.objects.all() if baskets is None else baskets
+    # One filter() call each: every call clones the query (this runs on every basket request).
     if actor.partner is not None:
-        return baskets.filter(partner=actor.partner)
-    baskets = baskets.filter(partner__isnull=True)
+        return baskets.filter(partner_id=actor.partner.pk)
     if actor.is_customer_token:
         if actor.customer is None:
             return baskets.none()
-        return baskets.filter(customer=actor.customer)
+        return baskets.filter(partner__isnull=True, customer_id=actor.customer.pk)
     if actor.application is None:
         return baskets.none()
-    return baskets.filter(application=actor.application, created_by_customer_token=False)
+    return baskets.filter(partner__isnull=True, application_id=actor.application.pk, created_by_customer_token=False)
 
 
 def basket_items(basket: Basket) -> list[OrderItem]:

@@ -33,6 +33,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db import DatabaseError, connections, router
 from django.db.models import AutoField, Model, QuerySet, sql
 from django.db.models.deletion import Collector
@@ -159,7 +160,7 @@ class WriteBatch:
             query.__class__ = sql.DeleteQuery
             return query.get_compiler(connection=connection).as_sql()
 
-        self._writes.append(_Write(queryset.model, "delete", lambda: queryset._raw_delete(using), compile_delete))
+        self._writes.append(_Write(queryset.model, "delete", lambda: queryset._raw_delete(using) or 0, compile_delete))
 
     # --- Sending ---------------------------------------------------------------------------
 
@@ -186,14 +187,18 @@ class WriteBatch:
     def _send_as_one_statement(self, writes: list[_Write], connection) -> list[int]:
         parts, params, outputs = [], [], []
         for index, write in enumerate(writes):
-            statement, statement_params = write.compile(connection)
+            try:
+                statement, statement_params = write.compile(connection)
+            except EmptyResultSet:  # an update or delete of `pk__in=[]`: matches nothing, sends nothing
+                outputs.append("0")
+                continue
             pk = write.model._meta.pk
             parts.append(f"w{index} AS ({statement} RETURNING {connection.ops.quote_name(pk.column)})")
             params.extend(statement_params)
             column = f"w{index}.{connection.ops.quote_name(pk.column)}"
             aggregate = f"array_agg({column})" if write.returns_pks else "count(*)"
             outputs.append(f"(SELECT {aggregate} FROM w{index})")
-        query = "WITH " + ", ".join(parts) + " SELECT " + ", ".join(outputs)
+        query = ("WITH " + ", ".join(parts) + " " if parts else "") + "SELECT " + ", ".join(outputs)
         with connection.cursor() as cursor:
             cursor.execute(query, params)
             row = cursor.fetchone()

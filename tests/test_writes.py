@@ -93,6 +93,17 @@ def test_save_update_delete_and_upsert_in_one_batch(offer):
     assert (stored.version, stored.email) == (4, "later@example.com")
 
 
+def test_writes_that_match_nothing_by_construction_send_nothing(offer):
+    basket = BasketFactory(version=1)
+    basket.version = 2
+    writes = WriteBatch()
+    writes.update(OrderItem.objects.filter(pk__in=[]), quantity=3)
+    writes.delete(OrderItem.objects.filter(pk__in=[]))
+    writes.save(basket, ["version"])
+    assert writes.send() == [0, 0, 1]
+    assert Basket.objects.get(pk=basket.pk).version == 2
+
+
 def test_a_save_that_matches_no_row_raises_and_the_batch_rolls_back(offer):
     basket = BasketFactory()
     missing = Basket(id=uuid.uuid4())  # never inserted
