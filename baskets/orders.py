@@ -209,11 +209,12 @@ def basket_complete(
 
     Locks the basket row first (then, for update and renewal orders, the subscription row; the
     promo code's row is locked by counting its redemption). In order: re-validates the basket
-    (basket_validation_findings); requires an e-mail (the basket's or `customer_details`');
-    counts the promo code's redemption atomically; finds or creates the customer by e-mail;
-    creates a subscription per offer item (`new`), applies or schedules the change
-    (`update_subscription`) or extends the term onto the renewal offer (`renew`); pays through
-    settings.PAYMENT_GATEWAY and records the Payment; moves the basket to `completed`.
+    (basket_validation_findings); requires an e-mail (the basket's or `customer_details`'); finds
+    or creates the customer by e-mail; counts the promo code's redemption atomically and creates
+    a subscription per offer item (`new`), applies or schedules the change
+    (`update_subscription`) or extends the term onto the renewal offer (`renew`), all written
+    before the payment, so a database refusal never follows a charge; pays through
+    settings.PAYMENT_GATEWAY; records the Payment and moves the basket to `completed`.
 
     `any_basket` (staff callers) sees every basket; otherwise only those visible to `actor`.
     `if_match` (POST /api/order's If-Match) must be the basket's version; None (no header, or the
@@ -259,8 +260,10 @@ def basket_complete(
         )
 
     customer = _order_customer(basket)
-    # Every write from here on but the promo code's counter (a guard: it decides whether the order
-    # goes on) joins one batch, sent after the payment: one statement on PostgreSQL.
+    # The order's writes (the promo code's guarded counter and redemption, the subscriptions or the
+    # change) go in one batch sent before the payment, so that nothing the database can still
+    # refuse comes after the customer is charged; the payment's record and the basket's completion
+    # in a second one after it. One statement each on PostgreSQL.
     writes = WriteBatch()
     update_state = None
     redemption = None
@@ -288,6 +291,8 @@ def basket_complete(
             for hook in configured_completion_hooks():
                 hook(basket=basket, subscriptions=subscriptions, writes=writes)
 
+    writes.send()  # raises PromoCodeRefused promo_code_exhausted when the code's last use went meanwhile
+
     amount, currency = totals.due_today, totals.currency
     request = PaymentRequest(
         order_id=f"{ORDER_ID_PREFIX}{basket.id}",
@@ -309,7 +314,8 @@ def basket_complete(
         reference=result.reference,
         method=request.details.get("method", ""),
     )
-    writes.insert([recorded])
+    completion = WriteBatch()
+    completion.insert([recorded])
 
     if basket.customer_id is None:
         basket.customer = customer
@@ -318,9 +324,9 @@ def basket_complete(
     event_data["payment"] = {"gateway": recorded.gateway, "status": recorded.status, "id": str(recorded.id)}
     # The customer details and owner merged above are written by the transition's UPDATE.
     basket_transition(
-        basket=basket, to=BasketStatus.COMPLETED, actor=actor, data=event_data, also_save=changed, writes=writes
+        basket=basket, to=BasketStatus.COMPLETED, actor=actor, data=event_data, also_save=changed, writes=completion
     )
-    writes.send()
+    completion.send()
     return CompletedOrder(
         basket=basket,
         items=items,

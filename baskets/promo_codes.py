@@ -112,22 +112,25 @@ def promo_code_redeem(
     """Count one redemption and record it. Runs inside the completing order's transaction.
 
     One conditional UPDATE: it takes the code's row lock, so concurrent completions queue on it
-    and each sees the count the previous one committed; when no row matches the code is
-    exhausted and PromoCodeRefused promo_code_exhausted (400) is raised before anything else of
-    the redemption is written. `available_quantity` can never be exceeded. The redemption's
-    INSERT goes into `writes` when given (the caller sends it).
+    and each sees the count the previous one committed; when no row matches, the code is
+    exhausted and sending raises PromoCodeRefused promo_code_exhausted (400), which rolls the
+    transaction back. `available_quantity` can never be exceeded. The UPDATE and the
+    redemption's INSERT go into `writes` when given: the caller sends them, and must do so
+    before anything irrevocable (the payment).
     """
-    counted = (
-        PromoCode.objects.filter(pk=promo_code.pk)
-        .filter(Q(available_quantity__isnull=True) | Q(redeemed_count__lt=F("available_quantity")))
-        .update(redeemed_count=F("redeemed_count") + 1)
-    )
-    if not counted:
-        raise PromoCodeRefused(PromoCodeCodes.EXHAUSTED, "This promo code has been used as many times as it may be.")
     redemption = PromoRedemption(
         promo_code=promo_code, basket=basket, customer=customer, amount=amount, currency=currency
     )
     with batched(writes) as batch:
+        batch.update(
+            PromoCode.objects.filter(pk=promo_code.pk).filter(
+                Q(available_quantity__isnull=True) | Q(redeemed_count__lt=F("available_quantity"))
+            ),
+            redeemed_count=F("redeemed_count") + 1,
+            unless_matched=PromoCodeRefused(
+                PromoCodeCodes.EXHAUSTED, "This promo code has been used as many times as it may be."
+            ),
+        )
         batch.insert([redemption])
     return redemption
 

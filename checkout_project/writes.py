@@ -47,7 +47,7 @@ class _Write:
     compile: Any  # -> (sql, params), the statement without RETURNING (PostgreSQL path)
     objs: list[Model] = field(default_factory=list)  # inserts: pks to set; saves: the instance
     returns_pks: bool = False  # auto-increment pks to read back
-    expect_rows: bool = False  # a save must match its row
+    unless_matched: Exception | None = None  # raised by send() when the write matched no row
     fields: list[str] = field(default_factory=list)  # a save's fields (the same list its closures read)
 
 
@@ -133,12 +133,18 @@ class WriteBatch:
         def run():
             return row._update(values())  # what save(update_fields=...) runs for an existing row
 
-        write = _Write(model, "save", run, compile_update, objs=[obj], expect_rows=True)
+        unmatched = DatabaseError(f"Save with update_fields did not affect any rows ({model.__name__}).")
+        write = _Write(model, "save", run, compile_update, objs=[obj], unless_matched=unmatched)
         write.fields = fields
         self._writes.append(write)
 
-    def update(self, queryset: QuerySet, **values: Any) -> None:
-        """`queryset.update(**values)` (expressions such as F() allowed; no joins)."""
+    def update(self, queryset: QuerySet, *, unless_matched: Exception | None = None, **values: Any) -> None:
+        """`queryset.update(**values)` (expressions such as F() allowed; no joins).
+
+        `unless_matched`: the error send() raises when the update matched no row, a guarded write
+        (`... WHERE redeemed_count < available_quantity`) whose refusal stops the caller. The
+        batch's other writes were sent with it: the caller's transaction rolls them back.
+        """
         queryset = queryset.using(self._db(queryset.model)) if self.using else queryset
 
         def compile_update(connection):
@@ -146,7 +152,8 @@ class WriteBatch:
             query.add_update_values(values)
             return query.get_compiler(connection=connection).as_sql()
 
-        self._writes.append(_Write(queryset.model, "update", lambda: queryset.update(**values), compile_update))
+        run = lambda: queryset.update(**values)  # noqa: E731
+        self._writes.append(_Write(queryset.model, "update", run, compile_update, unless_matched=unless_matched))
 
     def delete(self, queryset: QuerySet) -> None:
         """`queryset.delete()` of rows nothing refers to through Python-side cascades."""
@@ -175,10 +182,14 @@ class WriteBatch:
         if connection.vendor == "postgresql" and len(writes) > 1:
             counts = self._send_as_one_statement(writes, connection)
         else:
-            counts = [write.run() for write in writes]
+            counts = []
+            for write in writes:  # a guarded write's refusal stops the rest
+                counts.append(write.run())
+                if write.unless_matched is not None and counts[-1] < 1:
+                    raise write.unless_matched
         for write, count in zip(writes, counts, strict=True):
-            if write.expect_rows and count < 1:
-                raise DatabaseError(f"Save with update_fields did not affect any rows ({write.model.__name__}).")
+            if write.unless_matched is not None and count < 1:
+                raise write.unless_matched
             for obj in write.objs if write.kind == "insert" else ():
                 obj._state.adding = False
                 obj._state.db = using
