@@ -31,6 +31,7 @@ from baskets.subscription_checkout import (
     SubscriptionCodes,
     subscription_ensure_unlocked,
     update_basket_apply_locked,
+    update_basket_read_locked,
 )
 from checkout_project.api.errors import ApplicationError, UpstreamUnavailable
 from checkout_project.writes import WriteBatch
@@ -248,7 +249,17 @@ def basket_complete(
         selectors.promo_code_load_eligible_offers(basket.promo_code)
     items = selectors.basket_items(basket)
 
-    findings = selectors.basket_validation_findings(basket, items, now=now, check_redemption_limit=False)
+    update_reads = None
+    offers = None
+    if basket.order_type == OrderType.UPDATE_SUBSCRIPTION:
+        # The subscription's lock and the change's options first: their offers query reads the
+        # items' offers for the validation too. What they find is checked after it, in the same
+        # order as before (400 basket_invalid, then 423, then 409).
+        update_reads = update_basket_read_locked(
+            basket=basket, items=items, offer_annotations=selectors.basket_validation_offer_annotations(basket)
+        )
+        offers = update_reads.options.offers
+    findings = selectors.basket_validation_findings(basket, items, now=now, check_redemption_limit=False, offers=offers)
     if findings:
         raise BasketInvalid([finding.to_wire() for finding in findings])
     changed = _merge_customer_details(basket, customer_details)
@@ -271,7 +282,9 @@ def basket_complete(
     event_data: dict[str, Any]
     if basket.order_type == OrderType.UPDATE_SUBSCRIPTION:
         # Quoted under the subscription's lock; update baskets take no promo code (re-validated above).
-        update_state, event_data = update_basket_apply_locked(basket=basket, now=now, items=items, writes=writes)
+        update_state, event_data = update_basket_apply_locked(
+            basket=basket, now=now, items=items, writes=writes, reads=update_reads
+        )
         totals = update_state.totals
         subscriptions = [update_state.subscription]
     else:

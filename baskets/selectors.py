@@ -6,7 +6,7 @@ import base64
 import binascii
 import json
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -384,6 +384,22 @@ def _unavailable_product_codes(items: Sequence[OrderItem], offers: dict[str, Off
     return unavailable
 
 
+def _validation_checks(extra_checks: Sequence[BasketCheck] = ()) -> list[BasketCheck]:
+    return list(dict.fromkeys((*BASKET_CHECKS, *configured_basket_checks(), *extra_checks)))
+
+
+def basket_validation_offer_annotations(basket: Basket, extra_checks: Sequence[BasketCheck] = ()) -> dict[str, Any]:
+    """What basket_validation_findings needs on each offer it reads (the live products'
+    availability, the checks' own facts): for a caller that reads the offers in a query of its own."""
+    annotations: dict[str, Any] = {}
+    for check in _validation_checks(extra_checks):
+        if hasattr(check, "offer_annotations"):
+            annotations.update(check.offer_annotations(basket))
+    # The live products' availability rides on the offers query: no query of its own.
+    annotations[_AVAILABLE_CODES] = available_product_codes_annotation()
+    return annotations
+
+
 def basket_validation_findings(
     basket: Basket,
     items: Sequence[OrderItem],
@@ -391,22 +407,24 @@ def basket_validation_findings(
     now: datetime | None = None,
     check_redemption_limit: bool = True,
     extra_checks: Sequence[BasketCheck] = (),
+    offers: Mapping[str, Offer] | None = None,
 ) -> list[Finding]:
     """Everything that stops this basket from completing now; empty when it can complete.
 
     One query (the offers, with their products' availability) whatever the number of items,
     plus the promo code's when it is not loaded yet, plus what the configured checks read. Runs BASKET_CHECKS, then the
     checks of settings.BASKET_VALIDATION_CHECKS, then `extra_checks`, in order, each once.
+    `offers`: the items' offers (at least), read by the caller with
+    basket_validation_offer_annotations: no query of its own then.
     """
-    checks = list(dict.fromkeys((*BASKET_CHECKS, *configured_basket_checks(), *extra_checks)))
-    annotations: dict[str, Any] = {}
-    for check in checks:
-        if hasattr(check, "offer_annotations"):
-            annotations.update(check.offer_annotations(basket))
-    # The live products' availability rides on the offers query: no query of its own.
-    annotations[_AVAILABLE_CODES] = available_product_codes_annotation()
+    checks = _validation_checks(extra_checks)
     ordered = [item for item in items if item.action_type != OrderItem.ActionType.REMOVE]
-    offers = offers_by_id((item.offer_id for item in ordered), annotations=annotations)
+    if offers is None:
+        offers = offers_by_id(
+            (item.offer_id for item in ordered), annotations=basket_validation_offer_annotations(basket, extra_checks)
+        )
+    else:
+        offers = {item.offer_id: offers[item.offer_id] for item in ordered if item.offer_id in offers}
     validation = BasketValidation(
         basket=basket,
         items=ordered,

@@ -9,7 +9,7 @@ is added, and the subscription's add-ons the new offer does not sell.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -252,13 +252,40 @@ def _state(
 
 
 def _options(
-    subscription: Subscription, items: Sequence[OrderItem], extra_offer_ids=(), offer_annotations=None
+    subscription: Subscription,
+    items: Sequence[OrderItem],
+    extra_offer_ids=(),
+    offer_annotations=None,
+    also_offer_ids=(),
 ) -> ChangeOptions:
     return subscription_selectors.subscription_change_options(
         subscription,
         candidate_offer_ids=[*(i.offer_id for i in items if i.type == Offer.Type.OFFER), *extra_offer_ids],
         offer_annotations=offer_annotations,
+        also_offer_ids=also_offer_ids,
     )
+
+
+@dataclass(frozen=True)
+class UpdateBasketReads:
+    """What completing an update basket reads under the subscription's lock, read before the
+    basket is validated so that validation needs no offers query of its own."""
+
+    subscription: Subscription
+    options: ChangeOptions
+
+
+def update_basket_read_locked(
+    *, basket: Basket, items: Sequence[OrderItem], offer_annotations: Mapping[str, Any] | None = None
+) -> UpdateBasketReads:
+    """Lock the update basket's subscription and read the change's options; their offers query
+    also reads every item's offer with `offer_annotations` (basket_validation_findings' `offers`).
+    Raises nothing: update_basket_apply_locked checks what it read."""
+    subscription = subscription_services.subscription_lock(subscription_id=basket.for_subscription_id)
+    options = _options(
+        subscription, items, offer_annotations=offer_annotations, also_offer_ids=[i.offer_id for i in items]
+    )
+    return UpdateBasketReads(subscription=subscription, options=options)
 
 
 def _update_baskets(actor: Actor):
@@ -659,7 +686,12 @@ def _ensure_still_applicable(
 
 
 def update_basket_apply_locked(
-    *, basket: Basket, now: datetime, items: list[OrderItem] | None = None, writes: WriteBatch | None = None
+    *,
+    basket: Basket,
+    now: datetime,
+    items: list[OrderItem] | None = None,
+    writes: WriteBatch | None = None,
+    reads: UpdateBasketReads | None = None,
 ) -> tuple[SubscriptionCheckout, dict[str, Any]]:
     """Apply a locked, mutable update basket's change to its subscription; the caller completes it.
 
@@ -668,15 +700,19 @@ def update_basket_apply_locked(
     returned event data. Locks the subscription row. Raises SubscriptionLocked (423),
     SubscriptionChanged (409 subscription_changed: the subscription no longer is what the basket
     was built against, see _ensure_still_applicable) and ApplicationError basket_empty (400).
-    Its writes go into `writes` when given (the caller sends them with the basket's).
+    Its writes go into `writes` when given (the caller sends them with the basket's). `reads`:
+    the subscription and options update_basket_read_locked read for these items (no query then).
     """
-    subscription = subscription_services.subscription_lock(subscription_id=basket.for_subscription_id)
+    if reads is not None:
+        subscription = reads.subscription
+    else:
+        subscription = subscription_services.subscription_lock(subscription_id=basket.for_subscription_id)
     subscription_ensure_unlocked(subscription, now)
     if items is None:
         items = basket_items(basket)
     if not items:
         raise ApplicationError("This basket has no change to make.", code=SubscriptionCodes.BASKET_EMPTY)
-    options = _options(subscription, items)
+    options = reads.options if reads is not None else _options(subscription, items)
     if subscription.offer_id in options.offers:
         subscription.offer = options.offers[subscription.offer_id]  # loaded with the options: no query
     state = _state(basket, subscription, items, options, now)

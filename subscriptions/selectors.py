@@ -135,11 +135,13 @@ def subscription_change_options(
     *,
     candidate_offer_ids: Iterable[str] = (),
     offer_annotations: Mapping[str, Any] | None = None,
+    also_offer_ids: Iterable[str] = (),
 ) -> ChangeOptions:
     """Two queries whatever the number of add-ons: one UNION of the relations, one for the offers.
 
     `candidate_offer_ids` are offers the subscription might move to; their cross-sells are included.
-    `offer_annotations` are added to the offers query (see offers_by_id).
+    `offer_annotations` are added to the offers query (see offers_by_id), which also reads
+    `also_offer_ids` (a caller's other offers, at no query of their own).
     """
     current = subscription.offer_id
     parents = {current, *(i for i in candidate_offer_ids if isinstance(i, str))}
@@ -173,6 +175,7 @@ def subscription_change_options(
         else:
             add_ons[to_id] = quantity
     wanted = parents | upgrades | downgrades | {add_on for _, add_on in cross_sells} | set(add_ons)
+    wanted |= {offer_id for offer_id in also_offer_ids if isinstance(offer_id, str)}
     return ChangeOptions(
         upgrades=frozenset(upgrades),
         downgrades=frozenset(downgrades),

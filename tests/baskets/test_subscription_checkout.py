@@ -979,3 +979,31 @@ def test_a_renewal_built_before_an_upgrade_is_409_instead_of_moving_back_to_the_
     assert_refused_as_changed(response, before, subscription, renewal)
     assert before["plan"][0] == catalog["upgrade"].id
     assert [basket_id for basket_id, _ in before["payments"]] == [upgrade_basket.id]
+
+
+def test_an_invalid_update_basket_is_refused_as_invalid_before_its_subscription_is_checked(
+    api_client, frozen, customer_token, subscription, catalog
+):
+    """Completion reads the subscription and the change's options first (their offers query is
+    the validation's), but still answers in the order it always did: an invalid basket is 400
+    even when the subscription has since been locked by a pending change; once the basket is
+    valid again, the lock answers 423."""
+    actions = [add(catalog["upgrade"]), add(catalog["podcasts"])]
+    basket = change_basket(api_client, customer_token, subscription, actions)
+    catalog["podcasts"].published = False
+    catalog["podcasts"].save(update_fields=["published"])
+    subscription.pending_offer = catalog["downgrade"]
+    subscription.pending_change_at = subscription.term_end
+    subscription.save(update_fields=["pending_offer", "pending_change_at"])
+    before = written_for(subscription, basket)
+
+    response = order(api_client, customer_token, basket)
+    assert response.status_code == 400, response.json()
+    assert response.json()["code"] == "basket_invalid"
+    assert written_for(subscription, basket) == before
+
+    catalog["podcasts"].published = True
+    catalog["podcasts"].save(update_fields=["published"])
+    response = order(api_client, customer_token, basket)
+    assert response.status_code == 423, response.json()
+    assert written_for(subscription, basket) == before
