@@ -230,7 +230,9 @@ def basket_complete(
     downgrade was quoted for, or the add-ons it adds no longer fit; for a renewal, the subscription
     moved to an offer that does not renew onto the basket's, its term was renewed since, or its
     add-ons changed since: _ensure_renewal_still_applies, _ensure_renewal_keeps_add_ons) and
-    UpstreamUnavailable (502) when the gateway fails. Writes nothing when it raises.
+    UpstreamUnavailable (502) when the gateway fails. Writes nothing when it raises. The promo
+    code's exhaustion is found when the order's writes are sent, after a renewal's subscription
+    checks: a renewal whose subscription refuses it answers 409/423 even when its code is used up.
     """
     now = now or timezone.now()
     baskets = Basket.objects.all() if any_basket else selectors.visible_baskets(actor)
@@ -272,9 +274,11 @@ def basket_complete(
 
     customer = _order_customer(basket)
     # The order's writes (the promo code's guarded counter and redemption, the subscriptions or the
-    # change) go in one batch sent before the payment, so that nothing the database can still
-    # refuse comes after the customer is charged; the payment's record and the basket's completion
-    # in a second one after it. One statement each on PostgreSQL.
+    # change) go in one batch sent before the payment, so the database refuses those before the
+    # customer is charged; the payment's record and the basket's completion go in a second one
+    # after it. One statement each on PostgreSQL. That second statement and the COMMIT can still
+    # fail after a charge: closing that needs the gateway to authorise first and capture after
+    # the commit.
     writes = WriteBatch()
     update_state = None
     redemption = None

@@ -21,9 +21,11 @@ matches no row raises DatabaseError, as `save(update_fields=...)` does. Database
 (IntegrityError...) are raised by `send()`; the caller's transaction then rolls back, so nothing
 of the batch stays.
 
-Only writes that need nothing back but their row count and new primary keys belong in a batch;
-a write whose outcome decides what happens next (a guarded counter, an upsert that returns the
-winning row) runs on its own before.
+Only writes that need nothing back but their row count and new primary keys belong in a batch.
+A guarded write whose refusal stops the caller (a counter `... WHERE used < available`) may join
+with `update(..., unless_matched=error)`: send() raises the error, and the transaction rolls the
+rest back. A write whose result the caller reads (an upsert that returns the winning row) runs on
+its own before.
 """
 
 from __future__ import annotations

@@ -211,7 +211,17 @@ def test_promo_code_is_redeemed_with_its_discount(api_client, storefront_token, 
     assert redemption.customer == Customer.objects.get()
 
 
-def test_an_exhausted_code_refuses_the_order_and_leaves_the_basket_active(api_client, storefront_token, basket):
+def test_an_exhausted_code_refuses_the_order_and_leaves_the_basket_active(
+    api_client, storefront_token, basket, monkeypatch
+):
+    charged = []
+
+    class Gateway:
+        def pay(self, request):
+            charged.append(request)
+            raise AssertionError("an exhausted code must stop the order before the payment")
+
+    monkeypatch.setattr("baskets.orders.payment_gateway", Gateway)
     promo = PromoCodeFactory(code="ONCE", available_quantity=1)
     Basket.objects.filter(pk=basket.pk).update(promo_code=promo)
     PromoCode.objects.filter(pk=promo.pk).update(redeemed_count=1)  # someone else's order took it
@@ -221,6 +231,7 @@ def test_an_exhausted_code_refuses_the_order_and_leaves_the_basket_active(api_cl
 
     assert response.status_code == 400
     assert response.json()["code"] == "promo_code_exhausted"
+    assert charged == []  # refused before the payment
     assert written() == before
     basket.refresh_from_db()
     assert (basket.status, basket.version) == ("active", 1)
