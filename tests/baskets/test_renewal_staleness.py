@@ -16,8 +16,8 @@ from django.utils import timezone
 from baskets.models import Basket, BasketStatus, OrderItem, OrderType, Payment
 from subscriptions.models import Offer, SubscriptionAddOn
 from tests.conftest import bearer
-from tests.factories import OfferFactory, SubscriptionFactory
-from tests.subscription_flows import change_basket
+from tests.factories import OfferFactory
+from tests.subscription_flows import change_basket, subscription_of_2025
 
 pytestmark = pytest.mark.django_db
 
@@ -50,14 +50,7 @@ def catalog():
 
 @pytest.fixture
 def subscription(customer, catalog):
-    subscription = SubscriptionFactory(
-        customer=customer,
-        offer=catalog["current"],
-        term_start=datetime(2025, 1, 1, tzinfo=UTC),
-        term_end=datetime(2026, 1, 1, tzinfo=UTC),
-    )
-    SubscriptionAddOn.objects.create(subscription=subscription, offer=catalog["archive"])
-    return subscription
+    return subscription_of_2025(customer, catalog["current"], catalog["archive"])
 
 
 def build_renewal(api_client, backoffice_token, subscription) -> Basket:
@@ -128,17 +121,21 @@ def test_a_renewal_completes_and_extends_the_term_once(api_client, backoffice_to
     assert after["basket"] == (BasketStatus.COMPLETED, 2, ["created", "completed"])
 
 
-def test_a_second_renewal_basket_built_for_the_same_term_is_409_and_renews_nothing(
-    api_client, backoffice_token, subscription, catalog
-):
+def second_renewal_refused(api_client, backoffice_token, subscription) -> tuple[Basket, dict]:
+    """Two renewal baskets built for the same term; the first completes, the second is refused
+    (409, nothing written). The first basket, and what the refused order found written."""
     first = build_renewal(api_client, backoffice_token, subscription)
     second = build_renewal(api_client, backoffice_token, subscription)
     assert order(api_client, backoffice_token, first).status_code == 200
     before = written_for(subscription, second)
+    assert_refused_as_changed(order(api_client, backoffice_token, second), before, subscription, second)
+    return first, before
 
-    response = order(api_client, backoffice_token, second)
 
-    assert_refused_as_changed(response, before, subscription, second)
+def test_a_second_renewal_basket_built_for_the_same_term_is_409_and_renews_nothing(
+    api_client, backoffice_token, subscription, catalog
+):
+    first, before = second_renewal_refused(api_client, backoffice_token, subscription)
     assert before["plan"][3] == datetime(2027, 1, 1, tzinfo=UTC)  # renewed once, not to 2028
     assert [basket_id for basket_id, _ in before["payments"]] == [first.id]
 
@@ -149,14 +146,7 @@ def test_a_second_renewal_basket_of_a_lapsed_subscription_is_409(api_client, bac
         datetime(2024, 12, 1, tzinfo=UTC),
     )
     subscription.save()
-    first = build_renewal(api_client, backoffice_token, subscription)
-    second = build_renewal(api_client, backoffice_token, subscription)
-    assert order(api_client, backoffice_token, first).status_code == 200
-    before = written_for(subscription, second)
-
-    response = order(api_client, backoffice_token, second)
-
-    assert_refused_as_changed(response, before, subscription, second)
+    _, before = second_renewal_refused(api_client, backoffice_token, subscription)
     assert before["plan"][2:] == (NOW, datetime(2026, 1, 31, 12, tzinfo=UTC))  # a fresh term from now, once
 
 

@@ -30,10 +30,10 @@ from tests.factories import (
     OfferFactory,
     OrderItemFactory,
     PartnerFactory,
-    SubscriptionFactory,
     partner_token,
 )
 from tests.partners.conftest import partner_subscription
+from tests.subscription_flows import subscription_of_2025
 
 pytestmark = pytest.mark.django_db
 
@@ -77,14 +77,7 @@ def catalog():
 
 @pytest.fixture
 def subscription(customer, catalog):
-    subscription = SubscriptionFactory(
-        customer=customer,
-        offer=catalog["current"],
-        term_start=datetime(2025, 1, 1, tzinfo=UTC),
-        term_end=datetime(2026, 1, 1, tzinfo=UTC),
-    )
-    SubscriptionAddOn.objects.create(subscription=subscription, offer=catalog["archive"])
-    return subscription
+    return subscription_of_2025(customer, catalog["current"], catalog["archive"])
 
 
 def change_basket(api_client, token, subscription, actions) -> Basket:
