@@ -73,6 +73,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "checkout_project.api",
+    # Project-level management commands only (seed_demo, which seeds every app): no models.
+    "checkout_project",
     "subscriptions",
     "baskets",
     "partners",
