@@ -68,7 +68,7 @@ urlpatterns = [
 
 if settings.BENCH_ENDPOINTS:
     # The benchmark's floor (bench/): off unless BENCH_ENDPOINTS=1.
-    from checkout_project.api.bench import BenchViewSet
+    from baskets.api.bench import BenchViewSet
 
     urlpatterns.append(path("api/_bench/ping", BenchViewSet.as_view({"get": "ping"}), name="bench-ping"))
 
