@@ -11,12 +11,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
-from baskets import selectors
+from baskets import hooks, selectors
 from baskets.actors import Actor
 from baskets.errors import BASKET_NOT_FOUND, BasketInvalid, BasketNotFound, OrderCodes
 from baskets.links import LinkRefused
@@ -44,11 +42,11 @@ ORDER_ID_PREFIX = "order-"
 
 
 def configured_completion_hooks():
-    """The functions settings.BASKET_COMPLETION_HOOKS names, called with the basket, the
-    subscriptions a `new` order created and the completion's WriteBatch (their writes join it),
-    inside the completing transaction (how the partners app puts its baskets' subscriptions under
-    the partner without baskets importing it)."""
-    return tuple(import_string(path) for path in getattr(settings, "BASKET_COMPLETION_HOOKS", ()))
+    """The functions other apps registered (baskets.hooks, from their AppConfig.ready()), called
+    with the basket, the subscriptions a `new` order created and the completion's WriteBatch (their
+    writes join it), inside the completing transaction (how the partners app puts its baskets'
+    subscriptions under the partner without baskets importing it)."""
+    return hooks.completion_hooks()
 
 
 @dataclass

@@ -16,8 +16,8 @@ from django.conf import settings
 from django.db.models import Prefetch, Q, QuerySet, prefetch_related_objects
 from django.db.models.functions import Upper
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
+from baskets import hooks
 from baskets.actors import Actor
 from baskets.errors import Codes, OrderCodes, PromoCodeCodes
 from baskets.links import recovery_link
@@ -354,16 +354,16 @@ def check_promo_code(validation: BasketValidation) -> Iterable[Finding]:
         yield Finding(*problem)
 
 
-# More checks (partner eligibility, blocked products) are functions of this shape, named by
-# settings.BASKET_VALIDATION_CHECKS: baskets runs them without importing the apps they live in.
+# More checks (partner eligibility, blocked products) are functions of this shape, registered in
+# baskets.hooks: baskets runs them without importing the apps they live in.
 BASKET_CHECKS: tuple[BasketCheck, ...] = (
     check_not_empty, check_offers, check_products, check_renewal, check_promo_code,
 )  # fmt: skip
 
 
 def configured_basket_checks() -> tuple[BasketCheck, ...]:
-    """The checks settings.BASKET_VALIDATION_CHECKS names (dotted paths), run on every validation."""
-    return tuple(import_string(path) for path in getattr(settings, "BASKET_VALIDATION_CHECKS", ()))
+    """The checks other apps registered (baskets.hooks, from their AppConfig.ready()), run on every validation."""
+    return hooks.validation_checks()
 
 
 _AVAILABLE_CODES = "validation_available_product_codes"

@@ -206,12 +206,6 @@ LANDING_STATE_COOKIE = "limio_state"
 LANDING_STATE_COOKIE_SECURE = not DEBUG
 # Where recovery and assisted links send the customer (the hosted checkout page, or your own).
 CHECKOUT_PAGE_URL = os.environ.get("CHECKOUT_PAGE_URL", "") or "/checkout/"
-# Basket checks run on top of baskets' own whenever a basket is validated (partner validate, order
-# completion on every path): dotted paths to baskets.selectors.BasketCheck functions. This is how
-# partner baskets are re-validated for their partner without baskets importing partners.
-BASKET_VALIDATION_CHECKS = ["partners.selectors.check_partner_catalog"]
-# Called when a `new` order completes, with the basket and the subscriptions it created.
-BASKET_COMPLETION_HOOKS = ["partners.services.partner_basket_completed"]
 
 # --- Payments (POST /api/order) ---------------------------------------------------------
 # A dotted path to a baskets.payments.PaymentGateway; the default records a `manual` payment
