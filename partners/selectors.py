@@ -1,6 +1,6 @@
 """Every non-trivial read of partners: what a partner may sell, its subscriptions, basket checks.
 
-`check_partner_catalog` is named by settings.BASKET_VALIDATION_CHECKS, so baskets runs it on
+`check_partner_catalog` is registered in baskets.hooks (partners.apps), so baskets runs it on
 every validation (partner validate and order completion) without importing partners.
 """
 
@@ -20,7 +20,8 @@ from baskets.models import Basket, BasketStatus, OrderItem
 from baskets.selectors import BasketValidation, Finding
 from baskets.services import OfferPolicy
 from partners.errors import PartnerCodes
-from partners.models import Partner, PartnerEligibleOffer
+from partners.models import Partner, PartnerEligibleOffer, PartnerSubscription
+from subscriptions import selectors as subscription_selectors
 from subscriptions.models import Offer, Subscription
 
 NOT_ELIGIBLE_MESSAGE = "This offer is not sold through this partner."
@@ -72,7 +73,8 @@ def partner_offer_policy(partner: Partner) -> OfferPolicy:
 
 def partner_subscriptions(partner: Partner) -> QuerySet[Subscription]:
     """The subscriptions of this partner organisation."""
-    return Subscription.objects.filter(partner_link__partner=partner)
+    links = PartnerSubscription.objects.filter(partner=partner).values("subscription_id")
+    return subscription_selectors.subscriptions_with_ids(links)
 
 
 # --- Basket checks (baskets.selectors.BasketCheck) ---------------------------------------------

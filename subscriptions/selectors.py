@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from django.db.models import CharField, Exists, IntegerField, OuterRef, StringAgg, Subquery, Value
+from django.db.models import CharField, Exists, IntegerField, OuterRef, QuerySet, StringAgg, Subquery, Value
 
 from subscriptions.models import Customer, Offer, Subscription, SubscriptionAddOn
 
@@ -117,6 +117,12 @@ def subscription_by_id_or_reference(
     if reference:
         return subscriptions.filter(reference=reference).first()
     return None
+
+
+def subscriptions_with_ids(ids: Iterable[uuid.UUID] | QuerySet[Any]) -> QuerySet[Subscription]:
+    """The subscriptions with these ids: a list, or a query of ids (another app's links to
+    subscriptions), which becomes a subquery of the same query."""
+    return Subscription.objects.filter(pk__in=ids)
 
 
 @dataclass(frozen=True)
