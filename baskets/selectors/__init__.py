@@ -1,0 +1,72 @@
+"""Every non-trivial read of baskets, one module per concern:
+
+- visibility: which baskets a caller may see; a basket with its items;
+- abandoned: the abandoned feed (keyset cursor) and the staff CSV export;
+- promo_codes: promo code lookups and why a code cannot discount a basket;
+- quotes: what a basket costs (its order lines, its promo code's discount, its totals);
+- validation: the findings that stop a basket from completing.
+
+The names below are the package's interface; import them from `baskets.selectors`.
+"""
+
+from baskets.selectors.abandoned import (
+    ABANDONED_EXPORT_COLUMNS,
+    AbandonedPage,
+    Cursor,
+    abandoned_basket_export_rows,
+    abandoned_baskets,
+)
+from baskets.selectors.promo_codes import (
+    normalise_promo_code,
+    promo_code_by_code,
+    promo_code_load_eligible_offers,
+    promo_code_problem,
+    promo_code_with_offers,
+)
+from baskets.selectors.quotes import order_lines, promo_code_discount
+from baskets.selectors.validation import (
+    BASKET_CHECKS,
+    BasketCheck,
+    BasketValidation,
+    Finding,
+    basket_validation_findings,
+    basket_validation_offer_annotations,
+    check_not_empty,
+    check_offers,
+    check_products,
+    check_promo_code,
+    check_renewal,
+    configured_basket_checks,
+)
+from baskets.selectors.visibility import basket_for_checkout_page, basket_get_visible, basket_items, visible_baskets
+
+__all__ = [
+    "ABANDONED_EXPORT_COLUMNS",
+    "BASKET_CHECKS",
+    "AbandonedPage",
+    "BasketCheck",
+    "BasketValidation",
+    "Cursor",
+    "Finding",
+    "abandoned_basket_export_rows",
+    "abandoned_baskets",
+    "basket_for_checkout_page",
+    "basket_get_visible",
+    "basket_items",
+    "basket_validation_findings",
+    "basket_validation_offer_annotations",
+    "check_not_empty",
+    "check_offers",
+    "check_products",
+    "check_promo_code",
+    "check_renewal",
+    "configured_basket_checks",
+    "normalise_promo_code",
+    "order_lines",
+    "promo_code_by_code",
+    "promo_code_discount",
+    "promo_code_load_eligible_offers",
+    "promo_code_problem",
+    "promo_code_with_offers",
+    "visible_baskets",
+]
