@@ -10,6 +10,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from baskets import hooks
 from baskets.errors import OrderCodes
 from baskets.models import Basket, OrderItem, OrderType
 from baskets.selectors.promo_codes import promo_code_problem
@@ -174,7 +175,7 @@ def basket_validation_findings(
 
     One query (the offers, with their products' availability) whatever the number of items,
     plus the promo code's when it is not loaded yet, plus what the configured checks read. Runs BASKET_CHECKS, then the
-    checks of settings.BASKET_VALIDATION_CHECKS, then `extra_checks`, in order, each once.
+    checks registered in baskets.hooks, then `extra_checks`, in order, each once.
     `offers`: the items' offers (at least), read by the caller with
     basket_validation_offer_annotations: no query of its own then.
     """
