@@ -1,6 +1,7 @@
 # make run   install into a venv, migrate, seed demo data, serve on http://127.0.0.1:8000
 # make test  install the dev dependencies into the venv and run the whole test suite
 # make lint  ruff check + ruff format --check
+# make typecheck  mypy with django-stubs and djangorestframework-stubs over the apps ([tool.mypy])
 # make bench the benchmark against gunicorn on PostgreSQL (BENCH_DATABASE_URL; bench/RESULTS.md)
 #
 # DATABASE_URL=postgres://user@host:5432/name switches run and test to PostgreSQL.
@@ -11,7 +12,7 @@ PYTHON ?= python3
 PYTEST_ARGS ?=
 VENV_PYTHON = $(VENV)/bin/python
 
-.PHONY: run test lint bench venv
+.PHONY: run test lint typecheck bench venv
 
 venv:
 	test -x $(VENV_PYTHON) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +31,10 @@ lint: venv
 	$(VENV_PYTHON) -m pip install '.[dev]'
 	$(VENV_PYTHON) -m ruff check .
 	$(VENV_PYTHON) -m ruff format --check .
+
+typecheck: venv
+	$(VENV_PYTHON) -m pip install '.[dev]'
+	$(VENV_PYTHON) -m mypy
 
 bench: venv
 	$(VENV_PYTHON) -m pip install '.[bench]'

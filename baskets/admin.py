@@ -12,6 +12,7 @@ import csv
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import ActionLocation
+from django.contrib.admin.utils import flatten_fieldsets
 from django.db.models import QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import timezone
@@ -140,6 +141,11 @@ class DateRangeFilter(admin.FieldListFilter):
     def get_facet_counts(self, pk_attname, filtered_qs):
         return {}
 
+    def last_value(self, lookup: str) -> str:
+        """The date given for this lookup, "" when none (FieldListFilter keeps each value's list)."""
+        values = self.used_parameters.get(lookup)
+        return values[-1] if isinstance(values, list) and values else ""
+
     def choices(self, changelist):
         own = set(self.expected_parameters())
         # The form replaces the query string: carry the other filters, search and ordering along.
@@ -151,9 +157,9 @@ class DateRangeFilter(admin.FieldListFilter):
         ]
         yield {
             "from_name": self.lookup_from,
-            "from_value": (self.used_parameters.get(self.lookup_from) or [""])[-1],
+            "from_value": self.last_value(self.lookup_from),
             "to_name": self.lookup_to,
-            "to_value": (self.used_parameters.get(self.lookup_to) or [""])[-1],
+            "to_value": self.last_value(self.lookup_to),
             "keep": keep,
             "clear_url": changelist.get_query_string(remove=list(own)),
             "selected": bool(self.used_parameters),
@@ -217,7 +223,7 @@ class BasketAdmin(admin.ModelAdmin):
         ("Customer details", {"fields": ("email", "first_name", "last_name", "company_name", "phone")}),
         ("Order details", {"fields": ("country", "source", "external_id", "tracking", "custom_fields", "entry")}),
     )  # fmt: skip
-    readonly_fields = [field for _, options in fieldsets for field in options["fields"]]
+    readonly_fields = flatten_fieldsets(fieldsets)
 
     class Media:
         css = {"all": ["baskets/admin/basket_links.css"]}

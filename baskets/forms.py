@@ -8,6 +8,7 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 from django.forms.renderers import TemplatesSetting
+from django.forms.widgets import Input
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django_recaptcha.widgets import ReCaptchaV2Checkbox
@@ -19,7 +20,7 @@ from checkout_project.api.recaptcha import OfflineRecaptchaVerifier, RecaptchaIn
 OFFLINE_RECAPTCHA_TOKEN = "pass-offline-checkout-page"
 
 
-class RenderedDirectly:
+class RenderedDirectly(Input):
     """An <input> widget that writes its markup itself, the same markup as Django's
     `django/forms/widgets/input.html` and `attrs.html`, instead of rendering those templates: the
     checkout page renders seven inputs on every visit, and through the template engine they cost
@@ -27,7 +28,7 @@ class RenderedDirectly:
 
     def render(self, name, value, attrs=None, renderer=None):
         widget = self.get_context(name, value, attrs)["widget"]
-        html = [format_html('<input type="{}" name="{}"', widget["type"], widget["name"])]
+        html: list[str] = [format_html('<input type="{}" name="{}"', widget["type"], widget["name"])]
         if widget["value"] is not None:
             html.append(format_html(' value="{}"', widget["value"]))
         for attr, attr_value in widget["attrs"].items():

@@ -2,7 +2,7 @@
 
 import uuid
 
-from django.db.models import QuerySet
+from django.db.models import ForeignObject, QuerySet
 
 from baskets.models import Basket
 from checkout_project.locks import lock_skipping_locked
@@ -38,7 +38,7 @@ def drop_stale_relations(basket: Basket) -> None:
     query, only after that race).
     """
     for field in basket._meta.concrete_fields:
-        if field.many_to_one and field.is_cached(basket):
+        if isinstance(field, ForeignObject) and field.many_to_one and field.is_cached(basket):
             related = field.get_cached_value(basket)
             if (related.pk if related is not None else None) != getattr(basket, field.attname):
                 field.delete_cached_value(basket)

@@ -129,7 +129,7 @@ DATABASES = {
 DATABASE_PREPARED_STATEMENTS = env_bool("DATABASE_PREPARED_STATEMENTS", True)
 
 
-def _postgresql_options(database: dict) -> None:
+def _postgresql_options(database: dj_database_url.DBConfig) -> None:
     if database["ENGINE"] == "django.db.backends.postgresql" and DATABASE_PREPARED_STATEMENTS:
         database.setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": 5})
 
@@ -187,7 +187,7 @@ if env_bool("SECURE_PROXY_SSL_HEADER", False):
 # Our pages load only their own static files: no inline scripts or styles, nothing from elsewhere,
 # no framing. The hosted checkout pages add form-action 'self' (baskets.pages); /api/docs/ relaxes
 # styles for Swagger UI (checkout_project.urls). reCAPTCHA's sources are added below when it is on.
-SECURE_CSP = {
+SECURE_CSP: dict[str, list[str]] = {
     "default-src": [CSP.NONE],
     "script-src": [CSP.SELF],
     "style-src": [CSP.SELF],

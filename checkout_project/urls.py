@@ -19,7 +19,7 @@ from checkout_project.api.throttling import throttle_posts
 from checkout_project.health import healthz, readyz
 from partners.api import PartnerCheckoutViewSet, PartnerSubscriptionCheckoutViewSet
 
-API_DOCS_CSP = {
+API_DOCS_CSP: dict[str, list[str]] = {
     **settings.SECURE_CSP,
     "script-src": [CSP.SELF, CSP.UNSAFE_INLINE],
     "style-src": [CSP.SELF, CSP.UNSAFE_INLINE],

@@ -35,7 +35,11 @@ def partner_offer_annotations(partner_id: int) -> dict[str, Any]:
     of its products this partner may not sell."""
     listed = PartnerEligibleOffer.objects.filter(offer_id=OuterRef("pk"))
     blocked = (
-        Partner.blocked_products.through.objects.filter(partner_id=partner_id, product__offers=OuterRef("pk"))
+        # django-stubs keeps no annotations on an auto-created through model's queryset, so it reads
+        # `codes` in .values() as an unknown field (a false positive).
+        Partner.blocked_products.through.objects.filter(  # type: ignore[misc]
+            partner_id=partner_id, product__offers=OuterRef("pk")
+        )
         .values("partner_id")
         .annotate(codes=StringAgg("product__product_code", Value(_SEPARATOR)))
         .values("codes")
@@ -47,12 +51,17 @@ def partner_offer_annotations(partner_id: int) -> dict[str, Any]:
     }
 
 
+# The two readers of partner_offer_annotations' names, set on the offers by the query they were
+# given to; the Offer model does not declare them, hence the type: ignores.
+
+
 def _blocked_codes(offer: Offer) -> list[str]:
-    return sorted(code for code in (offer.partner_blocked_codes or "").split(_SEPARATOR) if code)
+    codes = offer.partner_blocked_codes  # type: ignore[attr-defined]
+    return sorted(code for code in (codes or "").split(_SEPARATOR) if code)
 
 
 def _eligible(offer: Offer) -> bool:
-    return not offer.partner_listed or offer.partner_eligible
+    return not offer.partner_listed or offer.partner_eligible  # type: ignore[attr-defined]
 
 
 def partner_offer_refusal(offer: Offer) -> tuple[str, str] | None:
@@ -135,7 +144,7 @@ class PartnerBasketValidation:
 
     def blocked_products(self) -> list[dict[str, str | None]]:
         """The product findings, each with the product's catalog path (from the item as added)."""
-        items = {item.id: item for item in self.items}
+        items: dict[uuid.UUID | None, OrderItem] = {item.id: item for item in self.items}
         blocked = []
         for finding in self.findings:
             if finding.code not in BLOCKING_PRODUCT_CODES or finding.product_code is None:

@@ -2,6 +2,7 @@
 
 import secrets
 import uuid
+from typing import ClassVar
 
 from django.conf import settings
 from django.core.validators import MinValueValidator, RegexValidator
@@ -91,7 +92,7 @@ class Offer(models.Model):
         return f"{self.name} [{self.path}]"
 
 
-class AddOnManager(models.Manager):
+class AddOnManager(models.Manager["AddOn"]):
     def get_queryset(self):
         return super().get_queryset().filter(type=Offer.Type.ADD_ON)
 
@@ -99,7 +100,7 @@ class AddOnManager(models.Manager):
 class AddOn(Offer):
     """The offers of type `add_on`, as their own list in the admin (same table, no fields of its own)."""
 
-    objects = AddOnManager()
+    objects: ClassVar[AddOnManager] = AddOnManager()
 
     class Meta:
         proxy = True

@@ -18,8 +18,9 @@ OFFER_FIELDS = (
 )  # fmt: skip
 
 
-def offers_by_id(offer_ids: Iterable[str], *, annotations: Mapping[str, Any] | None = None) -> dict[str, Offer]:
-    """The offers with these ids (one query), keyed by id; unknown ids are simply absent.
+def offers_by_id(offer_ids: Iterable[object], *, annotations: Mapping[str, Any] | None = None) -> dict[str, Offer]:
+    """The offers with these ids (one query), keyed by id; unknown ids, and ids that are not strings
+    (read from a request body), are simply absent.
 
     `annotations` (expressions by name) are added to that query: a caller's per-offer facts ride
     along at no extra query.
@@ -39,7 +40,7 @@ class OffersWithCrossSells:
 
 
 def offers_with_cross_sells(
-    offer_ids: Iterable[str], *, annotations: Mapping[str, Any] | None = None
+    offer_ids: Iterable[object], *, annotations: Mapping[str, Any] | None = None
 ) -> OffersWithCrossSells:
     """The offers with these ids and which of them sell which others as add-ons, in one query.
 
@@ -49,8 +50,12 @@ def offers_with_cross_sells(
     ids = {offer_id for offer_id in offer_ids if isinstance(offer_id, str)}
     if not ids:
         return OffersWithCrossSells(offers={}, cross_sells=set())
+    # django-stubs keeps no annotations on an auto-created through model's queryset, so it reads
+    # `add_on_ids` in .values() as an unknown field (a false positive; here and below).
     sold = (
-        Offer.cross_sell_add_ons.through.objects.filter(from_offer_id=OuterRef("pk"), to_offer_id__in=ids)
+        Offer.cross_sell_add_ons.through.objects.filter(  # type: ignore[misc]
+            from_offer_id=OuterRef("pk"), to_offer_id__in=ids
+        )
         .values("from_offer_id")
         .annotate(add_on_ids=StringAgg("to_offer_id", Value(",")))
         .values("add_on_ids")
@@ -139,9 +144,9 @@ class ChangeOptions:
 def subscription_change_options(
     subscription: Subscription,
     *,
-    candidate_offer_ids: Iterable[str] = (),
+    candidate_offer_ids: Iterable[object] = (),
     offer_annotations: Mapping[str, Any] | None = None,
-    also_offer_ids: Iterable[str] = (),
+    also_offer_ids: Iterable[object] = (),
 ) -> ChangeOptions:
     """Two queries whatever the number of add-ons: one UNION of the relations, one for the offers.
 
@@ -153,15 +158,16 @@ def subscription_change_options(
     parents = {current, *(i for i in candidate_offer_ids if isinstance(i, str))}
     kind = partial(Value, output_field=CharField())
     number = partial(Value, output_field=IntegerField())
+    # `kind` in values_list(): the through-model false positive of offers_with_cross_sells.
     rows = (
-        Offer.upgrade_offers.through.objects.filter(from_offer_id=current)
+        Offer.upgrade_offers.through.objects.filter(from_offer_id=current)  # type: ignore[misc]
         .annotate(kind=kind("upgrade"), qty=number(0))
         .values_list("kind", "from_offer_id", "to_offer_id", "qty")
         .union(
-            Offer.downgrade_offers.through.objects.filter(from_offer_id=current)
+            Offer.downgrade_offers.through.objects.filter(from_offer_id=current)  # type: ignore[misc]
             .annotate(kind=kind("downgrade"), qty=number(0))
             .values_list("kind", "from_offer_id", "to_offer_id", "qty"),
-            Offer.cross_sell_add_ons.through.objects.filter(from_offer_id__in=parents)
+            Offer.cross_sell_add_ons.through.objects.filter(from_offer_id__in=parents)  # type: ignore[misc]
             .annotate(kind=kind("cross_sell"), qty=number(0))
             .values_list("kind", "from_offer_id", "to_offer_id", "qty"),
             SubscriptionAddOn.objects.filter(subscription=subscription)
@@ -202,7 +208,8 @@ def available_product_codes_annotation() -> Subquery:
     """
     through = Offer.products.through
     return Subquery(
-        through.objects.filter(offer_id=OuterRef("pk"), product__available=True)
+        # `codes`: the through-model false positive of offers_with_cross_sells.
+        through.objects.filter(offer_id=OuterRef("pk"), product__available=True)  # type: ignore[misc]
         .values("offer_id")
         .annotate(codes=StringAgg("product__product_code", Value(_CODE_SEPARATOR)))
         .values("codes")

@@ -15,12 +15,12 @@ import math
 import time
 from collections.abc import Callable, Iterable
 from functools import wraps
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.cache import caches
 from django.core.exceptions import ImproperlyConfigured
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
 from django.utils.cache import add_never_cache_headers
 from redis.exceptions import RedisError
@@ -158,9 +158,13 @@ class PageRateThrottle:
         return max(waits) if waits else None
 
 
+# What the decorated view answers: HttpResponse for our pages, HttpResponseBase for a class-based view's as_view().
+_Response = TypeVar("_Response", bound=HttpResponseBase)
+
+
 def throttle_posts(
     scope: str, *, more: Callable[[HttpRequest], Iterable[tuple[str, str]]] | None = None
-) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+) -> Callable[[Callable[..., _Response]], Callable[..., _Response | HttpResponse]]:
     """Limit a plain view's POSTs per client IP (`scope`) and per the pairs `more(request)` names.
 
     A refused post reaches no view code (it changes nothing) and gets 429 with Retry-After and
@@ -168,9 +172,9 @@ def throttle_posts(
     lets posts through, as on the API.
     """
 
-    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    def decorate(view: Callable[..., _Response]) -> Callable[..., _Response | HttpResponse]:
         @wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> _Response | HttpResponse:
             if request.method == "POST" and settings.THROTTLE_ENABLED:
                 counters = [(scope, client_ip_caller(request)), *(more(request) if more is not None else ())]
                 try:

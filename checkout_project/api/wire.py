@@ -11,7 +11,7 @@ def iso_utc(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def parse_aware_datetime(value: str) -> datetime | None:
+def parse_aware_datetime(value: object) -> datetime | None:
     """An ISO 8601 date-time with an offset, or None when malformed or naive."""
     if not isinstance(value, str) or not value.strip():
         return None

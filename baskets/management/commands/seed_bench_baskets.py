@@ -98,14 +98,16 @@ class Command(BaseCommand):
         }
         columns, values = [], []
         for field in Basket._meta.concrete_fields:
-            columns.append(connection.ops.quote_name(field.column))
-            if field.column in BASKET_COLUMNS:
-                values.append(BASKET_COLUMNS[field.column])
+            column = field.column
+            assert column is not None  # a concrete field has a column
+            columns.append(connection.ops.quote_name(column))
+            if column in BASKET_COLUMNS:
+                values.append(BASKET_COLUMNS[column])
             elif field.null:
                 values.append("NULL")
             else:  # a column added since this command was written: its model default
-                params[field.column] = field.get_db_prep_save(field.get_default(), connection)
-                values.append(f"%({field.column})s")
+                params[column] = field.get_db_prep_save(field.get_default(), connection)
+                values.append(f"%({column})s")
         basket_table = connection.ops.quote_name(Basket._meta.db_table)
         item_table = connection.ops.quote_name(OrderItem._meta.db_table)
         # `%` of the modulo must survive psycopg's parameter formatting.

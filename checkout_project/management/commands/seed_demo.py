@@ -289,11 +289,12 @@ def term_end(start: datetime, offer: Offer) -> datetime:
 
 def seed_catalog() -> list[Offer]:
     products = {}
-    for spec in PRODUCTS:
+    for product_spec in PRODUCTS:
         product, _ = Product.objects.get_or_create(
-            path=spec["path"], defaults={"product_code": spec["product_code"], "name": spec["name"]}
+            path=product_spec["path"],
+            defaults={"product_code": product_spec["product_code"], "name": product_spec["name"]},
         )
-        products[spec["product_code"]] = product
+        products[product_spec["product_code"]] = product
 
     offers: dict[str, Offer] = {}
     for spec in OFFERS:
