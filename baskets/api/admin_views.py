@@ -4,24 +4,26 @@ and renewals (API.md §6)."""
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from baskets import services, subscription_checkout
 from baskets.api import schemas
 from baskets.api.render import order_to_wire
 from baskets.api.serializers import InitiateRequestSerializer
-from baskets.api.views import IDEMPOTENCY_HEADER
 from baskets.errors import Codes
 from baskets.links import basket_links
-from checkout_project.api.auth import actor_from_request
+from checkout_project.api.actions import Call, api_action
 from checkout_project.api.errors import ApplicationError, flatten_validation_errors
 from checkout_project.api.headers import set_etag
-from checkout_project.api.idempotency import idempotent, idempotent_write
 from checkout_project.api.viewsets import ScopedViewSet
+
+if TYPE_CHECKING:
+    from baskets.models import Basket, OrderItem
+    from subscriptions.models import Subscription
 
 _SUBSCRIPTION_ID = r"^sub-[0-9a-fA-F-]{32,36}$"
 _REFERENCE = r"^[A-Z0-9]{12}$"
@@ -48,17 +50,16 @@ class CustomerRefSerializer(serializers.Serializer):
 class AdminInitiateRequestSerializer(InitiateRequestSerializer):
     customer = CustomerRefSerializer(required=False, allow_null=True)
 
-
-def admin_initiate_payload(data) -> dict:
-    """The validated body; a malformed owner alone is 400 `invalid_customer`, the rest `validation_error`."""
-    payload = AdminInitiateRequestSerializer(data=data)
-    if payload.is_valid():
-        return payload.validated_data
-    details = flatten_validation_errors(payload.errors)
-    if all(path == "customer" or path.startswith("customer.") for path in details):
-        path, message = next(iter(details.items()))
-        raise ApplicationError(f"Invalid request: {path}: {message}", code=Codes.INVALID_CUSTOMER, details=details)
-    raise serializers.ValidationError(payload.errors)
+    def is_valid(self, *, raise_exception: bool = False) -> bool:
+        # A malformed owner alone is 400 `invalid_customer`, the rest `validation_error`.
+        valid = super().is_valid()
+        if valid or not raise_exception:
+            return valid
+        details = flatten_validation_errors(self.errors)
+        if all(path == "customer" or path.startswith("customer.") for path in details):
+            path, message = next(iter(details.items()))
+            raise ApplicationError(f"Invalid request: {path}: {message}", code=Codes.INVALID_CUSTOMER, details=details)
+        raise serializers.ValidationError(self.errors)
 
 
 class AdminInitiateResponse(serializers.Serializer):
@@ -105,59 +106,67 @@ class RenewResponse(serializers.Serializer):
     assistedCheckoutLink = serializers.CharField()
 
 
+def admin_basket_response(change: services.BasketChange) -> Response:
+    response = Response({"id": change.basket.public_id, **basket_links(change.basket)})
+    set_etag(response, change.basket.version)
+    return response
+
+
+def renewal_response(renewal: tuple[Basket, list[OrderItem], Subscription]) -> Response:
+    basket, items, subscription = renewal
+    response = Response(
+        {
+            "id": basket.public_id,
+            "segments": list(subscription.customer.segments),
+            "order": order_to_wire(basket, items),
+            **basket_links(basket),
+        }
+    )
+    set_etag(response, basket.version)
+    return response
+
+
+# --- Views ------------------------------------------------------------------------------------
+
+
 class AdminCheckoutViewSet(ScopedViewSet):
     """Baskets created by staff and back-office systems for a customer."""
 
     schema_tags = ["Checkout & Baskets"]
+    required_scope = "checkout:admin"
 
     @extend_schema(
         operation_id="admin_checkout_initiate",
         summary="Create a basket on a customer's behalf and get its recovery and assisted links",
-        request=AdminInitiateRequestSerializer,
-        parameters=[IDEMPOTENCY_HEADER],
         responses=schemas.responses(200, AdminInitiateResponse, 400, 401, 403, 422),
     )
-    @action(detail=False, methods=["post"], url_path="initiate", required_scope="checkout:admin")
-    def initiate(self, request):
-        actor = actor_from_request(request)
-        payload = admin_initiate_payload(request.data)
-        owner = payload.get("customer") or {}
-
-        def handle():
-            change = services.basket_initiate_for_customer(
-                actor=actor,
-                order=payload["order"],
-                customer_id=owner.get("customer_id"),
-                customer_email=owner.get("customer_email"),
-            )
-            response = Response({"id": change.basket.public_id, **basket_links(change.basket)})
-            set_etag(response, change.basket.version)
-            return response
-
-        return idempotent(request, actor, handle)
+    @api_action(
+        methods=["post"],
+        url_path="initiate",
+        body=AdminInitiateRequestSerializer,
+        idempotent=True,
+        render=admin_basket_response,
+    )
+    def initiate(self, call: Call) -> services.BasketChange:
+        owner = call.data.get("customer") or {}
+        return services.basket_initiate_for_customer(
+            actor=call.actor,
+            order=call.data["order"],
+            customer_id=owner.get("customer_id"),
+            customer_email=owner.get("customer_email"),
+        )
 
     @extend_schema(
         operation_id="admin_checkout_initiate_renew",
         summary="Create a renewal basket for a subscription",
-        request=RenewRequestSerializer,
-        parameters=[IDEMPOTENCY_HEADER],
         responses=schemas.responses(200, RenewResponse, 400, 401, 403, 404, 409, 422),
     )
-    @action(detail=False, methods=["post"], url_path="initiate/renew", required_scope="checkout:admin")
-    def initiate_renew(self, request):
-        actor = actor_from_request(request)
-
-        def run(data):
-            basket, items, subscription = subscription_checkout.basket_initiate_renewal(actor=actor, **data)
-            response = Response(
-                {
-                    "id": basket.public_id,
-                    "segments": list(subscription.customer.segments),
-                    "order": order_to_wire(basket, items),
-                    **basket_links(basket),
-                }
-            )
-            set_etag(response, basket.version)
-            return response
-
-        return idempotent_write(request, actor, RenewRequestSerializer, run)
+    @api_action(
+        methods=["post"],
+        url_path="initiate/renew",
+        body=RenewRequestSerializer,
+        idempotent=True,
+        render=renewal_response,
+    )
+    def initiate_renew(self, call: Call) -> tuple[Basket, list[OrderItem], Subscription]:
+        return subscription_checkout.basket_initiate_renewal(actor=call.actor, **call.data)

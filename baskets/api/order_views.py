@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from baskets import orders, promo_codes
+from baskets import orders, promo_codes, services
 from baskets.api import schemas
 from baskets.api.render import order_to_wire
 from baskets.api.serializers import CustomerDetailsSerializer
 from baskets.api.subscription_views import checkout_to_wire
-from baskets.api.views import IDEMPOTENCY_HEADER, IF_MATCH_HEADER, basket_response
+from baskets.api.views import basket_response
 from baskets.landing_state import parse_basket_id
-from checkout_project.api.auth import actor_from_request, require_customer
-from checkout_project.api.headers import parse_if_match, set_etag
-from checkout_project.api.idempotency import idempotent_write
+from checkout_project.api.actions import Call, api_action
+from checkout_project.api.auth import require_customer
+from checkout_project.api.headers import set_etag
 from checkout_project.api.viewsets import ScopedViewSet
 from subscriptions.pricing import money
+
+if TYPE_CHECKING:
+    from baskets.actors import Actor
 
 ADMIN_SCOPE = "checkout:admin"
 
@@ -90,73 +92,79 @@ def completed_order_to_wire(completed: orders.CompletedOrder) -> dict[str, Any]:
     }
 
 
+def order_response(completed: orders.CompletedOrder) -> Response:
+    # The ETag is the completed basket's version (the one `order.version` shows).
+    response = Response(completed_order_to_wire(completed))
+    set_etag(response, completed.basket.version)
+    return response
+
+
+def customer_account_unless_admin(actor: Actor) -> None:
+    """Any basket with `checkout:admin`; a customer's token must otherwise have its customer."""
+    if ADMIN_SCOPE not in actor.scopes:
+        require_customer(actor)
+
+
+# --- Views ------------------------------------------------------------------------------------
+
+
 class OrderViewSet(ScopedViewSet):
     """Submit the order of a basket: it completes, once."""
 
     schema_tags = ["Orders"]
+    required_scope = "checkout"
     also_accepted_scopes: tuple[str, ...] = ()  # set per action; checked by HasRequiredScope
 
     @extend_schema(
         operation_id="order_submit",
         summary="Complete a basket: place the order and record its payment",
         description="Scope `checkout` for a basket the caller owns (API.md §2), or `checkout:admin` for any basket.",
-        request=OrderRequestSerializer,
-        parameters=[IDEMPOTENCY_HEADER, IF_MATCH_HEADER],
         responses=schemas.responses(200, OrderResponse, 400, 401, 403, 404, 409, 410, 412, 422, 423, 502),
     )
-    @action(
-        detail=False,
+    @api_action(
         methods=["post"],
         url_path="order",
-        required_scope="checkout",
         also_accepted_scopes=(ADMIN_SCOPE,),
+        body=OrderRequestSerializer,
+        idempotent=True,
+        if_match=True,
+        actor_check=customer_account_unless_admin,
+        render=order_response,
     )
-    def submit(self, request):
-        actor = actor_from_request(request)
-        any_basket = ADMIN_SCOPE in actor.scopes
-        if not any_basket:
-            require_customer(actor)
-
-        def run(data):
-            completed = orders.basket_complete(
-                actor=actor,
-                basket_id=parse_basket_id(data["checkoutId"]),
-                any_basket=any_basket,
-                customer_details=data.get("customerDetails"),
-                payment=data.get("payment"),
-                if_match=parse_if_match(request),
-            )
-            # The ETag is the completed basket's version (the one `order.version` shows).
-            response = Response(completed_order_to_wire(completed))
-            set_etag(response, completed.basket.version)
-            return response
-
-        return idempotent_write(request, actor, OrderRequestSerializer, run)
+    def submit(self, call: Call) -> orders.CompletedOrder:
+        return orders.basket_complete(
+            actor=call.actor,
+            basket_id=parse_basket_id(call.data["checkoutId"]),
+            any_basket=ADMIN_SCOPE in call.actor.scopes,
+            customer_details=call.data.get("customerDetails"),
+            payment=call.data.get("payment"),
+            if_match=call.if_match,
+        )
 
 
 class AdminPromoCodeViewSet(ScopedViewSet):
     """Apply promo codes to baskets (staff and back-office systems)."""
 
     schema_tags = ["Checkout & Baskets"]
+    required_scope = ADMIN_SCOPE
 
     @extend_schema(
         operation_id="admin_promo_code_apply",
         summary="Apply a promo code to a basket (it replaces the basket's previous code)",
-        request=PromoCodeRequestSerializer,
-        parameters=[IDEMPOTENCY_HEADER, IF_MATCH_HEADER],
         responses=schemas.responses(200, schemas.BasketResponse, 400, 401, 403, 404, 409, 410, 412, 422),
     )
-    @action(detail=False, methods=["post"], url_path="promo_code", required_scope=ADMIN_SCOPE)
-    def promo_code(self, request):
-        actor = actor_from_request(request)
-
-        def run(data):
-            change = promo_codes.promo_code_apply(
-                actor=actor,
-                basket_id=parse_basket_id(data["basketId"]),
-                code=data["code"],
-                if_match=parse_if_match(request),
-            )
-            return basket_response(change)
-
-        return idempotent_write(request, actor, PromoCodeRequestSerializer, run)
+    @api_action(
+        methods=["post"],
+        url_path="promo_code",
+        body=PromoCodeRequestSerializer,
+        idempotent=True,
+        if_match=True,
+        render=basket_response,
+    )
+    def promo_code(self, call: Call) -> services.BasketChange:
+        return promo_codes.promo_code_apply(
+            actor=call.actor,
+            basket_id=parse_basket_id(call.data["basketId"]),
+            code=call.data["code"],
+            if_match=call.if_match,
+        )

@@ -96,7 +96,7 @@ class OrderSerializer(serializers.Serializer):
     customerDetails = CustomerDetailsOutSerializer()
     tracking = serializers.DictField()
     country = serializers.CharField(allow_null=True)
-    source = serializers.CharField(allow_null=True)
+    source = serializers.CharField(allow_null=True)  # type: ignore[assignment]  # a field, not Field.source
     external_id = serializers.CharField(allow_null=True)
     customFields = serializers.DictField()
     promoCode = PromoCodeOutSerializer(allow_null=True)

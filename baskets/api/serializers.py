@@ -34,12 +34,14 @@ class OrderDetailsSerializer(serializers.Serializer):
     tracking = JSONObjectField(required=False)
     customFields = JSONObjectField(required=False)
     country = serializers.RegexField(r"^[A-Z]{2}$", required=False, allow_blank=True)
-    source = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    # The stubs read a field named `source` as Field.source, `many=True` serializers' length
+    # limits (ListSerializer's) as the child's arguments: hence the type: ignores in this module.
+    source = serializers.CharField(max_length=255, required=False, allow_blank=True)  # type: ignore[assignment]
     external_id = serializers.CharField(max_length=255, required=False, allow_blank=True)
 
 
 class InitiateOrderSerializer(OrderDetailsSerializer):
-    orderItems = InitiateItemSerializer(many=True, max_length=MAX_ORDER_ITEMS)
+    orderItems = InitiateItemSerializer(many=True, max_length=MAX_ORDER_ITEMS)  # type: ignore[call-arg]
     order_type = serializers.ChoiceField(choices=["new"], default="new")
 
 
@@ -67,7 +69,7 @@ class OrderItemActionSerializer(serializers.Serializer):
 
 
 class UpdateOrderSerializer(serializers.Serializer):
-    orderItems = OrderItemActionSerializer(many=True, min_length=1, max_length=MAX_ORDER_ITEMS)
+    orderItems = OrderItemActionSerializer(many=True, min_length=1, max_length=MAX_ORDER_ITEMS)  # type: ignore[call-arg]
 
 
 class ActionsRequestSerializer(serializers.Serializer):

@@ -4,24 +4,22 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
-from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from baskets import subscription_checkout
 from baskets.api import schemas
 from baskets.api.render import order_item_to_wire, order_to_wire
 from baskets.api.serializers import ActionsRequestSerializer, OrderItemActionSerializer
-from baskets.api.views import IDEMPOTENCY_HEADER, IF_MATCH_HEADER, entry_from_request, update_request
+from baskets.api.views import entry_from_request
 from baskets.landing_state import basket_id_from_cookie, set_landing_state
-from checkout_project.api.auth import actor_from_request
+from baskets.subscription_checkout import SubscriptionCheckout
+from checkout_project.api.actions import Call, api_action
 from checkout_project.api.fields import JSONObjectField
 from checkout_project.api.headers import set_etag
-from checkout_project.api.idempotency import idempotent_write
 from checkout_project.api.recaptcha import HEADER as RECAPTCHA_HEADER
 from checkout_project.api.recaptcha import verify_request
 from checkout_project.api.viewsets import ScopedViewSet
@@ -68,7 +66,8 @@ class SubscriptionInitiateRequestSerializer(serializers.Serializer):
 
 
 class SubscriptionUpdateOrderSerializer(serializers.Serializer):
-    orderItems = OrderItemActionSerializer(many=True, min_length=1, max_length=100)
+    # ListSerializer's length limits, which the stubs read as the child's arguments.
+    orderItems = OrderItemActionSerializer(many=True, min_length=1, max_length=100)  # type: ignore[call-arg]
 
 
 class SubscriptionUpdateRequestSerializer(ActionsRequestSerializer):
@@ -118,8 +117,8 @@ class ForSubscriptionOutSerializer(serializers.Serializer):
 class UpdateOrderOutSerializer(schemas.OrderSerializer):
     # Plain strings here: a second component with the same choice sets makes drf-spectacular's
     # enum names collide (the values are those of OrderSerializer).
-    order_type = serializers.CharField(help_text='"update_subscription"')
-    status = serializers.CharField(help_text="active, completed or expired")
+    order_type = serializers.CharField(help_text='"update_subscription"')  # type: ignore[assignment]
+    status = serializers.CharField(help_text="active, completed or expired")  # type: ignore[assignment]
     orderItems = UpdateOrderItemSerializer(many=True)
     totals = ChangeTotalsSerializer()
     forSubscription = ForSubscriptionOutSerializer()
@@ -201,92 +200,97 @@ def checkout_to_wire(state: subscription_checkout.SubscriptionCheckout, *, with_
     return body
 
 
-def checkout_response(state, *, with_results: bool = False, cookie: bool = False) -> Response:
+def checkout_response(state: subscription_checkout.SubscriptionCheckout, *, with_results: bool = False) -> Response:
     response = Response(checkout_to_wire(state, with_results=with_results))
     set_etag(response, state.basket.version)
-    if cookie:
-        set_landing_state(response, state.basket)
     return response
 
 
-# The request handling the public and the partner endpoints share (see baskets.api.views).
-# reCAPTCHA is the idempotent write's guard: a first attempt needs a valid token before anything
-# else is read, while a retry with the same Idempotency-Key and body (its single-use token spent)
-# replays the first answer without asking the verifier.
+def checkout_with_landing_state(state: subscription_checkout.SubscriptionCheckout) -> Response:
+    """The subscription checkout, and the landing-state cookie naming its basket."""
+    response = checkout_response(state)
+    set_landing_state(response, state.basket)
+    return response
 
 
-def subscription_initiate_request(request, actor, initiate: Callable[..., Any]) -> Response:
-    """POST …/checkout/subscription: reCAPTCHA, the body, `initiate` idempotently, the cookie."""
-
-    def run(data):
-        order = data["order"]
-        target = order["forSubscription"]
-        state = initiate(
-            actor=actor,
-            subscription_id=target.get("subscription_id"),
-            reference=None if target.get("subscription_id") else target.get("name"),
-            tracking=data.get("tracking") or order.get("tracking"),
-            entry=entry_from_request(request),
-        )
-        return checkout_response(state, cookie=True)
-
-    return idempotent_write(request, actor, SubscriptionInitiateRequestSerializer, run, guard=verify_request)
+def checkout_with_action_results(state: subscription_checkout.SubscriptionCheckout) -> Response:
+    """The subscription checkout and what became of each requested action."""
+    return checkout_response(state, with_results=True)
 
 
-def subscription_update_request(request, actor, apply_actions: Callable[..., Any]) -> Response:
-    """PUT …/checkout/subscription: reCAPTCHA, then as PUT …/checkout/update with its own body and answer."""
-    return update_request(
-        request,
-        actor,
-        apply_actions,
-        serializer_class=SubscriptionUpdateRequestSerializer,
-        render=partial(checkout_response, with_results=True),
-        guard=verify_request,
-    )
+# --- Views ------------------------------------------------------------------------------------
 
 
 class SubscriptionCheckoutViewSet(ScopedViewSet):
     """Change a subscription through a basket: upgrades, downgrades and add-ons."""
 
+    # reCAPTCHA guards the writes: a first attempt needs a valid token before anything else is
+    # read, while a retry with the same Idempotency-Key and body (its single-use token spent)
+    # replays the first answer without asking the verifier (checkout_project.api.actions).
     schema_tags = ["Checkout & Baskets"]
+    required_scope = "checkout"
+    # The use cases behind the endpoints (partners.api binds them to a partner organisation).
+    checkout_get: Callable[..., SubscriptionCheckout] = staticmethod(subscription_checkout.subscription_checkout_get)
+    checkout_initiate: Callable[..., SubscriptionCheckout] = staticmethod(
+        subscription_checkout.subscription_checkout_initiate
+    )
+    checkout_apply_actions: Callable[..., SubscriptionCheckout] = staticmethod(
+        subscription_checkout.subscription_checkout_apply_actions
+    )
 
     @extend_schema(
         operation_id="checkout_subscription_retrieve",
         summary="Retrieve the subscription checkout basket of the landing state",
-        request=None,
         responses=schemas.responses(200, SubscriptionCheckoutResponse, 401, 403, 404),
     )
-    @action(detail=False, methods=["get"], url_path="subscription", required_scope="checkout")
-    def subscription(self, request):
-        state = subscription_checkout.subscription_checkout_get(
-            actor=actor_from_request(request), basket_id=basket_id_from_cookie(request.COOKIES)
-        )
-        return checkout_response(state)
+    @api_action(methods=["get"], url_path="subscription", render=checkout_response)
+    def subscription(self, call: Call) -> subscription_checkout.SubscriptionCheckout:
+        return self.checkout_get(actor=call.actor, basket_id=basket_id_from_cookie(call.request.COOKIES))
 
     @extend_schema(
         operation_id="checkout_subscription_initiate",
         summary="Initiate an update-subscription checkout",
-        request=SubscriptionInitiateRequestSerializer,
-        parameters=[RECAPTCHA_PARAMETER, IDEMPOTENCY_HEADER],
+        parameters=[RECAPTCHA_PARAMETER],
         responses=schemas.responses(200, SubscriptionCheckoutResponse, 400, 401, 403, 404, 409, 422, 423, 502),
     )
     @subscription.mapping.post
-    def subscription_initiate(self, request):
-        return subscription_initiate_request(
-            request, actor_from_request(request), subscription_checkout.subscription_checkout_initiate
+    @api_action(
+        body=SubscriptionInitiateRequestSerializer,
+        idempotent=True,
+        guard=verify_request,
+        render=checkout_with_landing_state,
+    )
+    def subscription_initiate(self, call: Call) -> subscription_checkout.SubscriptionCheckout:
+        order = call.data["order"]
+        target = order["forSubscription"]
+        return self.checkout_initiate(
+            actor=call.actor,
+            subscription_id=target.get("subscription_id"),
+            reference=None if target.get("subscription_id") else target.get("name"),
+            tracking=call.data.get("tracking") or order.get("tracking"),
+            entry=entry_from_request(call.request),
         )
 
     @extend_schema(
         operation_id="checkout_subscription_update",
         summary="Add or remove offers and add-ons of the subscription checkout basket",
-        request=SubscriptionUpdateRequestSerializer,
-        parameters=[RECAPTCHA_PARAMETER, IDEMPOTENCY_HEADER, IF_MATCH_HEADER],
+        parameters=[RECAPTCHA_PARAMETER],
         responses=schemas.responses(
             200, SubscriptionCheckoutUpdateResponse, 400, 401, 403, 404, 409, 410, 412, 422, 423, 502
         ),
     )
     @subscription.mapping.put
-    def subscription_update(self, request):
-        return subscription_update_request(
-            request, actor_from_request(request), subscription_checkout.subscription_checkout_apply_actions
+    @api_action(
+        body=SubscriptionUpdateRequestSerializer,
+        idempotent=True,
+        guard=verify_request,
+        if_match=True,
+        render=checkout_with_action_results,
+    )
+    def subscription_update(self, call: Call) -> subscription_checkout.SubscriptionCheckout:
+        return self.checkout_apply_actions(
+            actor=call.actor,
+            basket_id=basket_id_from_cookie(call.request.COOKIES),
+            actions=call.data["order"]["orderItems"],
+            if_match=call.if_match,
         )

@@ -6,13 +6,11 @@ import hashlib
 import json
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from rest_framework.response import Response
-from rest_framework.serializers import Serializer
 
 from baskets.actors import Actor
 from checkout_project.api.errors import ApplicationError, UnprocessableEntity
@@ -64,7 +62,10 @@ def idempotent(request, actor: Actor, handler: Callable[[], Response]) -> Respon
 
     The record is inserted first, in the handler's transaction: a concurrent request with the
     same key blocks on the unique index until the first commits, then replays its answer. A
-    refused request (4xx) rolls back with its record, so the key can be used again.
+    refused request (4xx) rolls back with its record, so the key can be used again. The record
+    and the write it records commit together: this is why the transaction is opened around the
+    handler (the service) here. Called by the action wrapper (checkout_project.api.actions) for
+    the actions declared idempotent.
     """
     key = request.headers.get(HEADER)
     if key is None:
@@ -144,37 +145,3 @@ def idempotency_records_purge(*, created_before: datetime, batch_size: int) -> i
         return 0
     deleted, _ = IdempotencyRecord.objects.filter(pk__in=ids).delete()
     return deleted
-
-
-def idempotent_write(
-    request,
-    actor: Actor,
-    serializer_class: type[Serializer],
-    run: Callable[[dict[str, Any]], Response],
-    *,
-    guard: Callable[[Any], None] | None = None,
-) -> Response:
-    """The shape of every write action: validate the body with `serializer_class` (400 with the
-    field errors), then `run(validated data)` under the request's Idempotency-Key (`idempotent`).
-
-    `guard(request)` (e.g. reCAPTCHA verification) runs only when the request is to be executed:
-    never for a replay or a reused key, which are answered from the stored record. It runs before
-    the body is validated, inside the record's transaction, so its refusal keeps no record. Its
-    single-use proof was spent by the first attempt; a retry with the same key and body must still
-    get the first answer.
-    """
-
-    def validated() -> dict[str, Any]:
-        payload = serializer_class(data=request.data)
-        payload.is_valid(raise_exception=True)
-        return payload.validated_data
-
-    if guard is None:
-        data = validated()
-        return idempotent(request, actor, lambda: run(data))
-
-    def guarded() -> Response:
-        guard(request)
-        return run(validated())
-
-    return idempotent(request, actor, guarded)
