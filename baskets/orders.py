@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.db.models import BooleanField, Case, OuterRef, Q, Value, When
 from django.utils import timezone
 
 from baskets import hooks, selectors
@@ -32,7 +33,6 @@ from baskets.subscription_checkout import (
     update_basket_read_locked,
 )
 from checkout_project.api.errors import ApplicationError, UpstreamUnavailable
-from checkout_project.writes import WriteBatch
 from subscriptions import pricing
 from subscriptions import selectors as subscription_selectors
 from subscriptions import services as subscription_services
@@ -43,9 +43,9 @@ ORDER_ID_PREFIX = "order-"
 
 def configured_completion_hooks():
     """The functions other apps registered (baskets.hooks, from their AppConfig.ready()), called
-    with the basket, the subscriptions a `new` order created and the completion's WriteBatch (their
-    writes join it), inside the completing transaction (how the partners app puts its baskets'
-    subscriptions under the partner without baskets importing it)."""
+    with the basket and the subscriptions a `new` order created, inside the completing transaction
+    and before the payment (how the partners app puts its baskets' subscriptions under the partner
+    without baskets importing it)."""
     return hooks.completion_hooks()
 
 
@@ -79,18 +79,35 @@ def _merge_customer_details(basket: Basket, details: dict[str, str] | None) -> l
     return changed
 
 
+def _email_has_customer(customer_details: dict[str, str] | None) -> Case:
+    """For the lock query of a guest's basket (no customer, no subscription): whether a customer
+    has the e-mail the order will be placed with (the request's, else the basket's). When none has,
+    _order_customer creates one without a lookup of its own (one round trip fewer)."""
+    email = (customer_details or {}).get("email") or OuterRef("email")
+    return Case(
+        When(
+            Q(customer__isnull=True, for_subscription__isnull=True),
+            then=subscription_selectors.customer_with_email_exists(email),
+        ),
+        default=Value(True),
+        output_field=BooleanField(),
+    )
+
+
 def _order_customer(basket: Basket) -> Customer:
+    """The order's customer: the subscription's, the basket's, or the one with the basket's e-mail
+    (created when there is none)."""
     if basket.for_subscription_id is not None:
         return basket.for_subscription.customer
     if basket.customer_id is not None:
         return basket.customer
     details = {field: getattr(basket, field) for field in CUSTOMER_DETAIL_FIELDS.values() if field != "email"}
-    return subscription_services.customer_get_or_create(email=basket.email, details=details)
+    return subscription_services.customer_get_or_create(
+        email=basket.email, details=details, known_absent=not basket.email_has_customer
+    )
 
 
-def _new_subscriptions(
-    customer: Customer, items: list[OrderItem], now: datetime, writes: WriteBatch
-) -> list[Subscription]:
+def _new_subscriptions(customer: Customer, items: list[OrderItem], now: datetime) -> list[Subscription]:
     add_ons: dict[uuid.UUID, dict[str, int]] = {}
     for item in items:
         if item.parent_id is not None:
@@ -107,7 +124,7 @@ def _new_subscriptions(
         for item in items
         if item.type == OrderItem.Type.OFFER
     ]
-    return subscription_services.subscriptions_create(customer=customer, orders=orders, start=now, writes=writes)
+    return subscription_services.subscriptions_create(customer=customer, orders=orders, start=now)
 
 
 def _ensure_renewal_still_applies(basket: Basket, subscription: Subscription, main: OrderItem) -> None:
@@ -161,7 +178,7 @@ def _ensure_renewal_keeps_add_ons(
         raise SubscriptionChanged()
 
 
-def _renew(basket: Basket, items: list[OrderItem], now: datetime, writes: WriteBatch) -> Subscription:
+def _renew(basket: Basket, items: list[OrderItem], now: datetime) -> Subscription:
     subscription = subscription_services.subscription_lock(subscription_id=basket.for_subscription_id)
     if subscription.status != Subscription.Status.ACTIVE:
         raise ApplicationError(
@@ -188,7 +205,6 @@ def _renew(basket: Basket, items: list[OrderItem], now: datetime, writes: WriteB
         add_ons=add_ons,
         now=now,
         current_add_on_ids=current,
-        writes=writes,
     )
 
 
@@ -229,13 +245,15 @@ def basket_complete(
     moved to an offer that does not renew onto the basket's, its term was renewed since, or its
     add-ons changed since: _ensure_renewal_still_applies, _ensure_renewal_keeps_add_ons) and
     UpstreamUnavailable (502) when the gateway fails. Writes nothing when it raises. The promo
-    code's exhaustion is found when the order's writes are sent, after a renewal's subscription
+    code's exhaustion is found when its redemption is counted, after a renewal's subscription
     checks: a renewal whose subscription refuses it answers 409/423 even when its code is used up.
     """
     now = now or timezone.now()
     baskets = Basket.objects.all() if any_basket else selectors.visible_baskets(actor)
     basket = lock_basket(
-        baskets.select_related("customer", "for_subscription__customer", "for_subscription__offer", "promo_code"),
+        baskets.select_related(
+            "customer", "for_subscription__customer", "for_subscription__offer", "promo_code"
+        ).annotate(email_has_customer=_email_has_customer(customer_details)),
         basket_id,
     )
     if basket is None:
@@ -272,41 +290,38 @@ def basket_complete(
 
     customer = _order_customer(basket)
     # The order's writes (the promo code's guarded counter and redemption, the subscriptions or the
-    # change) go in one batch sent before the payment, so the database refuses those before the
-    # customer is charged; the payment's record and the basket's completion go in a second one
-    # after it. One statement each on PostgreSQL. That second statement and the COMMIT can still
-    # fail after a charge: closing that needs the gateway to authorise first and capture after
-    # the commit.
-    writes = WriteBatch()
+    # change) are made before the payment, so the database refuses those before the customer is
+    # charged; the payment's record and the basket's completion are written after it. Those last
+    # writes and the COMMIT can still fail after a charge: closing that needs the gateway to
+    # authorise first and capture after the commit.
     update_state = None
     redemption = None
     totals: pricing.Totals | pricing.ChangeTotals
     event_data: dict[str, Any]
     if basket.order_type == OrderType.UPDATE_SUBSCRIPTION:
         # Quoted under the subscription's lock; update baskets take no promo code (re-validated above).
-        update_state, event_data = update_basket_apply_locked(
-            basket=basket, now=now, items=items, writes=writes, reads=update_reads
-        )
+        update_state, event_data = update_basket_apply_locked(basket=basket, now=now, items=items, reads=update_reads)
         totals = update_state.totals
         subscriptions = [update_state.subscription]
     else:
         discount = selectors.promo_code_discount(basket.promo_code) if basket.promo_code_id else None
         totals = pricing.order_totals(selectors.order_lines(items), basket.currency, discount=discount)
+        # A renewal's subscription checks (409, 423) answer before an exhausted promo code.
+        renewed = _renew(basket, items, now) if basket.order_type == OrderType.RENEW else None
         if discount is not None:
+            # Raises PromoCodeRefused promo_code_exhausted when the code's last use went meanwhile.
             redemption = promo_code_redeem(
                 promo_code=basket.promo_code, basket=basket, customer=customer, amount=totals.discount,
-                currency=basket.currency, writes=writes,
+                currency=basket.currency,
             )  # fmt: skip
         event_data = {"totals": totals.to_wire()}
-        if basket.order_type == OrderType.RENEW:
-            subscriptions = [_renew(basket, items, now, writes)]
+        if renewed is not None:
+            subscriptions = [renewed]
             event_data["renewal"] = basket.for_subscription.public_id
         else:
-            subscriptions = _new_subscriptions(customer, items, now, writes)
+            subscriptions = _new_subscriptions(customer, items, now)
             for hook in configured_completion_hooks():
-                hook(basket=basket, subscriptions=subscriptions, writes=writes)
-
-    writes.send()  # raises PromoCodeRefused promo_code_exhausted when the code's last use went meanwhile
+                hook(basket=basket, subscriptions=subscriptions)
 
     amount, currency = totals.due_today, totals.currency
     request = PaymentRequest(
@@ -329,8 +344,7 @@ def basket_complete(
         reference=result.reference,
         method=request.details.get("method", ""),
     )
-    completion = WriteBatch()
-    completion.insert([recorded])
+    recorded.save(force_insert=True)
 
     if basket.customer_id is None:
         basket.customer = customer
@@ -338,10 +352,7 @@ def basket_complete(
     event_data["subscriptions"] = [subscription.public_id for subscription in subscriptions]
     event_data["payment"] = {"gateway": recorded.gateway, "status": recorded.status, "id": str(recorded.id)}
     # The customer details and owner merged above are written by the transition's UPDATE.
-    basket_transition(
-        basket=basket, to=BasketStatus.COMPLETED, actor=actor, data=event_data, also_save=changed, writes=completion
-    )
-    completion.send()
+    basket_transition(basket=basket, to=BasketStatus.COMPLETED, actor=actor, data=event_data, also_save=changed)
     return CompletedOrder(
         basket=basket,
         items=items,

@@ -22,7 +22,6 @@ from baskets.errors import BASKET_NOT_FOUND, BasketNotFound, PromoCodeCodes, Pro
 from baskets.locks import lock_basket
 from baskets.models import Basket, PromoCode, PromoRedemption
 from baskets.services import BasketChange, basket_check_version, basket_ensure_mutable, basket_record_event
-from checkout_project.writes import WriteBatch, batched
 from subscriptions.models import Customer, Offer
 
 
@@ -59,16 +58,13 @@ def promo_code_apply(
     basket.promo_code = promo
     basket.version += 1
     basket.updated = now
-    writes = WriteBatch()  # one statement on PostgreSQL
-    writes.save(basket, ["promo_code", "version", "updated"])
+    basket.save(update_fields=["promo_code", "version", "updated"])
     basket_record_event(
         basket=basket,
         actor=actor,
         kind="promo_code_applied",
         data={"code": promo.code, "replaced": replaced if replaced != promo.pk else None},
-        writes=writes,
     )
-    writes.send()
     return BasketChange(basket=basket, items=items, action_results=[])
 
 
@@ -93,10 +89,8 @@ def promo_code_remove(*, actor: Actor, basket_id: uuid.UUID | None, now: datetim
     basket.promo_code = None
     basket.version += 1
     basket.updated = now
-    writes = WriteBatch()
-    writes.save(basket, ["promo_code", "version", "updated"])
-    basket_record_event(basket=basket, actor=actor, kind="promo_code_removed", data={"code": removed}, writes=writes)
-    writes.send()
+    basket.save(update_fields=["promo_code", "version", "updated"])
+    basket_record_event(basket=basket, actor=actor, kind="promo_code_removed", data={"code": removed})
     return BasketChange(basket=basket, items=items, action_results=[])
 
 
@@ -107,31 +101,27 @@ def promo_code_redeem(
     customer: Customer | None,
     amount: Decimal,
     currency: str,
-    writes: WriteBatch | None = None,
 ) -> PromoRedemption:
-    """Count one redemption and record it. Runs inside the completing order's transaction.
+    """Count one redemption and record it. Runs inside the completing order's transaction, whose
+    caller must call it before anything irrevocable (the payment).
 
     One conditional UPDATE: it takes the code's row lock, so concurrent completions queue on it
-    and each sees the count the previous one committed; when no row matches, the code is
-    exhausted and sending raises PromoCodeRefused promo_code_exhausted (400), which rolls the
-    transaction back. `available_quantity` can never be exceeded. The UPDATE and the
-    redemption's INSERT go into `writes` when given: the caller sends them, and must do so
-    before anything irrevocable (the payment).
+    and each sees the count the previous one committed; when it matches no row, the code is
+    exhausted: raises PromoCodeRefused promo_code_exhausted (400), and the caller's transaction
+    rolls back. `available_quantity` can never be exceeded (the check constraint backs it).
+    Then the redemption's INSERT.
     """
+    counted = (
+        PromoCode.objects.filter(pk=promo_code.pk)
+        .filter(Q(available_quantity__isnull=True) | Q(redeemed_count__lt=F("available_quantity")))
+        .update(redeemed_count=F("redeemed_count") + 1)
+    )
+    if counted == 0:
+        raise PromoCodeRefused(PromoCodeCodes.EXHAUSTED, "This promo code has been used as many times as it may be.")
     redemption = PromoRedemption(
         promo_code=promo_code, basket=basket, customer=customer, amount=amount, currency=currency
     )
-    with batched(writes) as batch:
-        batch.update(
-            PromoCode.objects.filter(pk=promo_code.pk).filter(
-                Q(available_quantity__isnull=True) | Q(redeemed_count__lt=F("available_quantity"))
-            ),
-            redeemed_count=F("redeemed_count") + 1,
-            unless_matched=PromoCodeRefused(
-                PromoCodeCodes.EXHAUSTED, "This promo code has been used as many times as it may be."
-            ),
-        )
-        batch.insert([redemption])
+    redemption.save(force_insert=True)
     return redemption
 
 

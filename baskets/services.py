@@ -35,7 +35,6 @@ from baskets.models import (
 )
 from baskets.selectors import basket_items, visible_baskets
 from checkout_project.api.errors import ApplicationError
-from checkout_project.writes import WriteBatch, batched
 from subscriptions.models import Customer, Offer
 from subscriptions.selectors import customer_by_id_or_email, offers_by_id, offers_with_cross_sells
 
@@ -127,9 +126,8 @@ def basket_record_event(
     actor: Actor,
     kind: str,
     data: dict[str, Any] | None = None,
-    writes: WriteBatch | None = None,
 ) -> BasketEvent:
-    """Record an event of the basket at its current version; in `writes` when given."""
+    """Record an event of the basket at its current version (one INSERT)."""
     event = BasketEvent(
         basket=basket,
         kind=kind,
@@ -140,8 +138,7 @@ def basket_record_event(
         version=basket.version,
         data=data or {},
     )
-    with batched(writes) as batch:
-        batch.insert([event])
+    event.save(force_insert=True)
     return event
 
 
@@ -153,12 +150,11 @@ def basket_transition(
     actor: Actor,
     data: dict[str, Any] | None = None,
     also_save: Sequence[str] = (),
-    writes: WriteBatch | None = None,
 ) -> Basket:
     """The only writer of `Basket.status`. The caller must hold the basket's row lock.
 
     `also_save`: other fields the caller changed on the locked basket, written by the same UPDATE.
-    The UPDATE and the event go into `writes` when given (the caller sends them).
+    Records the transition's event.
     """
     if to not in BASKET_TRANSITIONS[basket.status]:
         if basket.status == BasketStatus.COMPLETED:
@@ -174,9 +170,8 @@ def basket_transition(
     if to == BasketStatus.COMPLETED:
         basket.completed_at = now
         fields.append("completed_at")
-    with batched(writes) as batch:
-        batch.save(basket, fields)
-        basket_record_event(basket=basket, actor=actor, kind=to, data=data, writes=batch)
+    basket.save(update_fields=fields)
+    basket_record_event(basket=basket, actor=actor, kind=to, data=data)
     return basket
 
 
@@ -293,19 +288,17 @@ def basket_initiate(
     basket.currency = items[0].offer_snapshot.get("currency", "") if items else ""
     basket.updated = now
 
-    writes = WriteBatch()
     if kind == "created":
-        writes.insert([basket])
+        basket.save(force_insert=True)
     else:
-        writes.save(basket, [f.name for f in Basket._meta.concrete_fields if not f.primary_key])
-        writes.delete(OrderItem.objects.filter(basket=basket))
-    writes.insert(items)
+        basket.save(update_fields=[f.name for f in Basket._meta.concrete_fields if not f.primary_key])
+        OrderItem.objects.filter(basket=basket).delete()
+    OrderItem.objects.bulk_create(items)
     event_data: dict[str, Any] = {"orderItems": [{"offer": it.offer_id, "quantity": it.quantity} for it in items]}
     if assisted:
         event_data["assisted"] = True
         event_data["owner"] = owner.public_id if owner is not None else None
-    basket_record_event(basket=basket, actor=actor, kind=kind, data=event_data, writes=writes)
-    writes.send()  # one statement on PostgreSQL
+    basket_record_event(basket=basket, actor=actor, kind=kind, data=event_data)
     return BasketChange(basket=basket, items=items, action_results=[])
 
 
@@ -446,20 +439,20 @@ def basket_apply_actions(
     changed = [
         item for item in current.values() if item.id not in added_ids and item.quantity != original_quantity[item.id]
     ]
-    writes = WriteBatch()  # one statement on PostgreSQL
     if removed_ids:
-        writes.delete(OrderItem.objects.filter(basket=basket, id__in=removed_ids))
+        OrderItem.objects.filter(basket=basket, id__in=removed_ids).delete()
     if added or changed:
-        # Whatever the mix: new items are inserted, existing ones (still locked with their
-        # basket) conflict on the primary key and only take their new quantity.
-        writes.insert(added + changed, update_conflicts_on=["id"], update_fields=["quantity"])
+        # Whatever the mix, one statement: new items are inserted, existing ones (still locked with
+        # their basket) conflict on the primary key and only take their new quantity.
+        OrderItem.objects.bulk_create(
+            added + changed, update_conflicts=True, unique_fields=["id"], update_fields=["quantity"]
+        )
     if basket.currency == "" or not items:
         basket.currency = next((i.offer_snapshot.get("currency", "") for i in current.values()), "")
     basket.version += 1
     basket.updated = timezone.now()
-    writes.save(basket, ["version", "updated", "currency"])
+    basket.save(update_fields=["version", "updated", "currency"])
     basket_record_event(
-        writes=writes,
         basket=basket,
         actor=actor,
         kind="items_changed",
@@ -469,7 +462,6 @@ def basket_apply_actions(
             ]
         },
     )
-    writes.send()
     ordered = sorted(current.values(), key=lambda item: item.position)
     return BasketChange(basket=basket, items=ordered, action_results=results)
 

@@ -34,7 +34,6 @@ from baskets.services import (
 )
 from checkout_project.api.errors import ApplicationError, Conflict, Locked, NotFound
 from checkout_project.api.wire import iso_utc
-from checkout_project.writes import WriteBatch, batched
 from subscriptions import pricing
 from subscriptions import selectors as subscription_selectors
 from subscriptions import services as subscription_services
@@ -690,7 +689,6 @@ def update_basket_apply_locked(
     basket: Basket,
     now: datetime,
     items: list[OrderItem] | None = None,
-    writes: WriteBatch | None = None,
     reads: UpdateBasketReads | None = None,
 ) -> tuple[SubscriptionCheckout, dict[str, Any]]:
     """Apply a locked, mutable update basket's change to its subscription; the caller completes it.
@@ -699,9 +697,9 @@ def update_basket_apply_locked(
     baskets.orders.basket_complete) and moves the basket to `completed` afterwards with the
     returned event data. Locks the subscription row. Raises SubscriptionLocked (423),
     SubscriptionChanged (409 subscription_changed: the subscription no longer is what the basket
-    was built against, see _ensure_still_applicable) and ApplicationError basket_empty (400).
-    Its writes go into `writes` when given (the caller sends them with the basket's). `reads`:
-    the subscription and options update_basket_read_locked read for these items (no query then).
+    was built against, see _ensure_still_applicable) and ApplicationError basket_empty (400); it
+    writes only after those checks. `reads`: the subscription and options update_basket_read_locked
+    read for these items (no query then).
     """
     if reads is not None:
         subscription = reads.subscription
@@ -722,42 +720,37 @@ def update_basket_apply_locked(
     deferred = added_offer is not None and _is_deferred(added_offer, subscription)
     new_add_ons = {i.offer_id: i.quantity for i in items if i.type == Offer.Type.ADD_ON and i.action_type == "add"}
     auto_removed = [i.offer_id for i in items if i.type == Offer.Type.ADD_ON and i.action_type == "remove"]
-    with batched(writes) as batch:
-        if added_offer is not None and not deferred:
-            subscription_services.subscription_apply_change(
-                subscription=subscription,
-                offer_id=added_offer.offer_id,
-                quantity=added_offer.quantity,
-                add_add_ons=new_add_ons,
-                remove_add_on_ids=auto_removed,
-                writes=batch,
-            )
-            if added_offer.offer_id in options.offers:
-                # The new offer is loaded already: rendering the response needs no query for it.
-                subscription.offer = options.offers[added_offer.offer_id]
-        else:
-            subscription_services.subscription_apply_change(
-                subscription=subscription, add_add_ons=new_add_ons, writes=batch
-            )
-        if deferred:
-            subscription_services.subscription_schedule_change(
-                subscription=subscription,
-                offer_id=added_offer.offer_id,
-                effective_at=subscription.term_end,
-                change={
-                    "basket": basket.public_id,
-                    "offer": {"id": added_offer.offer_id, "version": added_offer.offer_version},
-                    "quantity": added_offer.quantity,
-                    "removeAddOns": auto_removed,
-                },
-                writes=batch,
-            )
-        immediate = [i.id for i in items if not _is_deferred(i, subscription)]
-        if immediate:
-            batch.update(OrderItem.objects.filter(id__in=immediate), effective_date=now)
-            for item in items:
-                if item.id in immediate:
-                    item.effective_date = now
+    if added_offer is not None and not deferred:
+        subscription_services.subscription_apply_change(
+            subscription=subscription,
+            offer_id=added_offer.offer_id,
+            quantity=added_offer.quantity,
+            add_add_ons=new_add_ons,
+            remove_add_on_ids=auto_removed,
+        )
+        if added_offer.offer_id in options.offers:
+            # The new offer is loaded already: rendering the response needs no query for it.
+            subscription.offer = options.offers[added_offer.offer_id]
+    else:
+        subscription_services.subscription_apply_change(subscription=subscription, add_add_ons=new_add_ons)
+    if deferred:
+        subscription_services.subscription_schedule_change(
+            subscription=subscription,
+            offer_id=added_offer.offer_id,
+            effective_at=subscription.term_end,
+            change={
+                "basket": basket.public_id,
+                "offer": {"id": added_offer.offer_id, "version": added_offer.offer_version},
+                "quantity": added_offer.quantity,
+                "removeAddOns": auto_removed,
+            },
+        )
+    immediate = [i.id for i in items if not _is_deferred(i, subscription)]
+    if immediate:
+        OrderItem.objects.filter(id__in=immediate).update(effective_date=now)
+        for item in items:
+            if item.id in immediate:
+                item.effective_date = now
     return state, {"totals": state.totals.to_wire(), "deferred": deferred}
 
 

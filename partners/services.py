@@ -15,7 +15,6 @@ from baskets import subscription_checkout
 from baskets.actors import Actor
 from baskets.errors import BASKET_NOT_FOUND, BasketNotFound
 from checkout_project.api.errors import ApplicationError
-from checkout_project.writes import WriteBatch
 from partners.errors import PartnerCodes
 from partners.models import Partner, PartnerClient, PartnerSubscription
 from partners.selectors import partner_offer_policy, partner_subscriptions
@@ -151,12 +150,12 @@ def partner_subscription_link(*, partner: Partner, subscription: Subscription) -
     return link
 
 
-def partner_basket_completed(*, basket, subscriptions: Sequence[Subscription], writes: WriteBatch) -> None:
+def partner_basket_completed(*, basket, subscriptions: Sequence[Subscription]) -> None:
     """A settings.BASKET_COMPLETION_HOOKS hook: the subscriptions a partner's basket created belong
-    to that partner (one insert into the completion's `writes`; nothing for public baskets). Runs
-    in the completing transaction."""
+    to that partner (one INSERT; nothing for public baskets). Runs in the completing transaction,
+    before the payment."""
     if basket.partner_id is None or not subscriptions:
         return
-    writes.insert(
+    PartnerSubscription.objects.bulk_create(
         [PartnerSubscription(partner_id=basket.partner_id, subscription=subscription) for subscription in subscriptions]
     )

@@ -5,10 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
-from django.db.models import CharField, Exists, IntegerField, OuterRef, QuerySet, StringAgg, Subquery, Value
+from django.db.models import Exists, OuterRef, QuerySet, StringAgg, Subquery, Value
 
 from subscriptions.models import Customer, Offer, Subscription, SubscriptionAddOn
 
@@ -99,6 +98,12 @@ def subscription_for_customer(
     return subscriptions.filter(reference=reference).first()
 
 
+def customer_with_email_exists(email: Any) -> Exists:
+    """Whether a customer has the e-mail `email` (an expression, such as `OuterRef("email")`) in any
+    case: for a caller's query of its own (customer_get_or_create's `known_absent`)."""
+    return Exists(Customer.objects.filter(email__iexact=email))
+
+
 def customer_by_id_or_email(*, customer_id: uuid.UUID | None = None, email: str | None = None) -> Customer | None:
     """A customer by id, or by e-mail (exact match first, else the only case-insensitive match)."""
     if customer_id is not None:
@@ -148,52 +153,70 @@ def subscription_change_options(
     offer_annotations: Mapping[str, Any] | None = None,
     also_offer_ids: Iterable[object] = (),
 ) -> ChangeOptions:
-    """Two queries whatever the number of add-ons: one UNION of the relations, one for the offers.
+    """One query whatever the number of add-ons: every offer the options name, each annotated with
+    how it relates to the subscription (an upgrade, a downgrade, which offers sell it, its quantity
+    as one of the subscription's add-ons).
 
     `candidate_offer_ids` are offers the subscription might move to; their cross-sells are included.
-    `offer_annotations` are added to the offers query (see offers_by_id), which also reads
+    `offer_annotations` are added to that query (see offers_by_id), which also reads
     `also_offer_ids` (a caller's other offers, at no query of their own).
     """
     current = subscription.offer_id
     parents = {current, *(i for i in candidate_offer_ids if isinstance(i, str))}
-    kind = partial(Value, output_field=CharField())
-    number = partial(Value, output_field=IntegerField())
-    # `kind` in values_list(): the through-model false positive of offers_with_cross_sells.
-    rows = (
-        Offer.upgrade_offers.through.objects.filter(from_offer_id=current)  # type: ignore[misc]
-        .annotate(kind=kind("upgrade"), qty=number(0))
-        .values_list("kind", "from_offer_id", "to_offer_id", "qty")
+    named = parents | {offer_id for offer_id in also_offer_ids if isinstance(offer_id, str)}
+    upgrades = Offer.upgrade_offers.through.objects.filter(from_offer_id=current)
+    downgrades = Offer.downgrade_offers.through.objects.filter(from_offer_id=current)
+    cross_sells = Offer.cross_sell_add_ons.through.objects.filter(from_offer_id__in=parents)
+    add_ons = SubscriptionAddOn.objects.filter(subscription=subscription)
+    # One IN over the union: the database finds each offer by its primary key.
+    wanted = (
+        Offer.objects.filter(pk__in=named)
+        .order_by()
+        .values("pk")
         .union(
-            Offer.downgrade_offers.through.objects.filter(from_offer_id=current)  # type: ignore[misc]
-            .annotate(kind=kind("downgrade"), qty=number(0))
-            .values_list("kind", "from_offer_id", "to_offer_id", "qty"),
-            Offer.cross_sell_add_ons.through.objects.filter(from_offer_id__in=parents)  # type: ignore[misc]
-            .annotate(kind=kind("cross_sell"), qty=number(0))
-            .values_list("kind", "from_offer_id", "to_offer_id", "qty"),
-            SubscriptionAddOn.objects.filter(subscription=subscription)
-            .annotate(kind=kind("add_on"), parent=kind(""))
-            .values_list("kind", "parent", "offer_id", "quantity"),
+            upgrades.values("to_offer_id"),
+            downgrades.values("to_offer_id"),
+            cross_sells.values("to_offer_id"),
+            add_ons.values("offer_id"),
             all=True,
         )
     )
-    upgrades, downgrades, cross_sells, add_ons = set(), set(), set(), {}
-    for row_kind, from_id, to_id, quantity in rows:
-        if row_kind == "upgrade":
-            upgrades.add(to_id)
-        elif row_kind == "downgrade":
-            downgrades.add(to_id)
-        elif row_kind == "cross_sell":
-            cross_sells.add((from_id, to_id))
-        else:
-            add_ons[to_id] = quantity
-    wanted = parents | upgrades | downgrades | {add_on for _, add_on in cross_sells} | set(add_ons)
-    wanted |= {offer_id for offer_id in also_offer_ids if isinstance(offer_id, str)}
+    sold_by = (
+        cross_sells.filter(to_offer_id=OuterRef("pk"))
+        .values("to_offer_id")
+        .annotate(parent_ids=StringAgg("from_offer_id", Value(",")))
+        .values("parent_ids")
+    )
+    offers_query = (
+        Offer.objects.filter(pk__in=wanted)
+        .only(*OFFER_FIELDS)
+        .annotate(
+            change_is_upgrade=Exists(upgrades.filter(to_offer_id=OuterRef("pk"))),
+            change_is_downgrade=Exists(downgrades.filter(to_offer_id=OuterRef("pk"))),
+            change_sold_by=Subquery(sold_by),
+            change_add_on_quantity=Subquery(add_ons.filter(offer_id=OuterRef("pk")).values("quantity")[:1]),
+            **(offer_annotations or {}),
+        )
+        .order_by()  # keyed by id below: no ORDER BY
+    )
+    offers: dict[str, Offer] = {}
+    upgrade_ids, downgrade_ids, pairs, quantities = set(), set(), set(), {}
+    for offer in offers_query:
+        offers[offer.pk] = offer
+        if offer.change_is_upgrade:
+            upgrade_ids.add(offer.pk)
+        if offer.change_is_downgrade:
+            downgrade_ids.add(offer.pk)
+        # Offer ids are hex, so the comma cannot occur inside one.
+        pairs.update((parent_id, offer.pk) for parent_id in (offer.change_sold_by or "").split(",") if parent_id)
+        if offer.change_add_on_quantity is not None:
+            quantities[offer.pk] = offer.change_add_on_quantity
     return ChangeOptions(
-        upgrades=frozenset(upgrades),
-        downgrades=frozenset(downgrades),
-        cross_sells=frozenset(cross_sells),
-        add_ons=add_ons,
-        offers=offers_by_id(wanted, annotations=offer_annotations),
+        upgrades=frozenset(upgrade_ids),
+        downgrades=frozenset(downgrade_ids),
+        cross_sells=frozenset(pairs),
+        add_ons=quantities,
+        offers=offers,
     )
 
 

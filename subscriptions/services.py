@@ -11,11 +11,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
-from django.db.models.constants import OnConflict
+from django.db import IntegrityError, transaction
 
 from checkout_project.locks import lock_skipping_locked
-from checkout_project.writes import WriteBatch, batched
 from subscriptions.models import Charge, Customer, Offer, Product, Subscription, SubscriptionAddOn
 from subscriptions.pricing import add_interval, charge_to_wire
 
@@ -114,33 +112,33 @@ def subscription_apply_change(
     quantity: int | None = None,
     add_add_ons: dict[str, int] | None = None,
     remove_add_on_ids: Iterable[str] = (),
-    writes: WriteBatch | None = None,
+    also_save: Sequence[str] = (),
 ) -> Subscription:
     """Apply a change effective now: a new offer (and quantity), add-ons added and removed.
 
     The caller must hold the subscription's row lock (subscription_lock). Adding an add-on the
-    subscription already has sets its quantity (one upsert, no check-then-insert). The writes
-    go into `writes` when given (the caller sends them).
+    subscription already has sets its quantity (one upsert, no check-then-insert). `also_save`:
+    other fields the caller changed on the locked subscription, written by the same UPDATE.
     """
-    fields = []
+    fields = list(also_save)
     if offer_id is not None and offer_id != subscription.offer_id:
         subscription.offer_id = offer_id
         fields.append("offer")
     if quantity is not None and quantity != subscription.quantity:
         subscription.quantity = quantity
         fields.append("quantity")
-    remove_ids = set(remove_add_on_ids) - set(add_add_ons or {})  # disjoint: one batch may hold both
-    with batched(writes) as batch:
-        if fields:
-            batch.save(subscription, [*fields, "updated"])
-        if remove_ids:
-            batch.delete(SubscriptionAddOn.objects.filter(subscription=subscription, offer_id__in=remove_ids))
-        if add_add_ons:
-            batch.insert(
-                [SubscriptionAddOn(subscription=subscription, offer_id=i, quantity=q) for i, q in add_add_ons.items()],
-                update_conflicts_on=["subscription", "offer"],
-                update_fields=["quantity"],
-            )
+    if fields:
+        subscription.save(update_fields=[*fields, "updated"])
+    remove_ids = set(remove_add_on_ids) - set(add_add_ons or {})
+    if remove_ids:
+        SubscriptionAddOn.objects.filter(subscription=subscription, offer_id__in=remove_ids).delete()
+    if add_add_ons:
+        SubscriptionAddOn.objects.bulk_create(
+            [SubscriptionAddOn(subscription=subscription, offer_id=i, quantity=q) for i, q in add_add_ons.items()],
+            update_conflicts=True,
+            unique_fields=["subscription", "offer"],
+            update_fields=["quantity"],
+        )
     return subscription
 
 
@@ -151,17 +149,15 @@ def subscription_schedule_change(
     offer_id: str,
     effective_at: datetime,
     change: dict[str, Any],
-    writes: WriteBatch | None = None,
 ) -> Subscription:
     """Record a change effective later as the subscription's pending change (what makes checkout answer 423).
 
-    The caller must hold the subscription's row lock. The UPDATE goes into `writes` when given.
+    The caller must hold the subscription's row lock.
     """
     subscription.pending_offer_id = offer_id
     subscription.pending_change = change
     subscription.pending_change_at = effective_at
-    with batched(writes) as batch:
-        batch.save(subscription, ["pending_offer", "pending_change", "pending_change_at", "updated"])
+    subscription.save(update_fields=["pending_offer", "pending_change", "pending_change_at", "updated"])
     return subscription
 
 
@@ -233,29 +229,31 @@ def subscriptions_apply_due_changes(*, now: datetime, batch_size: int) -> int:
 # --- Orders: customers, new subscriptions and renewals ------------------------------------------
 
 
-def customer_get_or_create(*, email: str, details: dict[str, str] | None = None) -> Customer:
+def customer_get_or_create(
+    *, email: str, details: dict[str, str] | None = None, known_absent: bool = False
+) -> Customer:
     """The customer with this e-mail (any case; the oldest if several), or a new one with `details`.
 
-    Safe under concurrency, in two statements at most and without a SAVEPOINT: the lookup, then
-    one `INSERT ... ON CONFLICT (email) DO UPDATE ... RETURNING` every column. When a concurrent
-    request inserts the same e-mail first, PostgreSQL waits for it and returns its row instead of
-    failing (the no-op update, `email = EXCLUDED.email`, is what makes it return the row).
+    Two statements at most: the lookup, then the INSERT. `known_absent`: the caller has just read
+    that no customer has this e-mail (selectors.customer_with_email_exists, in a query of its own),
+    so there is no lookup. Safe under concurrency: when a concurrent request inserts the same
+    e-mail first, the INSERT waits for it and then fails on the unique e-mail; that failure is
+    rolled back to a savepoint and the customer is looked up again, finding the row the other
+    request committed.
     """
-    existing = Customer.objects.filter(email__iexact=email).order_by("created").first()
-    if existing is not None:
+    customers = Customer.objects.filter(email__iexact=email).order_by("created")
+    if not known_absent:
+        existing = customers.first()
+        if existing is not None:
+            return existing
+    try:
+        with transaction.atomic():
+            return Customer.objects.create(email=email, **(details or {}))
+    except IntegrityError:
+        existing = customers.first()
+        if existing is None:  # the INSERT failed on something else than the e-mail
+            raise
         return existing
-    customer = Customer(email=email, **(details or {}))
-    fields = [f for f in Customer._meta.concrete_fields if not f.generated]
-    email_field = Customer._meta.get_field("email")
-    (row,) = Customer._base_manager._insert(
-        [customer],
-        fields=fields,
-        returning_fields=fields,
-        on_conflict=OnConflict.UPDATE,
-        update_fields=[email_field],
-        unique_fields=[email_field],
-    )
-    return Customer.from_db(Customer._base_manager.db, [f.attname for f in fields], row)
 
 
 @dataclass(frozen=True)
@@ -271,11 +269,11 @@ class NewSubscription:
 
 @transaction.atomic(savepoint=False)  # composed into order completion: no SAVEPOINT round trips
 def subscriptions_create(
-    *, customer: Customer, orders: Sequence[NewSubscription], start: datetime, writes: WriteBatch | None = None
+    *, customer: Customer, orders: Sequence[NewSubscription], start: datetime
 ) -> list[Subscription]:
     """Create the subscriptions of an order, each starting at `start` for its offer's term.
 
-    Two INSERTs whatever the number of subscriptions and add-ons; into `writes` when given.
+    Two INSERTs whatever the number of subscriptions and add-ons (one without add-ons).
     """
     subscriptions = [
         Subscription(
@@ -287,15 +285,14 @@ def subscriptions_create(
         )
         for order in orders
     ]
-    with batched(writes) as batch:
-        batch.insert(subscriptions)
-        batch.insert(
-            [
-                SubscriptionAddOn(subscription=subscription, offer_id=add_on_id, quantity=quantity)
-                for subscription, order in zip(subscriptions, orders, strict=True)
-                for add_on_id, quantity in order.add_ons.items()
-            ]
-        )
+    Subscription.objects.bulk_create(subscriptions)
+    SubscriptionAddOn.objects.bulk_create(
+        [
+            SubscriptionAddOn(subscription=subscription, offer_id=add_on_id, quantity=quantity)
+            for subscription, order in zip(subscriptions, orders, strict=True)
+            for add_on_id, quantity in order.add_ons.items()
+        ]
+    )
     return subscriptions
 
 
@@ -310,7 +307,6 @@ def subscription_renew(
     add_ons: dict[str, int],
     now: datetime,
     current_add_on_ids: Iterable[str] | None = None,
-    writes: WriteBatch | None = None,
 ) -> Subscription:
     """Extend the subscription's term by `term_length` `term_type` and move it onto the renewal offer,
     quantity and add-ons (add-ons not renewed are removed).
@@ -319,7 +315,7 @@ def subscription_renew(
     The caller must hold the subscription's row lock (subscription_lock). `current_add_on_ids`:
     the subscription's add-ons when the caller read them under that lock
     (selectors.subscription_add_ons_for_renewal); otherwise they are read here (one query). The
-    writes go into `writes` when given (the term and the offer in one UPDATE).
+    term, the offer and the quantity are written by one UPDATE.
     """
     if subscription.term_end > now:
         subscription.term_end = add_interval(subscription.term_end, term_length, term_type)
@@ -328,13 +324,11 @@ def subscription_renew(
         subscription.term_end = add_interval(now, term_length, term_type)
     if current_add_on_ids is None:
         current_add_on_ids = subscription.add_ons.values_list("offer_id", flat=True)
-    with batched(writes) as batch:
-        batch.save(subscription, ["term_start", "term_end", "updated"])
-        return subscription_apply_change(
-            subscription=subscription,
-            offer_id=offer_id,
-            quantity=quantity,
-            add_add_ons=add_ons,
-            remove_add_on_ids=set(current_add_on_ids) - set(add_ons),
-            writes=batch,
-        )
+    return subscription_apply_change(
+        subscription=subscription,
+        offer_id=offer_id,
+        quantity=quantity,
+        add_add_ons=add_ons,
+        remove_add_on_ids=set(current_add_on_ids) - set(add_ons),
+        also_save=["term_start", "term_end"],
+    )

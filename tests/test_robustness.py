@@ -45,11 +45,8 @@ def basket_state(basket: Basket) -> dict:
 
 @contextmanager
 def failing_statement(table: str, error: Exception):
-    """The database raises `error` on the statement that inserts into `table`, as it would mid-write.
-
-    On SQLite the writes before it have run (one statement each); on PostgreSQL a write request
-    sends its writes as one statement (checkout_project.writes), so that whole statement fails.
-    """
+    """The database raises `error` on the statement that inserts into `table`, as it would mid-write
+    (the writes before it have run)."""
 
     def fail(execute, sql, params, many, context):
         if f'INSERT INTO "{table}"' in sql:
@@ -89,7 +86,7 @@ def test_a_database_error_after_the_items_were_written_leaves_the_basket_as_it_w
     BasketEvent.objects.create(basket=basket, kind="created", version=4)
     before = basket_state(basket)
     # The event is the last write of an update: the items were deleted, inserted and updated and
-    # the basket's version bumped by then (on SQLite; on PostgreSQL in the same statement).
+    # the basket's version bumped by then.
     api_client.cookies["limio_state"] = basket.public_id
     with failing_statement("baskets_basketevent", error):
         response = api_client.put(

@@ -1,5 +1,6 @@
 """Query counts: initiate, update and an abandoned page cost the same for 1 item or 30, 5 rows or 200.
 
+Counted in statements that touch data (tests.statements), at most the CEILING of every endpoint.
 `transaction=True` makes each test run outside pytest-django's wrapping transaction, so the
 service's `transaction.atomic()` is the outermost one, as in production: a test-wrapped run
 would turn it into a SAVEPOINT / RELEASE SAVEPOINT pair and count statements production never
@@ -16,12 +17,11 @@ from django.utils import timezone
 from baskets.models import Basket, OrderItem
 from tests.conftest import bearer
 from tests.factories import BasketFactory, CustomerFactory, OfferFactory, OrderItemFactory
+from tests.statements import CEILING, assert_flat, max_data_statements
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-BUDGET = 10
-# `django_assert_max_num_queries` yields the django.test.utils.CaptureQueriesContext it counted
-# with; comparing `captured_queries` of the small and the big case proves the count is flat.
+BUDGET = CEILING
 
 
 @pytest.fixture
@@ -31,10 +31,6 @@ def catalog(add_on):
     for offer in offers:
         offer.cross_sell_add_ons.add(add_on)
     return offers
-
-
-def sql_of(captured) -> str:
-    return "\n".join(query["sql"][:160] for query in captured.captured_queries)
 
 
 # --- POST /api/checkout/initiate -------------------------------------------------------------
@@ -58,39 +54,35 @@ def initiate_items(catalog, add_on, count: int) -> list[dict]:
     return items[:count]
 
 
-def test_initiate_query_count_does_not_grow_with_items(
-    api_client, storefront_token, catalog, add_on, django_assert_max_num_queries
-):
-    with django_assert_max_num_queries(BUDGET) as small:
+def test_initiate_query_count_does_not_grow_with_items(api_client, storefront_token, catalog, add_on):
+    with max_data_statements(BUDGET) as small:
         response = initiate(api_client, storefront_token, initiate_items(catalog, add_on, 1))
     assert response.status_code == 200, response.json()
     assert len(response.json()["order"]["orderItems"]) == 1
 
     api_client.cookies.clear()
-    with django_assert_max_num_queries(BUDGET) as big:
+    with max_data_statements(BUDGET) as big:
         response = initiate(api_client, storefront_token, initiate_items(catalog, add_on, 20))
     assert response.status_code == 200, response.json()
     assert len(response.json()["order"]["orderItems"]) == 20
     assert OrderItem.objects.filter(type="add_on").count() == 10
 
-    assert len(big.captured_queries) == len(small.captured_queries), sql_of(big)
+    assert_flat(small, big)
 
 
-def test_initiate_replacing_the_landing_basket_costs_the_same(
-    api_client, storefront_token, catalog, add_on, django_assert_max_num_queries
-):
+def test_initiate_replacing_the_landing_basket_costs_the_same(api_client, storefront_token, catalog, add_on):
     assert initiate(api_client, storefront_token, initiate_items(catalog, add_on, 1)).status_code == 200
-    with django_assert_max_num_queries(BUDGET) as small:
+    with max_data_statements(BUDGET) as small:
         response = initiate(api_client, storefront_token, initiate_items(catalog, add_on, 1))
     assert response.status_code == 200, response.json()
 
-    with django_assert_max_num_queries(BUDGET) as big:
+    with max_data_statements(BUDGET) as big:
         response = initiate(api_client, storefront_token, initiate_items(catalog, add_on, 20))
     assert response.status_code == 200, response.json()
     assert Basket.objects.count() == 1
     assert Basket.objects.get().items.count() == 20
 
-    assert len(big.captured_queries) == len(small.captured_queries), sql_of(big)
+    assert_flat(small, big)
 
 
 # --- PUT /api/checkout/update ----------------------------------------------------------------
@@ -119,32 +111,28 @@ def mixed_actions(basket, add_on, new_offer) -> list[dict]:
     ]
 
 
-def test_update_query_count_does_not_grow_with_items(
-    api_client, storefront_token, catalog, add_on, django_assert_max_num_queries
-):
+def test_update_query_count_does_not_grow_with_items(api_client, storefront_token, catalog, add_on):
     small_basket = basket_with_items(storefront_token, catalog[:2])
     big_basket = basket_with_items(storefront_token, catalog[:30])
     new_offer = OfferFactory(name="New", path="/offers/new")
 
     small_actions = mixed_actions(small_basket, add_on, new_offer)
-    with django_assert_max_num_queries(BUDGET) as small:
+    with max_data_statements(BUDGET) as small:
         response = update(api_client, storefront_token, small_basket, small_actions)
     assert response.status_code == 200, response.json()
     assert len(response.json()["order"]["orderItems"]) == 3
 
     big_actions = mixed_actions(big_basket, add_on, new_offer)
-    with django_assert_max_num_queries(BUDGET) as big:
+    with max_data_statements(BUDGET) as big:
         response = update(api_client, storefront_token, big_basket, big_actions)
     assert response.status_code == 200, response.json()
     assert len(response.json()["order"]["orderItems"]) == 31
     assert [r["status"] for r in response.json()["actionResults"]] == ["applied"] * 4
 
-    assert len(big.captured_queries) == len(small.captured_queries), sql_of(big)
+    assert_flat(small, big)
 
 
-def test_update_of_one_item_basket_and_thirty_item_basket(
-    api_client, storefront_token, catalog, add_on, django_assert_max_num_queries
-):
+def test_update_of_one_item_basket_and_thirty_item_basket(api_client, storefront_token, catalog, add_on):
     """The brief's sizes: a basket of 1 item and one of 30, each getting add, remove and update."""
     new_offer = OfferFactory(name="New", path="/offers/new")
     one = basket_with_items(storefront_token, catalog[:1])
@@ -160,12 +148,12 @@ def test_update_of_one_item_basket_and_thirty_item_basket(
         ]
 
     one_actions, thirty_actions = actions(one), actions(thirty)
-    with django_assert_max_num_queries(BUDGET) as small:
+    with max_data_statements(BUDGET) as small:
         response = update(api_client, storefront_token, one, one_actions)
     assert response.status_code == 200, response.json()
     assert len(response.json()["order"]["orderItems"]) == 1
 
-    with django_assert_max_num_queries(BUDGET) as big:
+    with max_data_statements(BUDGET) as big:
         response = update(api_client, storefront_token, thirty, thirty_actions)
     assert response.status_code == 200, response.json()
     assert len(response.json()["order"]["orderItems"]) == 30
@@ -175,7 +163,7 @@ def test_update_of_one_item_basket_and_thirty_item_basket(
     )
     assert not thirty.items.filter(offer=add_on).exists()
 
-    assert len(big.captured_queries) == len(small.captured_queries), sql_of(big)
+    assert_flat(small, big)
 
 
 @pytest.mark.parametrize(
@@ -183,7 +171,7 @@ def test_update_of_one_item_basket_and_thirty_item_basket(
     [("remove", False, False), ("update", True, False), ("add", True, False), ("add_on", True, True)],
 )
 def test_update_reads_only_the_offers_its_actions_need(
-    api_client, storefront_token, catalog, add_on, django_assert_max_num_queries, kind, reads_offers, reads_cross_sells
+    api_client, storefront_token, catalog, add_on, kind, reads_offers, reads_cross_sells
 ):
     """Removals read no offer; quantity changes and plain adds no cross-sells; only an add-on's add does."""
     basket = basket_with_items(storefront_token, catalog[:3])
@@ -195,21 +183,19 @@ def test_update_reads_only_the_offers_its_actions_need(
         "add_on": {"orderItemActionType": "add", "offer": {"id": add_on.id}, "parentId": str(first.id)},
     }[kind]
 
-    with django_assert_max_num_queries(BUDGET) as captured:
+    with max_data_statements(BUDGET) as captured:
         response = update(api_client, storefront_token, basket, [action])
 
     assert response.status_code == 200, response.json()
-    offer_reads = [q["sql"] for q in captured.captured_queries if q["sql"].startswith('SELECT "subscriptions_offer"')]
-    assert len(offer_reads) == int(reads_offers), sql_of(captured)
+    offer_reads = [sql for sql in captured.statements if sql.startswith('SELECT "subscriptions_offer"')]
+    assert len(offer_reads) == int(reads_offers), captured.sql()
     assert any("cross_sell_add_ons" in sql for sql in offer_reads) is reads_cross_sells
 
 
 # --- GET /api/checkout/abandoned -------------------------------------------------------------
 
 
-def test_abandoned_page_query_count_does_not_grow_with_limit(
-    api_client, backoffice_token, catalog, add_on, django_assert_max_num_queries
-):
+def test_abandoned_page_query_count_does_not_grow_with_limit(api_client, backoffice_token, catalog, add_on):
     created = timezone.now() - timedelta(days=1)
     customer = CustomerFactory()
     for n in range(201):
@@ -218,13 +204,13 @@ def test_abandoned_page_query_count_does_not_grow_with_limit(
             OrderItemFactory(basket=basket, offer=offer, position=position)
         OrderItemFactory(basket=basket, offer=add_on, position=3)
 
-    with django_assert_max_num_queries(BUDGET) as small:
+    with max_data_statements(BUDGET) as small:
         response = api_client.get("/api/checkout/abandoned", {"limit": 5}, **bearer(backoffice_token))
     assert response.status_code == 200
     assert len(response.json()["items"]) == 5
     assert all(len(item["orderItems"]) == 4 for item in response.json()["items"])
 
-    with django_assert_max_num_queries(BUDGET) as big:
+    with max_data_statements(BUDGET) as big:
         response = api_client.get("/api/checkout/abandoned", {"limit": 200}, **bearer(backoffice_token))
     assert response.status_code == 200
     body = response.json()
@@ -232,12 +218,12 @@ def test_abandoned_page_query_count_does_not_grow_with_limit(
     assert all(len(item["orderItems"]) == 4 for item in body["items"])
 
     # A deep page costs what the first one does.
-    with django_assert_max_num_queries(BUDGET) as deep:
+    with max_data_statements(BUDGET) as deep:
         response = api_client.get(
             "/api/checkout/abandoned", {"limit": 5, "queryMore": body["queryMore"]}, **bearer(backoffice_token)
         )
     assert response.status_code == 200
     assert len(response.json()["items"]) == 1
 
-    assert len(big.captured_queries) == len(small.captured_queries), sql_of(big)
-    assert len(deep.captured_queries) == len(small.captured_queries), sql_of(deep)
+    assert_flat(small, big)
+    assert_flat(small, deep)
