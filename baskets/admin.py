@@ -18,7 +18,6 @@ from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import timezone
 
 from baskets import selectors, services
-from baskets.actors import Actor
 from baskets.errors import BasketCompleted, BasketExpired, BasketNotFound
 from baskets.links import assisted_checkout_link, recovery_link
 from baskets.models import (
@@ -32,6 +31,7 @@ from baskets.models import (
     PromoRedemption,
 )
 from baskets.selectors import normalise_promo_code
+from checkout_project.api.actor import Actor
 
 
 def staff_actor(request: HttpRequest) -> Actor:

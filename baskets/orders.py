@@ -16,7 +16,6 @@ from django.db.models import BooleanField, Case, OuterRef, Q, Value, When
 from django.utils import timezone
 
 from baskets import hooks, selectors
-from baskets.actors import Actor
 from baskets.errors import BASKET_NOT_FOUND, BasketInvalid, BasketNotFound, OrderCodes
 from baskets.links import LinkRefused
 from baskets.locks import lock_basket
@@ -32,6 +31,7 @@ from baskets.subscription_checkout import (
     update_basket_apply_locked,
     update_basket_read_locked,
 )
+from checkout_project.api.actor import Actor
 from checkout_project.api.errors import ApplicationError, UpstreamUnavailable
 from subscriptions import pricing
 from subscriptions import selectors as subscription_selectors

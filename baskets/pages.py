@@ -29,7 +29,6 @@ from django.views.decorators.csp import csp_override
 from django.views.decorators.http import require_GET, require_POST
 
 from baskets import orders, promo_codes, selectors, services
-from baskets.actors import Actor
 from baskets.api.render import order_to_wire
 from baskets.errors import BasketCompleted, BasketExpired, BasketInvalid, BasketNotFound, PromoCodeRefused
 from baskets.forms import CustomerDetailsForm, PromoCodeForm, details_initial
@@ -37,6 +36,7 @@ from baskets.landing_state import parse_basket_id, set_landing_state, signed_lan
 from baskets.links import TOKEN_PARAMETERS, LinkKind, LinkRefusal, LinkRefused
 from baskets.models import Basket, BasketStatus, OrderItem, OrderType, Payment, PromoRedemption
 from baskets.subscription_checkout import update_basket_quote
+from checkout_project.api.actor import Actor
 from checkout_project.api.errors import ApplicationError, require_get
 from checkout_project.api.recaptcha import client_ip
 from checkout_project.api.throttling import throttle_posts

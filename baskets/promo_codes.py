@@ -17,11 +17,11 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from baskets import selectors
-from baskets.actors import Actor
 from baskets.errors import BASKET_NOT_FOUND, BasketNotFound, PromoCodeCodes, PromoCodeRefused
 from baskets.locks import lock_basket
 from baskets.models import Basket, PromoCode, PromoRedemption
 from baskets.services import BasketChange, basket_check_version, basket_ensure_mutable, basket_record_event
+from checkout_project.api.actor import Actor
 from subscriptions.models import Customer, Offer
 
 

@@ -12,7 +12,6 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from baskets.actors import Actor
 from baskets.errors import (
     BasketCompleted,
     BasketExpired,
@@ -34,6 +33,7 @@ from baskets.models import (
     new_link_nonce,
 )
 from baskets.selectors import basket_items, visible_baskets
+from checkout_project.api.actor import Actor
 from checkout_project.api.errors import ApplicationError
 from subscriptions.models import Customer, Offer
 from subscriptions.selectors import customer_by_id_or_email, offers_by_id, offers_with_cross_sells

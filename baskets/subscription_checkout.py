@@ -19,7 +19,6 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from baskets.actors import Actor
 from baskets.errors import BasketNotFound, Codes, InvalidOrderItems
 from baskets.locks import lock_basket
 from baskets.models import Basket, BasketStatus, OrderItem, OrderType
@@ -32,6 +31,7 @@ from baskets.services import (
     basket_record_event,
     basket_transition,
 )
+from checkout_project.api.actor import Actor
 from checkout_project.api.errors import ApplicationError, Conflict, Locked, NotFound
 from checkout_project.api.wire import iso_utc
 from subscriptions import pricing

@@ -29,7 +29,7 @@ from partners import selectors, services
 from partners.errors import PartnerCodes
 
 if TYPE_CHECKING:
-    from baskets.actors import Actor
+    from checkout_project.api.actor import Actor
 
 BASKET_ID_PATTERN = r"^basket-[A-Za-z0-9\-_]{32,36}$"
 _BASKET_ID = re.compile(BASKET_ID_PATTERN)

@@ -14,11 +14,11 @@ from typing import Any
 from django.db.models import CharField, Exists, OuterRef, QuerySet, StringAgg, Subquery, Value
 
 from baskets import selectors as baskets_selectors
-from baskets.actors import Actor
 from baskets.errors import BASKET_NOT_FOUND, BasketCompleted, BasketExpired, BasketNotFound, OrderCodes
 from baskets.models import Basket, BasketStatus, OrderItem
 from baskets.selectors import BasketValidation, Finding
 from baskets.services import OfferPolicy
+from checkout_project.api.actor import Actor
 from partners.errors import PartnerCodes
 from partners.models import Partner, PartnerEligibleOffer, PartnerSubscription
 from subscriptions import selectors as subscription_selectors

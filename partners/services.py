@@ -12,8 +12,8 @@ from django.db import transaction
 
 from baskets import services as basket_services
 from baskets import subscription_checkout
-from baskets.actors import Actor
 from baskets.errors import BASKET_NOT_FOUND, BasketNotFound
+from checkout_project.api.actor import Actor
 from checkout_project.api.errors import ApplicationError
 from partners.errors import PartnerCodes
 from partners.models import Partner, PartnerClient, PartnerSubscription

@@ -22,7 +22,7 @@ from checkout_project.api.viewsets import ScopedViewSet
 from subscriptions.pricing import money
 
 if TYPE_CHECKING:
-    from baskets.actors import Actor
+    from checkout_project.api.actor import Actor
 
 ADMIN_SCOPE = "checkout:admin"
 

@@ -13,11 +13,11 @@ from datetime import datetime
 from django.conf import settings
 from django.db.models import Prefetch, Q, QuerySet
 
-from baskets.actors import Actor
 from baskets.errors import Codes
 from baskets.links import recovery_link
 from baskets.models import Basket, BasketStatus, OrderItem
 from baskets.selectors.visibility import visible_baskets
+from checkout_project.api.actor import Actor
 from checkout_project.api.auth import ADMIN_SCOPE
 from checkout_project.api.errors import ApplicationError
 from checkout_project.api.wire import parse_aware_datetime

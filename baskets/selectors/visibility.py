@@ -6,8 +6,8 @@ import uuid
 
 from django.db.models import Prefetch, QuerySet
 
-from baskets.actors import Actor
 from baskets.models import Basket, OrderItem
+from checkout_project.api.actor import Actor
 
 
 def visible_baskets(actor: Actor, baskets: QuerySet[Basket] | None = None) -> QuerySet[Basket]:

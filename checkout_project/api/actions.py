@@ -53,7 +53,7 @@ from checkout_project.api.idempotency import HEADER as IDEMPOTENCY_KEY
 from checkout_project.api.idempotency import idempotent as run_idempotently
 
 if TYPE_CHECKING:
-    from baskets.actors import Actor
+    from checkout_project.api.actor import Actor
 
 __all__ = ["IDEMPOTENCY_HEADER", "IF_MATCH_HEADER", "Call", "api_action", "extend_schema_actions"]
 

@@ -10,7 +10,7 @@ from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.scopes import BaseScopes
 from rest_framework.permissions import BasePermission
 
-from baskets.actors import Actor
+from checkout_project.api.actor import Actor
 from checkout_project.api.errors import ApplicationError
 
 PARTNER_SCOPE = "partner"

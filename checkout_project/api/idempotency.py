@@ -12,7 +12,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from rest_framework.response import Response
 
-from baskets.actors import Actor
+from checkout_project.api.actor import Actor
 from checkout_project.api.errors import ApplicationError, UnprocessableEntity
 from checkout_project.api.models import IdempotencyRecord
 

@@ -10,7 +10,7 @@ from rest_framework import viewsets
 from checkout_project.api.auth import actor_from_request
 
 if TYPE_CHECKING:
-    from baskets.actors import Actor
+    from checkout_project.api.actor import Actor
 
 
 class ScopedViewSet(viewsets.ViewSet):

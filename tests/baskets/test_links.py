@@ -13,12 +13,12 @@ from django.test import override_settings
 from django.utils import timezone
 
 from baskets import orders, services
-from baskets.actors import Actor
 from baskets.errors import BasketNotFound
 from baskets.landing_state import basket_id_from_cookie, landing_state_value, signed_landing_state
 from baskets.links import LinkKind, LinkRefusal, link_path, link_token, verify_link_token
 from baskets.models import Basket, BasketEvent
 from baskets.pages import CONTENT_SECURITY_POLICY
+from checkout_project.api.actor import Actor
 from subscriptions.models import Subscription, SubscriptionAddOn
 from tests.conftest import bearer
 from tests.factories import (

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from baskets import orders, promo_codes
-from baskets.actors import Actor
 from baskets.models import Basket, BasketStatus, PromoRedemption
+from checkout_project.api.actor import Actor
 from tests.factories import BasketFactory, OrderItemFactory, PromoCodeFactory
 from tests.threads import held_open, started, wait_until_waiting_on_a_lock
 

@@ -13,9 +13,9 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from baskets.actors import Actor
 from baskets.models import Basket, BasketEvent, BasketStatus, OrderItem, OrderType, Payment
 from baskets.subscription_checkout import basket_complete_update_subscription
+from checkout_project.api.actor import Actor
 from checkout_project.api.errors import Conflict
 from checkout_project.api.models import IdempotencyRecord
 from checkout_project.api.recaptcha import RecaptchaInvalid

@@ -11,9 +11,9 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from baskets import orders
-from baskets.actors import Actor
 from baskets.models import BasketStatus, Payment
 from baskets.subscription_checkout import SubscriptionChanged, basket_initiate_renewal
+from checkout_project.api.actor import Actor
 from subscriptions.models import Subscription, SubscriptionAddOn
 from subscriptions.pricing import add_interval
 from tests.factories import ApplicationFactory, OfferFactory, SubscriptionFactory

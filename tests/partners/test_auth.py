@@ -7,8 +7,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from oauth2_provider.models import AccessToken
 
-from baskets.actors import Actor
 from baskets.models import Basket
+from checkout_project.api.actor import Actor
 from checkout_project.api.auth import ApplicationScopes, actor_from_request
 from partners.models import Partner
 from partners.services import partner_client_link

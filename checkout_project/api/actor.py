@@ -1,4 +1,8 @@
-"""Who performs a basket change; carried into every service and recorded on every event."""
+"""Who makes a request: the OAuth caller (application, user, customer, partner) or a staff user.
+
+Built by the plumbing (checkout_project.api.auth) from the token; carried into every service and
+recorded on every basket event. Its fields hold other apps' rows without importing them.
+"""
 
 from __future__ import annotations
 
