@@ -29,10 +29,10 @@ from django.views.decorators.csp import csp_override
 from django.views.decorators.http import require_GET, require_POST
 
 from baskets import orders, promo_codes, selectors, services
+from baskets.api.landing_state import parse_basket_id, set_landing_state, signed_landing_state
 from baskets.api.render import order_to_wire
 from baskets.errors import BasketCompleted, BasketExpired, BasketInvalid, BasketNotFound, PromoCodeRefused
 from baskets.forms import CustomerDetailsForm, PromoCodeForm, details_initial
-from baskets.landing_state import parse_basket_id, set_landing_state, signed_landing_state
 from baskets.links import TOKEN_PARAMETERS, LinkKind, LinkRefusal, LinkRefused
 from baskets.models import Basket, BasketStatus, OrderItem, OrderType, Payment, PromoRedemption
 from baskets.subscription_checkout import update_basket_quote

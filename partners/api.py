@@ -16,10 +16,10 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from baskets.api import schemas
+from baskets.api.landing_state import parse_basket_id
 from baskets.api.render import order_to_wire
 from baskets.api.subscription_views import SubscriptionCheckoutViewSet
 from baskets.api.views import CheckoutViewSet
-from baskets.landing_state import parse_basket_id
 from checkout_project.api.actions import Call, api_action, extend_schema_actions
 from checkout_project.api.auth import PARTNER_SCOPE
 from checkout_project.api.errors import ApplicationError

@@ -25,7 +25,7 @@ from django.utils import timezone
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.specs.openapi import checks as openapi_checks
 
-from baskets.landing_state import landing_state_value
+from baskets.api.landing_state import landing_state_value
 from baskets.models import Basket, OrderType
 from partners.models import PartnerSubscription
 from subscriptions.models import SubscriptionAddOn

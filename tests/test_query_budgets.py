@@ -26,7 +26,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 from oauth2_provider.models import AccessToken
 
-from baskets.landing_state import landing_state_value
+from baskets.api.landing_state import landing_state_value
 from baskets.links import LinkKind, link_path
 from baskets.models import Basket, BasketStatus, OrderType
 from partners import services as partner_services

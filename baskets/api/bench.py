@@ -11,7 +11,7 @@ from __future__ import annotations
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from baskets.landing_state import basket_id_from_cookie
+from baskets.api.landing_state import basket_id_from_cookie
 from baskets.models import Basket
 from checkout_project.api.viewsets import ScopedViewSet
 

@@ -10,11 +10,11 @@ from rest_framework.response import Response
 
 from baskets import orders, promo_codes, services
 from baskets.api import schemas
+from baskets.api.landing_state import parse_basket_id
 from baskets.api.render import order_to_wire
 from baskets.api.serializers import CustomerDetailsSerializer
 from baskets.api.subscription_views import checkout_to_wire
 from baskets.api.views import basket_response
-from baskets.landing_state import parse_basket_id
 from checkout_project.api.actions import Call, api_action
 from checkout_project.api.auth import require_customer
 from checkout_project.api.headers import set_etag

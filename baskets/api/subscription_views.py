@@ -12,10 +12,10 @@ from rest_framework.response import Response
 
 from baskets import subscription_checkout
 from baskets.api import schemas
+from baskets.api.landing_state import basket_id_from_cookie, set_landing_state
 from baskets.api.render import order_item_to_wire, order_to_wire
 from baskets.api.serializers import ActionsRequestSerializer, OrderItemActionSerializer
 from baskets.api.views import entry_from_request
-from baskets.landing_state import basket_id_from_cookie, set_landing_state
 from baskets.subscription_checkout import SubscriptionCheckout
 from checkout_project.api.actions import Call, api_action
 from checkout_project.api.fields import JSONObjectField

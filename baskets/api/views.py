@@ -10,9 +10,9 @@ from rest_framework.response import Response
 
 from baskets import selectors, services
 from baskets.api import schemas
+from baskets.api.landing_state import basket_id_from_cookie, set_landing_state
 from baskets.api.render import abandoned_item_to_wire, order_to_wire
 from baskets.api.serializers import AbandonedQuerySerializer, InitiateRequestSerializer, UpdateRequestSerializer
-from baskets.landing_state import basket_id_from_cookie, set_landing_state
 from checkout_project.api.actions import Call, api_action
 from checkout_project.api.auth import require_customer
 from checkout_project.api.headers import set_etag

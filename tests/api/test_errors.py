@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from baskets.landing_state import landing_state_value
+from baskets.api.landing_state import landing_state_value
 from baskets.models import Basket, BasketEvent, OrderItem
 from checkout_project.api.models import IdempotencyRecord
 from tests.conftest import bearer

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from baskets.landing_state import basket_id_from_cookie, landing_state_value
+from baskets.api.landing_state import basket_id_from_cookie, landing_state_value
 from baskets.models import Basket, BasketEvent, BasketStatus, OrderItem
 from checkout_project.api.models import IdempotencyRecord
 from checkout_project.api.wire import iso_utc

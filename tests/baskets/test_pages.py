@@ -14,7 +14,7 @@ from django.test import Client, override_settings
 from django.utils import timezone
 from django.utils.csp import build_policy
 
-from baskets.landing_state import landing_state_value
+from baskets.api.landing_state import landing_state_value
 from baskets.models import Basket, BasketEvent, BasketStatus, Payment, PromoRedemption
 from baskets.pages import CONTENT_SECURITY_POLICY
 from subscriptions.models import Customer, Subscription, SubscriptionAddOn

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from baskets.landing_state import landing_state_value
+from baskets.api.landing_state import landing_state_value
 from baskets.models import Basket, BasketEvent, BasketStatus, OrderItem
 from checkout_project.api.models import IdempotencyRecord
 from tests.conftest import bearer

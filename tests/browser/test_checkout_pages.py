@@ -141,7 +141,7 @@ def test_a_subscriber_reviews_an_upgrade_and_confirms_it(browser, api_client, cu
     """An update basket built over the API (as a storefront would), finished on the hosted page."""
     from playwright.sync_api import expect
 
-    from baskets.landing_state import landing_state_value
+    from baskets.api.landing_state import landing_state_value
     from subscriptions.models import Subscription
     from tests.conftest import bearer
     from tests.factories import SubscriptionFactory

@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import get_resolver
 from rest_framework.test import APIClient
 
-from baskets.landing_state import landing_state_value
+from baskets.api.landing_state import landing_state_value
 from baskets.models import Basket, BasketEvent, BasketStatus
 from baskets.pages import CONTENT_SECURITY_POLICY
 from checkout_project.api.throttling import ApplicationRateThrottle, PageRateThrottle, parse_rate

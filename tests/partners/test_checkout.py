@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from baskets.landing_state import landing_state_value
+from baskets.api.landing_state import landing_state_value
 from baskets.models import Basket, BasketEvent, OrderItem
 from partners.models import PartnerEligibleOffer, PartnerSubscription
 from tests.conftest import bearer

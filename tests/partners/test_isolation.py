@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from baskets.landing_state import landing_state_value
+from baskets.api.landing_state import landing_state_value
 from baskets.models import Basket, BasketEvent, OrderItem
 from subscriptions.models import Subscription, SubscriptionAddOn
 from tests.conftest import bearer

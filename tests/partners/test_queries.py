@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from baskets.landing_state import landing_state_value
+from baskets.api.landing_state import landing_state_value
 from baskets.models import Basket
 from partners.models import PartnerEligibleOffer
 from subscriptions.models import SubscriptionAddOn

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from baskets.models import BASKET_ID_PREFIX, Basket
 
-_SALT = "baskets.landing_state"
+_SALT = "baskets.landing_state"  # unchanged since the module moved: cookies already issued stay valid
 _BASKET_ID = re.compile(r"^basket-[A-Za-z0-9\-_]{32,36}$")
 
 
