@@ -442,7 +442,7 @@ def revoke(basket: Basket) -> Basket:
 
 def old_format_value(basket: Basket) -> str:
     """`basket-<uuid>:<signature>`, as cookies were signed before they carried the link nonce."""
-    return signing.Signer(salt="baskets.api.landing_state").sign(basket.public_id)
+    return signing.Signer(salt="baskets.landing_state").sign(basket.public_id)
 
 
 def test_the_cookie_carries_the_link_nonce_it_was_issued_under(client, basket):
@@ -588,7 +588,7 @@ def test_a_tampered_nonce_is_refused_by_the_pages_and_the_api(
 
 
 def test_a_signed_value_with_an_empty_nonce_is_no_landing_state(basket):
-    value = signing.Signer(salt="baskets.api.landing_state").sign(f"{basket.public_id}:")
+    value = signing.Signer(salt="baskets.landing_state").sign(f"{basket.public_id}:")
 
     assert signed_landing_state({"limio_state": value}) is None
     assert basket_id_from_cookie({"limio_state": value}) is None
