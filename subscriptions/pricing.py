@@ -492,6 +492,15 @@ def change_totals(
 #
 # Charges are quantized half-up per line (so the lines add up); credits are quantized down.
 # Days are counted in UTC calendar days, like `prorate`.
+#
+# What the services store (subscription: paid_amount, paid_from, period_start, period_end, i.e.
+# the PaidPeriod; customer: balance) after each event, all from the function's result:
+#   purchase            purchase_paid_period(charged=<this subscription's share of the order total,
+#                       after the promo code>, start=now, interval=<Line.interval of the offer>)
+#   change today        quote_change(...).paid and .balance (upgrade, same or other interval,
+#                       add-ons added or removed; add-ons are folded into the one PaidPeriod)
+#   downgrade ordered   nothing (quote_downgrade); at its effective date settle it as a renewal
+#   renewal             quote_renewal(...).paid and .balance (charge = the renewal order's total)
 
 Interval = tuple[int, str]  # (count, "days" | "weeks" | "months" | "years")
 
