@@ -14,7 +14,7 @@ from typing import Any
 from django.db.models import CharField, Exists, OuterRef, QuerySet, StringAgg, Subquery, Value
 
 from baskets import selectors as baskets_selectors
-from baskets.errors import BASKET_NOT_FOUND, BasketCompleted, BasketExpired, BasketNotFound, OrderCodes
+from baskets.errors import BASKET_NOT_FOUND, BasketCodes, BasketCompleted, BasketExpired, BasketNotFound
 from baskets.models import Basket, BasketStatus, OrderItem
 from baskets.selectors import BasketValidation, Finding
 from baskets.services import OfferPolicy
@@ -127,7 +127,7 @@ def check_basket_open(validation: BasketValidation) -> Iterable[Finding]:
 
 # --- Partner validate -------------------------------------------------------------------------
 
-BLOCKING_PRODUCT_CODES = (OrderCodes.PRODUCT_UNAVAILABLE, PartnerCodes.PRODUCT_BLOCKED)
+BLOCKING_PRODUCT_CODES = (BasketCodes.PRODUCT_UNAVAILABLE, PartnerCodes.PRODUCT_BLOCKED)
 
 
 @dataclass(frozen=True)

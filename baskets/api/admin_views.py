@@ -10,11 +10,11 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from baskets import services, subscription_checkout
+from baskets import services
 from baskets.api import schemas
 from baskets.api.render import order_to_wire
 from baskets.api.serializers import InitiateRequestSerializer
-from baskets.errors import Codes
+from baskets.errors import BasketCodes
 from baskets.links import basket_links
 from checkout_project.api.actions import Call, api_action
 from checkout_project.api.errors import ApplicationError, flatten_validation_errors
@@ -58,7 +58,9 @@ class AdminInitiateRequestSerializer(InitiateRequestSerializer):
         details = flatten_validation_errors(self.errors)
         if all(path == "customer" or path.startswith("customer.") for path in details):
             path, message = next(iter(details.items()))
-            raise ApplicationError(f"Invalid request: {path}: {message}", code=Codes.INVALID_CUSTOMER, details=details)
+            raise ApplicationError(
+                f"Invalid request: {path}: {message}", code=BasketCodes.INVALID_CUSTOMER, details=details
+            )
         raise serializers.ValidationError(self.errors)
 
 
@@ -169,4 +171,4 @@ class AdminCheckoutViewSet(ScopedViewSet):
         render=renewal_response,
     )
     def initiate_renew(self, call: Call) -> tuple[Basket, list[OrderItem], Subscription]:
-        return subscription_checkout.basket_initiate_renewal(actor=call.actor, **call.data)
+        return services.basket_initiate_renewal(actor=call.actor, **call.data)

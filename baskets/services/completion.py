@@ -16,18 +16,17 @@ from django.db.models import BooleanField, Case, OuterRef, Q, Value, When
 from django.utils import timezone
 
 from baskets import hooks, selectors
-from baskets.errors import BASKET_NOT_FOUND, BasketInvalid, BasketNotFound, OrderCodes
+from baskets.errors import BASKET_NOT_FOUND, BasketCodes, BasketInvalid, BasketNotFound
 from baskets.links import LinkRefused
 from baskets.locks import lock_basket
 from baskets.models import Basket, BasketStatus, OrderItem, OrderType, Payment, PromoRedemption
 from baskets.payments import PaymentGatewayError, PaymentRequest, payment_gateway
-from baskets.promo_codes import promo_code_redeem
-from baskets.services import CUSTOMER_DETAIL_FIELDS, basket_check_version, basket_ensure_mutable, basket_transition
-from baskets.subscription_checkout import (
-    SubscriptionChanged,
+from baskets.services.acquisition import CUSTOMER_DETAIL_FIELDS
+from baskets.services.lifecycle import basket_check_version, basket_ensure_mutable, basket_transition
+from baskets.services.promo_codes import promo_code_redeem
+from baskets.services.renewal import basket_renew_subscription
+from baskets.services.subscription_change import (
     SubscriptionCheckout,
-    SubscriptionCodes,
-    subscription_ensure_unlocked,
     update_basket_apply_locked,
     update_basket_read_locked,
 )
@@ -127,87 +126,6 @@ def _new_subscriptions(customer: Customer, items: list[OrderItem], now: datetime
     return subscription_services.subscriptions_create(customer=customer, orders=orders, start=now)
 
 
-def _ensure_renewal_still_applies(basket: Basket, subscription: Subscription, main: OrderItem) -> None:
-    """Raise SubscriptionChanged (409) unless the renewal basket still renews the locked
-    subscription's offer and term.
-
-    The offer: the basket's must be the subscription's offer or that offer's renewal offer.
-    basket_initiate_renewal builds the basket onto the subscription's offer's renewal offer, or
-    onto the offer itself when it has none; once the subscription has moved to another offer (an
-    upgrade, or its scheduled downgrade taking effect), completing the renewal would move it back
-    onto the old plan's renewal. The offer's row was read with the basket (the lock query joins
-    `for_subscription__offer`): no query. When the subscription's offer changed between that read
-    and its lock, it changed after the basket was built: refused as well.
-
-    The term: basket_initiate_renewal records the term end the basket renews from as its items'
-    effective date; it must still be the subscription's term end. Any renewal completed since
-    (another renewal basket built for the same term, completed first) moved the term end: this one
-    was quoted for a term already renewed and would extend it a second time. A basket without
-    that date was built before it was recorded: which term it renews is unknown, so it is refused
-    too (staff build a new one) rather than risk renewing a term twice.
-    """
-    if main.effective_date != subscription.term_end:
-        raise SubscriptionChanged()
-    if main.offer_id == subscription.offer_id:
-        return
-    offer = basket.for_subscription.offer
-    if offer.pk != subscription.offer_id or offer.renewal_offer_id != main.offer_id:
-        raise SubscriptionChanged()
-
-
-def _ensure_renewal_keeps_add_ons(
-    renewed: dict[str, int], current: dict[str, subscription_selectors.RenewalAddOn]
-) -> None:
-    """Raise SubscriptionChanged (409) unless the basket's add-ons (`renewed`, quantities by offer
-    id) are still the subscription's add-ons a renewal carries on (`current`, read under the lock).
-
-    A renewal replaces the subscription's add-ons with the basket's, and basket_initiate_renewal
-    built those from the subscription's add-ons that the renewal offer sells (published ones):
-    - an add-on the subscription has now, that the renewal offer sells, but that is not in the
-      basket was bought after the basket was built (a subscription change basket): completing
-      would silently drop it. Add-ons the renewal offer does not sell (or no longer published)
-      were left out on purpose and are dropped, as a basket built now would drop them.
-    - an add-on the basket renews that the subscription no longer has, or has in another quantity,
-      changed since the basket was built: completing would put it back as it was.
-    """
-    for offer_id, quantity in renewed.items():
-        add_on = current.get(offer_id)
-        if add_on is None or add_on.quantity != quantity:
-            raise SubscriptionChanged()
-    if any(add_on.renewable and offer_id not in renewed for offer_id, add_on in current.items()):
-        raise SubscriptionChanged()
-
-
-def _renew(basket: Basket, items: list[OrderItem], now: datetime) -> Subscription:
-    subscription = subscription_services.subscription_lock(subscription_id=basket.for_subscription_id)
-    if subscription.status != Subscription.Status.ACTIVE:
-        raise ApplicationError(
-            "This subscription is not active.", code=SubscriptionCodes.SUBSCRIPTION_NOT_ACTIVE, status=409
-        )
-    subscription_ensure_unlocked(subscription, now)
-    main = next(item for item in items if item.type == OrderItem.Type.OFFER)
-    _ensure_renewal_still_applies(basket, subscription, main)
-    add_ons: dict[str, int] = {}
-    for item in items:
-        if item.type == OrderItem.Type.ADD_ON:
-            add_ons[item.offer_id] = add_ons.get(item.offer_id, 0) + item.quantity
-    # The read subscription_renew would make to replace the add-ons, made first to check them.
-    current = subscription_selectors.subscription_add_ons_for_renewal(
-        subscription=subscription, renewal_offer_id=main.offer_id
-    )
-    _ensure_renewal_keeps_add_ons(add_ons, current)
-    return subscription_services.subscription_renew(
-        subscription=subscription,
-        offer_id=main.offer_id,
-        quantity=main.quantity,
-        term_length=main.offer_snapshot["term"]["length"],
-        term_type=main.offer_snapshot["term"]["type"],
-        add_ons=add_ons,
-        now=now,
-        current_add_on_ids=current,
-    )
-
-
 @transaction.atomic
 def basket_complete(
     *,
@@ -243,7 +161,7 @@ def basket_complete(
     (SubscriptionChanged subscription_changed: for an update basket, its offer, the term end a
     downgrade was quoted for, or the add-ons it adds no longer fit; for a renewal, the subscription
     moved to an offer that does not renew onto the basket's, its term was renewed since, or its
-    add-ons changed since: _ensure_renewal_still_applies, _ensure_renewal_keeps_add_ons) and
+    add-ons changed since: baskets.services.renewal) and
     UpstreamUnavailable (502) when the gateway fails. Writes nothing when it raises. The promo
     code's exhaustion is found when its redemption is counted, after a renewal's subscription
     checks: a renewal whose subscription refuses it answers 409/423 even when its code is used up.
@@ -284,7 +202,7 @@ def basket_complete(
     if not basket.email:
         raise ApplicationError(
             "customerDetails.email is required to place an order.",
-            code=OrderCodes.CUSTOMER_EMAIL_REQUIRED,
+            code=BasketCodes.CUSTOMER_EMAIL_REQUIRED,
             details={"customerDetails.email": "This field is required."},
         )
 
@@ -307,7 +225,7 @@ def basket_complete(
         discount = selectors.promo_code_discount(basket.promo_code) if basket.promo_code_id else None
         totals = pricing.order_totals(selectors.order_lines(items), basket.currency, discount=discount)
         # A renewal's subscription checks (409, 423) answer before an exhausted promo code.
-        renewed = _renew(basket, items, now) if basket.order_type == OrderType.RENEW else None
+        renewed = basket_renew_subscription(basket, items, now) if basket.order_type == OrderType.RENEW else None
         if discount is not None:
             # Raises PromoCodeRefused promo_code_exhausted when the code's last use went meanwhile.
             redemption = promo_code_redeem(

@@ -1,4 +1,4 @@
-"""Update-subscription baskets (API.md §6): initiate, change, read and complete.
+"""Update-subscription baskets (API.md §6): initiate, change, read, quote, and apply the change.
 
 An update basket holds the change a subscriber asks for: at most one new offer (an upgrade,
 effective now, or a downgrade, effective at the end of the current term), add-ons added now,
@@ -19,71 +19,27 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from baskets.errors import BasketNotFound, Codes, InvalidOrderItems
-from baskets.locks import lock_basket
-from baskets.models import Basket, BasketStatus, OrderItem, OrderType
-from baskets.selectors import basket_items, visible_baskets
-from baskets.services import (
-    OfferPolicy,
-    _offer_problem,
-    basket_check_version,
-    basket_ensure_mutable,
-    basket_record_event,
-    basket_transition,
+from baskets.errors import (
+    BasketCodes,
+    BasketNotFound,
+    InvalidOrderItems,
+    SubscriptionChanged,
+    SubscriptionLocked,
+    SubscriptionNotActive,
+    SubscriptionNotFound,
 )
+from baskets.locks import lock_basket
+from baskets.models import Basket, OrderItem, OrderType
+from baskets.selectors import basket_items, visible_baskets
+from baskets.services.acquisition import OfferPolicy, Problem, offer_problem
+from baskets.services.lifecycle import basket_check_version, basket_ensure_mutable, basket_record_event
 from checkout_project.api.actor import Actor
-from checkout_project.api.errors import ApplicationError, Conflict, Locked, NotFound
-from checkout_project.api.wire import iso_utc
+from checkout_project.api.errors import ApiCodes, ApplicationError
 from subscriptions import pricing
 from subscriptions import selectors as subscription_selectors
 from subscriptions import services as subscription_services
-from subscriptions.models import Offer, Subscription
+from subscriptions.models import Customer, Offer, Subscription
 from subscriptions.selectors import ChangeOptions
-
-SUBSCRIPTION_NOT_FOUND = "Subscription not found"
-
-
-class SubscriptionCodes:
-    CUSTOMER_TOKEN_REQUIRED = "customer_token_required"
-    NO_CUSTOMER_ACCOUNT = "no_customer_account"
-    SUBSCRIPTION_NOT_FOUND = "subscription_not_found"
-    SUBSCRIPTION_NOT_ACTIVE = "subscription_not_active"
-    SUBSCRIPTION_LOCKED = "subscription_locked"
-    MULTIPLE_OFFER_ADDS = "multiple_offer_adds"
-    OFFER_NOT_ALLOWED = "offer_not_allowed_for_subscription"
-    ADD_ON_ALREADY_ON_SUBSCRIPTION = "add_on_already_on_subscription"
-    ADD_ON_ALREADY_IN_BASKET = "add_on_already_in_basket"
-    ORDER_ITEM_AUTOMATIC = "order_item_automatic"
-    BASKET_EMPTY = "basket_empty"
-    SUBSCRIPTION_CHANGED = "subscription_changed"
-
-
-class SubscriptionNotFound(NotFound):
-    code = SubscriptionCodes.SUBSCRIPTION_NOT_FOUND
-
-    def __init__(self) -> None:
-        super().__init__(SUBSCRIPTION_NOT_FOUND)
-
-
-class SubscriptionLocked(Locked):
-    code = SubscriptionCodes.SUBSCRIPTION_LOCKED
-
-    def __init__(self, locked_until: datetime) -> None:
-        super().__init__(
-            "Subscription has pending change, checkout locked",  # the seeds' wording
-            details={"lockedUntil": iso_utc(locked_until)},
-        )
-
-
-class SubscriptionChanged(Conflict):
-    """The subscription is no longer what the basket was built against (its offer, its term, its
-    add-ons): the basket's quotes no longer hold, so it completes nothing (a new basket starts from
-    the subscription as it is now)."""
-
-    code = SubscriptionCodes.SUBSCRIPTION_CHANGED
-
-    def __init__(self) -> None:
-        super().__init__("The subscription changed since this basket was started; start a new one.")
 
 
 @dataclass
@@ -114,39 +70,35 @@ def _require_owner(actor: Actor) -> None:
 
 def _owned_subscriptions(actor: Actor, partner_subscriptions: QuerySet[Subscription] | None) -> QuerySet[Subscription]:
     """The subscriptions this caller may change: a partner's are given by the partner endpoints
-    (baskets does not know which they are), a customer token owns its customer's."""
-    _require_owner(actor)
+    (baskets does not know which they are), a customer token owns its customer's; 403 for others."""
     if actor.partner is not None:
-        return partner_subscriptions if partner_subscriptions is not None else Subscription.objects.none()
-    return Subscription.objects.filter(customer=actor.customer)
+        return partner_subscriptions if partner_subscriptions is not None else subscription_selectors.no_subscriptions()
+    return subscription_selectors.subscriptions_of_customer(_require_customer(actor))
 
 
-def _require_customer(actor: Actor):
-    """Subscription checkout needs a customer token (API.md §2): 403 otherwise."""
+def _require_customer(actor: Actor) -> Customer:
+    """Subscription checkout needs a customer token (API.md §2) of a user with a customer: 403 otherwise."""
     if not actor.is_customer_token:
         raise ApplicationError(
             "Subscription checkout needs a customer token (a token with a user).",
-            code=SubscriptionCodes.CUSTOMER_TOKEN_REQUIRED,
+            code=BasketCodes.CUSTOMER_TOKEN_REQUIRED,
             status=403,
         )
     if actor.customer is None:
-        raise ApplicationError(
-            "This user has no customer account.", code=SubscriptionCodes.NO_CUSTOMER_ACCOUNT, status=403
-        )
+        raise ApplicationError("This user has no customer account.", code=ApiCodes.NO_CUSTOMER_ACCOUNT, status=403)
     return actor.customer
 
 
 def subscription_ensure_unlocked(subscription: Subscription, now: datetime) -> None:
     """Raises SubscriptionLocked (423) while the subscription's pending change is in the future,
-    and Conflict subscription_changed (409) once it is due: a basket built before it took effect
+    and SubscriptionChanged (409) once it is due: a basket built before it took effect
     quotes a plan the subscription is leaving (a new basket starts from the new plan)."""
     if subscription.pending_change_at is None:
         return
     if subscription.pending_change_at > now:
         raise SubscriptionLocked(subscription.pending_change_at)
-    raise Conflict(
-        "The subscription's scheduled change has taken effect since this basket was started; start a new one.",
-        code=SubscriptionCodes.SUBSCRIPTION_CHANGED,
+    raise SubscriptionChanged(
+        "The subscription's scheduled change has taken effect since this basket was started; start a new one."
     )
 
 
@@ -160,7 +112,9 @@ def subscription_with_due_change_applied(subscription: Subscription, now: dateti
         return subscription
     locked = subscription_services.subscription_lock(subscription_id=subscription.pk)
     subscription_services.subscription_apply_pending_change(subscription=locked, now=now)
-    return Subscription.objects.select_related("offer", "customer").get(pk=subscription.pk)
+    reloaded = subscription_selectors.subscription_by_id_or_reference(subscription_id=subscription.pk)
+    assert reloaded is not None  # locked above: it exists
+    return reloaded
 
 
 def _is_deferred(item: OrderItem, subscription: Subscription) -> bool:
@@ -321,18 +275,14 @@ def subscription_checkout_initiate(
     (423) while a pending change is in the future. Writes nothing when it raises.
     """
     now = now or timezone.now()
-    owned = _owned_subscriptions(actor, partner_subscriptions).select_related("offer", "customer")
-    subscription = None
-    if subscription_id is not None:
-        subscription = owned.filter(pk=subscription_id).first()
-    elif reference:
-        subscription = owned.filter(reference=reference).first()
+    owned = _owned_subscriptions(actor, partner_subscriptions)
+    subscription = subscription_selectors.subscription_among(
+        owned, subscription_id=subscription_id, reference=reference
+    )
     if subscription is None:
         raise SubscriptionNotFound()
     if subscription.status != Subscription.Status.ACTIVE:
-        raise ApplicationError(
-            "This subscription is not active.", code=SubscriptionCodes.SUBSCRIPTION_NOT_ACTIVE, status=409
-        )
+        raise SubscriptionNotActive()
     subscription = subscription_with_due_change_applied(subscription, now)
     subscription_ensure_unlocked(subscription, now)
     customer = subscription.customer
@@ -463,23 +413,25 @@ def _auto_result(index: int, item: OrderItem) -> dict[str, Any]:
     return {"index": index, "orderItemActionType": "remove", "status": "auto", "orderItemId": str(item.id)}
 
 
-def _plan_add(plan: _Plan, action: dict[str, Any]) -> tuple[tuple[str, str] | None, OrderItem | None]:
+def _plan_add(plan: _Plan, action: dict[str, Any]) -> tuple[Problem | None, OrderItem | None]:
     basket, subscription, options = plan.basket, plan.subscription, plan.options
     offer = options.offers.get(action["offer"]["id"])
     quantity = action.get("quantity", 1)
-    problem = _offer_problem(
-        offer, action["offer"], quantity=quantity, country=basket.country, currency=basket.currency or None
+    problem = offer_problem(
+        offer,
+        action,
+        quantity=quantity,
+        country=basket.country,
+        currency=basket.currency or None,
+        offer_policy=plan.offer_policy,
     )
-    if problem is None and action.get("type") and action["type"] != offer.type:
-        problem = Codes.OFFER_TYPE_MISMATCH, f"This offer is of type {offer.type!r}."
-    if problem is None and plan.offer_policy is not None:
-        problem = plan.offer_policy.refusal(offer)
     if problem is not None:
         return problem, None
+    assert offer is not None  # offer_problem refuses a missing offer
     if offer.type == Offer.Type.OFFER:
         if offer.pk not in options.upgrades and offer.pk not in options.downgrades:
             return (
-                SubscriptionCodes.OFFER_NOT_ALLOWED,
+                BasketCodes.OFFER_NOT_ALLOWED_FOR_SUBSCRIPTION,
                 "This offer is neither an upgrade nor a downgrade of the subscription's offer.",
             ), None
         previous = _added_offer(plan.current.values())
@@ -492,11 +444,11 @@ def _plan_add(plan: _Plan, action: dict[str, Any]) -> tuple[tuple[str, str] | No
         )
         return None, item
     if (plan.target_offer_id(), offer.pk) not in options.cross_sells:
-        return (Codes.ADD_ON_NOT_COMPATIBLE, "This add-on is not sold with the subscription's offer."), None
+        return (BasketCodes.ADD_ON_NOT_COMPATIBLE, "This add-on is not sold with the subscription's offer."), None
     if offer.pk in plan.kept_subscription_add_ons():
-        return (SubscriptionCodes.ADD_ON_ALREADY_ON_SUBSCRIPTION, "The subscription already has this add-on."), None
+        return (BasketCodes.ADD_ON_ALREADY_ON_SUBSCRIPTION, "The subscription already has this add-on."), None
     if any(i.offer_id == offer.pk and i.action_type == "add" for i in plan.current.values()):
-        return (SubscriptionCodes.ADD_ON_ALREADY_IN_BASKET, "This add-on is already in the basket."), None
+        return (BasketCodes.ADD_ON_ALREADY_IN_BASKET, "This add-on is already in the basket."), None
     item = plan.new_item(offer.pk, offer.snapshot, type=offer.type, quantity=quantity, action="add", effective=plan.now)
     return None, item
 
@@ -544,7 +496,7 @@ def subscription_checkout_apply_actions(
     if len(offer_adds) > 1:
         raise ApplicationError(
             "Only one offer can be added per request.",
-            code=SubscriptionCodes.MULTIPLE_OFFER_ADDS,
+            code=BasketCodes.MULTIPLE_OFFER_ADDS,
             details={"actions": offer_adds},
         )
 
@@ -557,16 +509,19 @@ def subscription_checkout_apply_actions(
         problem: tuple[str, str] | None = None
         target = plan.current.get(action.get("id")) if action.get("id") else None
         if kind in {"remove", "update"} and target is None:
-            problem = Codes.ORDER_ITEM_NOT_FOUND, f"No order item {action.get('id')} in this basket."
+            problem = BasketCodes.ORDER_ITEM_NOT_FOUND, f"No order item {action.get('id')} in this basket."
         elif kind in {"remove", "update"} and target.automatic:
-            problem = SubscriptionCodes.ORDER_ITEM_AUTOMATIC, "Automatic items change with the offer that needs them."
+            problem = BasketCodes.ORDER_ITEM_AUTOMATIC, "Automatic items change with the offer that needs them."
         elif kind == "remove":
             del plan.current[target.id]
         elif kind == "update":
             offer = options.offers.get(target.offer_id)
             low, high = (offer.min_quantity, offer.max_quantity) if offer else (1, action["quantity"])
             if not low <= action["quantity"] <= high:
-                problem = Codes.QUANTITY_OUT_OF_RANGE, f"Quantity must be between {low} and {high} for this offer."
+                problem = (
+                    BasketCodes.QUANTITY_OUT_OF_RANGE,
+                    f"Quantity must be between {low} and {high} for this offer.",
+                )
             else:
                 target.quantity = action["quantity"]
         else:
@@ -612,33 +567,6 @@ def subscription_checkout_apply_actions(
 
 
 # --- Complete ---------------------------------------------------------------------------------
-
-
-@transaction.atomic
-def basket_complete_update_subscription(
-    *, actor: Actor, basket_id: uuid.UUID, now: datetime | None = None
-) -> SubscriptionCheckout:
-    """Complete an update basket: apply its immediate changes and schedule its deferred one.
-
-    Locks the basket row, then the subscription row (always in that order). An upgrade and added
-    add-ons change the Subscription now (offer, quantity, add-ons; incompatible add-ons removed);
-    a downgrade becomes the subscription's pending change (pending_offer / pending_change /
-    pending_change_at = term end). The basket goes to `completed` through basket_transition.
-    Raises BasketNotFound (404; staff actors see every basket), BasketCompleted (409),
-    SubscriptionChanged (409 subscription_changed) when the subscription changed since the basket
-    was built (its offer, its term end for a downgrade, its add-ons: _ensure_still_applicable),
-    BasketExpired (410), SubscriptionLocked (423) and ApplicationError basket_empty (400).
-    Writes nothing when it raises.
-    """
-    now = now or timezone.now()
-    baskets = Basket.objects.all() if actor.is_staff else visible_baskets(actor)
-    basket = lock_basket(baskets.filter(order_type=OrderType.UPDATE_SUBSCRIPTION), basket_id)
-    if basket is None:
-        raise BasketNotFound()
-    basket_ensure_mutable(basket)
-    state, event_data = update_basket_apply_locked(basket=basket, now=now)
-    basket_transition(basket=basket, to=BasketStatus.COMPLETED, actor=actor, data=event_data)
-    return state
 
 
 def _ensure_still_applicable(
@@ -709,7 +637,7 @@ def update_basket_apply_locked(
     if items is None:
         items = basket_items(basket)
     if not items:
-        raise ApplicationError("This basket has no change to make.", code=SubscriptionCodes.BASKET_EMPTY)
+        raise ApplicationError("This basket has no change to make.", code=BasketCodes.BASKET_EMPTY)
     options = reads.options if reads is not None else _options(subscription, items)
     if subscription.offer_id in options.offers:
         subscription.offer = options.offers[subscription.offer_id]  # loaded with the options: no query
@@ -752,105 +680,3 @@ def update_basket_apply_locked(
             if item.id in immediate:
                 item.effective_date = now
     return state, {"totals": state.totals.to_wire(), "deferred": deferred}
-
-
-# --- Renewal (staff) ----------------------------------------------------------------------------
-
-
-@transaction.atomic
-def basket_initiate_renewal(
-    *, actor: Actor, subscription_id: uuid.UUID | None = None, reference: str | None = None
-) -> tuple[Basket, list[OrderItem], Subscription]:
-    """Create a `renew` basket for any subscription (staff callers), pre-populated with the
-    subscription's renewal offer (or its current offer) and the add-ons that offer still sells.
-
-    Every item's effective date is the subscription's term end as read here: the end of the term
-    this basket renews, from which the renewed term runs (a lapsed subscription's renewal starts
-    when it completes instead; the date still names the term it renews). Completion compares it
-    with the locked subscription's term end (baskets.orders._ensure_renewal_still_applies): a
-    renewal completed in between moved it, and this basket then refuses to renew the same term a
-    second time. It lives on the items' existing field (a renewal's items cannot be changed after
-    the build, so it stays as written) rather than a new basket column.
-
-    Locks nothing (it only inserts), unless the subscription's pending change is due: that is
-    applied first (subscription_with_due_change_applied). Raises SubscriptionNotFound (404), 409
-    subscription_not_active for a cancelled subscription and 400 renewal_offer_unavailable when
-    the offer to renew onto is no longer published.
-    """
-    subscription = subscription_selectors.subscription_by_id_or_reference(
-        subscription_id=subscription_id, reference=reference
-    )
-    if subscription is None:
-        raise SubscriptionNotFound()
-    if subscription.status != Subscription.Status.ACTIVE:
-        raise ApplicationError(
-            "This subscription is not active.", code=SubscriptionCodes.SUBSCRIPTION_NOT_ACTIVE, status=409
-        )
-    now = timezone.now()
-    subscription = subscription_with_due_change_applied(subscription, now)
-    renewal_offer_id = subscription.offer.renewal_offer_id or subscription.offer_id
-    add_ons = list(subscription.add_ons.all())
-    catalog = subscription_selectors.offers_with_cross_sells([renewal_offer_id, *(a.offer_id for a in add_ons)])
-    offer = catalog.offers.get(renewal_offer_id)
-    if offer is None or not offer.published:
-        raise ApplicationError(
-            "The offer this subscription renews onto is no longer sold.", code="renewal_offer_unavailable"
-        )
-    customer = subscription.customer
-    basket = Basket(
-        id=uuid.uuid4(),
-        created=now,
-        updated=now,
-        expires_at=now + settings.BASKET_LIFETIME,
-        order_type=OrderType.RENEW,
-        for_subscription=subscription,
-        application=actor.application,
-        created_by_customer_token=False,
-        customer=customer,
-        created_by_staff=actor.user if actor.is_staff else None,
-        currency=offer.currency,
-        email=customer.email,
-        first_name=customer.first_name,
-        last_name=customer.last_name,
-        company_name=customer.company_name,
-        phone=customer.phone,
-    )
-    basket.save(force_insert=True)
-    main = OrderItem(
-        basket=basket,
-        position=0,
-        type=offer.type,
-        offer_id=offer.pk,
-        offer_version=offer.version,
-        offer_snapshot=offer.snapshot,
-        quantity=subscription.quantity,
-        effective_date=subscription.term_end,
-    )
-    items = [main]
-    for position, add_on in enumerate(add_ons, start=1):
-        add_on_offer = catalog.offers.get(add_on.offer_id)
-        if add_on_offer is None or not add_on_offer.published:
-            continue
-        if (offer.pk, add_on_offer.pk) not in catalog.cross_sells:
-            continue
-        items.append(
-            OrderItem(
-                basket=basket,
-                position=position,
-                type=add_on_offer.type,
-                offer_id=add_on_offer.pk,
-                offer_version=add_on_offer.version,
-                offer_snapshot=add_on_offer.snapshot,
-                quantity=add_on.quantity,
-                parent_id=main.id,
-                effective_date=subscription.term_end,
-            )
-        )
-    OrderItem.objects.bulk_create(items)
-    basket_record_event(
-        basket=basket,
-        actor=actor,
-        kind="created",
-        data={"renewal": subscription.public_id, "orderItems": [{"offer": i.offer_id} for i in items]},
-    )
-    return basket, items, subscription
