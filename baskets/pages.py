@@ -156,8 +156,8 @@ def _date(moment) -> str:
     return f"{moment:%-d %B %Y}" if moment is not None else ""
 
 
-def _new_order_context(basket: Basket, items: list[OrderItem]) -> dict[str, Any]:
-    order = order_to_wire(basket, items)
+def _new_order_context(basket: Basket, items: list[OrderItem], quote: selectors.BasketQuote) -> dict[str, Any]:
+    order = order_to_wire(basket, items, quote)
     currency = basket.currency
     rows = [
         {
@@ -196,15 +196,14 @@ def _promo_terms(promo: dict[str, Any]) -> str:
     return off
 
 
-def _change_context(basket: Basket, items: list[OrderItem]) -> dict[str, Any]:
+def _change_context(state: services.SubscriptionCheckout) -> dict[str, Any]:
     """An update basket: the current plan, the change with its effective date, what is due today."""
-    state = services.update_basket_quote(basket=basket, items=items)
     subscription = state.subscription
     currency = subscription.offer.currency
     current_price = subscription.offer.snapshot.get("price", [])
     changes = []
     for item in state.items:
-        quote = state.quotes.get(item.id)
+        quote = state.quote.change_quotes.get(item.id)
         effective = item.effective_date or (quote.effective_at if quote else None)
         changes.append(
             {
@@ -220,7 +219,7 @@ def _change_context(basket: Basket, items: list[OrderItem]) -> dict[str, Any]:
                 "due_today": format_amount(quote.due_today, currency) if quote else format_amount("0", currency),
             }
         )
-    totals = state.totals
+    totals = state.change_totals
     return {
         "subscription": subscription,
         "current_plan": {
@@ -268,9 +267,11 @@ def _render_checkout(
         "order_findings": order_findings or [],
     }
     if update_basket and basket.for_subscription_id is not None and not completed:
-        context.update(_change_context(basket, items))
+        context.update(_change_context(services.subscription_checkout_quote(basket=basket, items=items)))
     else:
-        context.update(_new_order_context(basket, items))
+        # A completed change is shown as its order lines: its subscription has moved on since.
+        quote = selectors.basket_quote(basket, items, now=timezone.now())
+        context.update(_new_order_context(basket, items, quote))
     return render(request, "checkout/checkout.html", context, status=status)
 
 

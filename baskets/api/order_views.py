@@ -13,7 +13,6 @@ from baskets.api import schemas
 from baskets.api.landing_state import parse_basket_id
 from baskets.api.render import order_to_wire
 from baskets.api.serializers import CustomerDetailsSerializer
-from baskets.api.subscription_views import checkout_to_wire
 from baskets.api.views import basket_response
 from checkout_project.api.actions import Call, api_action
 from checkout_project.api.auth import require_customer
@@ -73,10 +72,7 @@ class OrderResponse(serializers.Serializer):
 
 def completed_order_to_wire(completed: services.CompletedOrder) -> dict[str, Any]:
     basket, payment = completed.basket, completed.payment
-    if completed.update_state is not None:
-        order = checkout_to_wire(completed.update_state, with_results=False)["order"]
-    else:
-        order = order_to_wire(basket, completed.items)
+    order = order_to_wire(basket, completed.items, completed.quote, subscription=completed.changed_subscription)
     return {
         "id": completed.public_id,
         "checkoutId": basket.public_id,

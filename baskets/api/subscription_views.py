@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from baskets import services
 from baskets.api import schemas
 from baskets.api.landing_state import basket_id_from_cookie, set_landing_state
-from baskets.api.render import order_item_to_wire, order_to_wire
+from baskets.api.render import offer_to_wire, order_to_wire
 from baskets.api.serializers import ActionsRequestSerializer, OrderItemActionSerializer
 from baskets.api.views import entry_from_request
 from checkout_project.api.actions import Call, api_action
@@ -22,7 +22,6 @@ from checkout_project.api.headers import set_etag
 from checkout_project.api.recaptcha import HEADER as RECAPTCHA_HEADER
 from checkout_project.api.recaptcha import verify_request
 from checkout_project.api.viewsets import ScopedViewSet
-from subscriptions.models import Offer
 
 RECAPTCHA_PARAMETER = OpenApiParameter(
     RECAPTCHA_HEADER, str, OpenApiParameter.HEADER, required=True, description="reCAPTCHA token for bot prevention"
@@ -152,37 +151,9 @@ class SubscriptionCheckoutUpdateResponse(SubscriptionCheckoutResponse):
 # --- Rendering --------------------------------------------------------------------------------
 
 
-def offer_to_wire(offer: Offer) -> dict[str, Any]:
-    snapshot = offer.snapshot
-    return {
-        "id": offer.pk,
-        "version": offer.version,
-        "type": offer.type,
-        "name": snapshot.get("name", offer.name),
-        "path": snapshot.get("path", offer.path),
-        "currency": snapshot.get("currency", offer.currency),
-        "term": snapshot.get("term", {}),
-        "products": snapshot.get("products", []),
-        "price": snapshot.get("price", []),
-    }
-
-
 def checkout_to_wire(state: services.SubscriptionCheckout, *, with_results: bool) -> dict[str, Any]:
-    basket, subscription = state.basket, state.subscription
-    order = order_to_wire(basket, state.items)
-    items = []
-    for item in state.items:
-        wire = order_item_to_wire(item, update_basket=True)
-        quote = state.quotes.get(item.id)
-        wire["automatic"] = item.automatic
-        wire["proration"] = quote.to_wire() if quote else None
-        if quote is not None and item.action_type == "add":
-            wire["effectiveDate"] = quote.to_wire()["effectiveDate"]
-        items.append(wire)
-    order["orderItems"] = items
-    order["totals"] = state.totals.to_wire()
-    order["forSubscription"] = {"id": subscription.public_id, "reference": subscription.reference}
-    order["forSubscriptionOffer"] = offer_to_wire(subscription.offer)
+    basket = state.basket
+    order = order_to_wire(basket, state.items, state.quote, subscription=state.subscription)
     body: dict[str, Any] = {
         "id": basket.public_id,
         "order": order,

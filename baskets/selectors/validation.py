@@ -103,10 +103,11 @@ def check_renewal(validation: BasketValidation) -> Iterable[Finding]:
 
 def check_promo_code(validation: BasketValidation) -> Iterable[Finding]:
     basket = validation.basket
-    if basket.promo_code_id is None:
+    promo = basket.promo_code
+    if promo is None:
         return
     problem = promo_code_problem(
-        basket.promo_code,
+        promo,
         basket=basket,
         items=validation.items,
         now=validation.now,

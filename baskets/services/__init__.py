@@ -36,13 +36,13 @@ from baskets.services.promo_codes import (
     promo_code_redeem,
     promo_code_remove,
 )
-from baskets.services.renewal import basket_initiate_renewal
+from baskets.services.renewal import RenewalBasket, basket_initiate_renewal
 from baskets.services.subscription_change import (
     SubscriptionCheckout,
     subscription_checkout_apply_actions,
     subscription_checkout_get,
     subscription_checkout_initiate,
-    update_basket_quote,
+    subscription_checkout_quote,
 )
 
 __all__ = [
@@ -51,6 +51,7 @@ __all__ = [
     "BasketChange",
     "CompletedOrder",
     "OfferPolicy",
+    "RenewalBasket",
     "SubscriptionCheckout",
     "basket_apply_actions",
     "basket_check_version",
@@ -73,5 +74,5 @@ __all__ = [
     "subscription_checkout_apply_actions",
     "subscription_checkout_get",
     "subscription_checkout_initiate",
-    "update_basket_quote",
+    "subscription_checkout_quote",
 ]

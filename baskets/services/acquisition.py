@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -18,11 +19,12 @@ from django.utils import timezone
 from baskets.errors import BasketCodes, BasketNotFound, InvalidOrderItems, NotAnAcquisitionBasket
 from baskets.locks import lock_basket
 from baskets.models import Basket, BasketStatus, OrderItem, OrderType
-from baskets.selectors import basket_items, visible_baskets
+from baskets.selectors import BasketQuote, basket_items, basket_quote, visible_baskets
 from baskets.services.lifecycle import basket_check_version, basket_ensure_mutable, basket_record_event
 from checkout_project.api.actor import Actor
 from checkout_project.api.errors import ApplicationError
-from subscriptions.models import Customer, Offer
+from subscriptions import services as subscription_services
+from subscriptions.models import Customer, Offer, Subscription
 from subscriptions.selectors import customer_by_id_or_email, offers_by_id, offers_with_cross_sells
 
 # The customer details of an order: wire name -> Basket field.
@@ -53,11 +55,12 @@ class OfferPolicy:
 
 @dataclass
 class BasketChange:
-    """A basket after a write, with its items in order and what each requested action did."""
+    """A basket after a write: its items in order, what it costs, what each requested action did."""
 
     basket: Basket
     items: list[OrderItem]
-    action_results: list[dict[str, Any]]
+    quote: BasketQuote
+    action_results: list[dict[str, Any]] = field(default_factory=list)
 
 
 # --- Shared checks ------------------------------------------------------------------------
@@ -220,8 +223,8 @@ def basket_initiate(
     country = order.get("country") or ""
     items = _plan_items(basket, order.get("orderItems", []), country=country, offer_policy=offer_policy)
     details = order.get("customerDetails") or {}
-    for wire_name, field in CUSTOMER_DETAIL_FIELDS.items():
-        setattr(basket, field, details.get(wire_name) or "")
+    for wire_name, field_name in CUSTOMER_DETAIL_FIELDS.items():
+        setattr(basket, field_name, details.get(wire_name) or "")
     basket.tracking = order.get("tracking") or {}
     basket.custom_fields = order.get("customFields") or {}
     basket.country = country
@@ -241,7 +244,7 @@ def basket_initiate(
         event_data["assisted"] = True
         event_data["owner"] = owner.public_id if owner is not None else None
     basket_record_event(basket=basket, actor=actor, kind=kind, data=event_data)
-    return BasketChange(basket=basket, items=items, action_results=[])
+    return BasketChange(basket=basket, items=items, quote=basket_quote(basket, items, now=now))
 
 
 # No transaction of its own: it only reads before basket_initiate, whose transaction writes everything.
@@ -377,7 +380,7 @@ def basket_apply_actions(
     if basket.currency == "" or not items:
         basket.currency = next((i.offer_snapshot.get("currency", "") for i in current.values()), "")
     basket.version += 1
-    basket.updated = timezone.now()
+    basket.updated = now = timezone.now()
     basket.save(update_fields=["version", "updated", "currency"])
     basket_record_event(
         basket=basket,
@@ -390,7 +393,9 @@ def basket_apply_actions(
         },
     )
     ordered = sorted(current.values(), key=lambda item: item.position)
-    return BasketChange(basket=basket, items=ordered, action_results=results)
+    return BasketChange(
+        basket=basket, items=ordered, quote=basket_quote(basket, ordered, now=now), action_results=results
+    )
 
 
 def _add(
@@ -422,3 +427,28 @@ def _add(
     elif parent_id:
         return (BasketCodes.OFFER_TYPE_MISMATCH, "Only add-ons have a parentId."), None
     return None, new_item(basket, offer, quantity=quantity, position=position, parent_id=parent_id)
+
+
+# --- Completing a new order (baskets.services.completion) ------------------------------------------
+
+
+def order_subscriptions_create(*, customer: Customer, items: Sequence[OrderItem], now: datetime) -> list[Subscription]:
+    """A `new` order's subscriptions: one per offer item, starting `now`, with the add-on items
+    under it as its add-ons (quantities of the same add-on summed)."""
+    add_ons: dict[uuid.UUID, dict[str, int]] = {}
+    for item in items:
+        if item.parent_id is not None:
+            parent_add_ons = add_ons.setdefault(item.parent_id, {})
+            parent_add_ons[item.offer_id] = parent_add_ons.get(item.offer_id, 0) + item.quantity
+    orders = [
+        subscription_services.NewSubscription(
+            offer_id=item.offer_id,
+            quantity=item.quantity,
+            term_length=item.offer_snapshot["term"]["length"],
+            term_type=item.offer_snapshot["term"]["type"],
+            add_ons=add_ons.get(item.id, {}),
+        )
+        for item in items
+        if item.type == OrderItem.Type.OFFER
+    ]
+    return subscription_services.subscriptions_create(customer=customer, orders=orders, start=now)

@@ -66,7 +66,7 @@ def promo_code_apply(
         kind="promo_code_applied",
         data={"code": promo.code, "replaced": replaced if replaced != promo.pk else None},
     )
-    return BasketChange(basket=basket, items=items, action_results=[])
+    return BasketChange(basket=basket, items=items, quote=selectors.basket_quote(basket, items, now=now))
 
 
 @transaction.atomic
@@ -85,14 +85,14 @@ def promo_code_remove(*, actor: Actor, basket_id: uuid.UUID | None, now: datetim
     basket_ensure_mutable(basket)
     items = selectors.basket_items(basket)
     if basket.promo_code is None:
-        return BasketChange(basket=basket, items=items, action_results=[])
+        return BasketChange(basket=basket, items=items, quote=selectors.basket_quote(basket, items, now=now))
     removed = basket.promo_code.code
     basket.promo_code = None
     basket.version += 1
     basket.updated = now
     basket.save(update_fields=["promo_code", "version", "updated"])
     basket_record_event(basket=basket, actor=actor, kind="promo_code_removed", data={"code": removed})
-    return BasketChange(basket=basket, items=items, action_results=[])
+    return BasketChange(basket=basket, items=items, quote=selectors.basket_quote(basket, items, now=now))
 
 
 def promo_code_redeem(

@@ -5,6 +5,8 @@ what the basket was built against."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
@@ -13,6 +15,7 @@ from django.utils import timezone
 
 from baskets.errors import BasketCodes, SubscriptionChanged, SubscriptionNotActive, SubscriptionNotFound
 from baskets.models import Basket, OrderItem, OrderType
+from baskets.selectors import BasketQuote, basket_quote
 from baskets.services.lifecycle import basket_record_event
 from baskets.services.subscription_change import subscription_ensure_unlocked, subscription_with_due_change_applied
 from checkout_project.api.actor import Actor
@@ -22,10 +25,20 @@ from subscriptions import services as subscription_services
 from subscriptions.models import Subscription
 
 
+@dataclass(frozen=True)
+class RenewalBasket:
+    """A new renewal basket, its items, what it costs and the subscription it renews."""
+
+    basket: Basket
+    items: list[OrderItem]
+    quote: BasketQuote
+    subscription: Subscription
+
+
 @transaction.atomic
 def basket_initiate_renewal(
     *, actor: Actor, subscription_id: uuid.UUID | None = None, reference: str | None = None
-) -> tuple[Basket, list[OrderItem], Subscription]:
+) -> RenewalBasket:
     """Create a `renew` basket for any subscription (staff callers), pre-populated with the
     subscription's renewal offer (or its current offer) and the add-ons that offer still sells.
 
@@ -116,7 +129,9 @@ def basket_initiate_renewal(
         kind="created",
         data={"renewal": subscription.public_id, "orderItems": [{"offer": i.offer_id} for i in items]},
     )
-    return basket, items, subscription
+    return RenewalBasket(
+        basket=basket, items=items, quote=basket_quote(basket, items, now=now), subscription=subscription
+    )
 
 
 # --- Completing a renewal ------------------------------------------------------------------------
@@ -145,6 +160,7 @@ def _ensure_renewal_still_applies(basket: Basket, subscription: Subscription, ma
         raise SubscriptionChanged()
     if main.offer_id == subscription.offer_id:
         return
+    assert basket.for_subscription is not None  # read with the basket: the offer it was built on
     offer = basket.for_subscription.offer
     if offer.pk != subscription.offer_id or offer.renewal_offer_id != main.offer_id:
         raise SubscriptionChanged()
@@ -173,17 +189,31 @@ def _ensure_renewal_keeps_add_ons(
         raise SubscriptionChanged()
 
 
-def basket_renew_subscription(basket: Basket, items: list[OrderItem], now: datetime) -> Subscription:
-    """Renew a locked, validated renewal basket's subscription (basket_complete's renewal writes).
+def renewal_read(basket: Basket, *, lock: bool) -> Subscription:
+    """The subscription a renewal basket renews: with `lock` (completing the basket, under its row
+    lock) its row locked and read afresh (one query), else as read with the basket."""
+    if lock:
+        assert basket.for_subscription_id is not None  # a renewal basket is built for its subscription
+        return subscription_services.subscription_lock(subscription_id=basket.for_subscription_id)
+    subscription = basket.for_subscription
+    assert subscription is not None
+    return subscription
 
-    Locks the subscription row. Raises SubscriptionNotActive (409), SubscriptionLocked (423),
-    SubscriptionChanged (409: _ensure_renewal_still_applies, _ensure_renewal_keeps_add_ons) before
-    it writes; then extends the term onto the basket's offer with the basket's add-ons.
+
+def renewal_apply(
+    *, basket: Basket, items: Sequence[OrderItem], subscription: Subscription, now: datetime
+) -> Subscription:
+    """Renew `subscription` (locked by renewal_read) as the locked, validated renewal basket says.
+
+    Raises SubscriptionNotActive (409), SubscriptionLocked (423) and SubscriptionChanged (409:
+    _ensure_renewal_still_applies, then, after reading the subscription's add-ons (one query),
+    _ensure_renewal_keeps_add_ons) before it writes; then extends the term onto the basket's offer
+    with the basket's add-ons. The caller completes the basket.
     """
-    subscription = subscription_services.subscription_lock(subscription_id=basket.for_subscription_id)
     if subscription.status != Subscription.Status.ACTIVE:
         raise SubscriptionNotActive()
     subscription_ensure_unlocked(subscription, now)
+    # Validated: a renewal has exactly one offer item (check_renewal).
     main = next(item for item in items if item.type == OrderItem.Type.OFFER)
     _ensure_renewal_still_applies(basket, subscription, main)
     add_ons: dict[str, int] = {}

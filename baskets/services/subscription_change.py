@@ -1,15 +1,19 @@
-"""Update-subscription baskets (API.md §6): initiate, change, read, quote, and apply the change.
+"""Update-subscription baskets (API.md §6): initiate, read, change, quote and apply a change.
 
 An update basket holds the change a subscriber asks for: at most one new offer (an upgrade,
 effective now, or a downgrade, effective at the end of the current term), add-ons added now,
 and the `remove` items the system adds itself (`automatic`): the current offer when a new one
 is added, and the subscription's add-ons the new offer does not sell.
+
+What a change costs is baskets.selectors.basket_quote's (its `change`: the subscription and what
+it may change into); completing one is baskets.services.completion's, with the functions at the
+end of this module (subscription_change_read under the lock, subscription_change_apply).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -30,7 +34,15 @@ from baskets.errors import (
 )
 from baskets.locks import lock_basket
 from baskets.models import Basket, OrderItem, OrderType
-from baskets.selectors import basket_items, visible_baskets
+from baskets.selectors import (
+    BasketQuote,
+    SubscriptionChange,
+    added_offer_item,
+    basket_items,
+    basket_quote,
+    is_deferred,
+    visible_baskets,
+)
 from baskets.services.acquisition import OfferPolicy, Problem, offer_problem
 from baskets.services.lifecycle import basket_check_version, basket_ensure_mutable, basket_record_event
 from checkout_project.api.actor import Actor
@@ -44,21 +56,26 @@ from subscriptions.selectors import ChangeOptions
 
 @dataclass
 class SubscriptionCheckout:
-    """An update basket with its items, what each change costs and what the subscriber may do next."""
+    """An update basket with its items, what the change costs and what the subscriber may do next."""
 
     basket: Basket
     subscription: Subscription
     items: list[OrderItem]
-    quotes: dict[uuid.UUID, pricing.ChangeQuote]
-    totals: pricing.ChangeTotals
+    quote: BasketQuote  # basket_quote of the change: each change's quote, the change's totals
     upgrades: list[Offer]
     downgrades: list[Offer]
     cross_sells: list[Offer]
     subscription_add_ons: list[tuple[Offer, int]]
     action_results: list[dict[str, Any]] = field(default_factory=list)
 
+    @property
+    def change_totals(self) -> pricing.ChangeTotals:
+        totals = self.quote.totals
+        assert isinstance(totals, pricing.ChangeTotals)  # quoted with its change
+        return totals
 
-# --- Shared checks and state ------------------------------------------------------------------
+
+# --- Who may change which subscription ------------------------------------------------------------
 
 
 def _require_owner(actor: Actor) -> None:
@@ -66,14 +83,6 @@ def _require_owner(actor: Actor) -> None:
     (its organisation's subscriptions) or a customer token (its customer's); 403 otherwise."""
     if actor.partner is None:
         _require_customer(actor)
-
-
-def _owned_subscriptions(actor: Actor, partner_subscriptions: QuerySet[Subscription] | None) -> QuerySet[Subscription]:
-    """The subscriptions this caller may change: a partner's are given by the partner endpoints
-    (baskets does not know which they are), a customer token owns its customer's; 403 for others."""
-    if actor.partner is not None:
-        return partner_subscriptions if partner_subscriptions is not None else subscription_selectors.no_subscriptions()
-    return subscription_selectors.subscriptions_of_customer(_require_customer(actor))
 
 
 def _require_customer(actor: Actor) -> Customer:
@@ -87,6 +96,31 @@ def _require_customer(actor: Actor) -> Customer:
     if actor.customer is None:
         raise ApplicationError("This user has no customer account.", code=ApiCodes.NO_CUSTOMER_ACCOUNT, status=403)
     return actor.customer
+
+
+def _owned_subscriptions(actor: Actor, partner_subscriptions: QuerySet[Subscription] | None) -> QuerySet[Subscription]:
+    """The subscriptions this caller may change: a partner's are given by the partner endpoints
+    (baskets does not know which they are), a customer token owns its customer's; 403 for others."""
+    if actor.partner is not None:
+        return partner_subscriptions if partner_subscriptions is not None else subscription_selectors.no_subscriptions()
+    return subscription_selectors.subscriptions_of_customer(_require_customer(actor))
+
+
+def _update_baskets(actor: Actor) -> QuerySet[Basket]:
+    return (
+        visible_baskets(actor)
+        .filter(order_type=OrderType.UPDATE_SUBSCRIPTION)
+        .select_related("for_subscription__offer")
+    )
+
+
+def _subscription_of(basket: Basket) -> Subscription:
+    subscription = basket.for_subscription
+    assert subscription is not None  # an update or renewal basket is built for its subscription
+    return subscription
+
+
+# --- The subscription's pending change ------------------------------------------------------------
 
 
 def subscription_ensure_unlocked(subscription: Subscription, now: datetime) -> None:
@@ -117,99 +151,15 @@ def subscription_with_due_change_applied(subscription: Subscription, now: dateti
     return reloaded
 
 
-def _is_deferred(item: OrderItem, subscription: Subscription) -> bool:
-    return item.effective_date is not None and item.effective_date >= subscription.term_end
-
-
-def _added_offer(items) -> OrderItem | None:
-    return next((i for i in items if i.type == Offer.Type.OFFER and i.action_type == OrderItem.ActionType.ADD), None)
-
-
-def _price(item_or_offer) -> list[dict[str, Any]]:
-    snapshot = getattr(item_or_offer, "offer_snapshot", None) or item_or_offer.snapshot
-    return snapshot.get("price", [])
-
-
-def _state(
-    basket: Basket,
-    subscription: Subscription,
-    items: list[OrderItem],
-    options: ChangeOptions,
-    now: datetime,
-    action_results: list[dict[str, Any]] | None = None,
-    offer_policy: OfferPolicy | None = None,
-) -> SubscriptionCheckout:
-    """Quotes, totals and next actions of an update basket, computed as of `now` (no queries).
-
-    Next actions leave out what `offer_policy` would refuse (its annotations are on `options`)."""
-    current = subscription.offer
-    currency = current.currency
-    term_start, term_end = subscription.term_start, subscription.term_end
-    quotes: dict[uuid.UUID, pricing.ChangeQuote] = {}
-    for item in items:
-        price = _price(item)
-        if item.action_type == OrderItem.ActionType.ADD and item.type == Offer.Type.OFFER:
-            if _is_deferred(item, subscription):
-                quotes[item.id] = pricing.quote_downgrade(
-                    new_price=price, term_end=term_end, currency=currency, new_quantity=item.quantity
-                )
-            else:
-                quotes[item.id] = pricing.quote_upgrade(
-                    current_price=_price(current), new_price=price, term_start=term_start, term_end=term_end,
-                    at=now, currency=currency, quantity=subscription.quantity, new_quantity=item.quantity,
-                )  # fmt: skip
-        elif item.action_type == OrderItem.ActionType.ADD:
-            quotes[item.id] = pricing.quote_add_on(
-                price=price, term_start=term_start, term_end=term_end, at=now, currency=currency,
-                quantity=item.quantity,
-            )  # fmt: skip
-        elif item.type == Offer.Type.ADD_ON and not _is_deferred(item, subscription):
-            quotes[item.id] = pricing.quote_removal(
-                price=price, term_start=term_start, term_end=term_end, at=now, currency=currency,
-                quantity=item.quantity,
-            )  # fmt: skip
-
-    added_offer = _added_offer(items)
-    target_id = added_offer.offer_id if added_offer else current.pk
-    removed_add_ons = {i.offer_id for i in items if i.type == Offer.Type.ADD_ON and i.action_type == "remove"}
-    basket_add_ons = {i.offer_id for i in items if i.type == Offer.Type.ADD_ON and i.action_type == "add"}
-    kept_add_ons = {a: q for a, q in options.add_ons.items() if a not in removed_add_ons}
-    renewal = [(_price(added_offer), added_offer.quantity) if added_offer else (_price(current), subscription.quantity)]
-    renewal += [(_price(options.offers[a]), q) for a, q in kept_add_ons.items() if a in options.offers]
-    renewal += [(_price(i), i.quantity) for i in items if i.type == Offer.Type.ADD_ON and i.action_type == "add"]
-    totals = pricing.change_totals(quotes.values(), renewal, renews_at=term_end, currency=currency)
-
-    def published(ids) -> list[Offer]:
-        offers = [options.offers[i] for i in ids if i in options.offers and options.offers[i].published]
-        if offer_policy is not None:
-            offers = [offer for offer in offers if offer_policy.refusal(offer) is None]
-        return sorted(offers, key=lambda offer: offer.path)
-
-    cross_sell_ids = (
-        {add_on for parent, add_on in options.cross_sells if parent == target_id} - set(kept_add_ons) - basket_add_ons
-    )
-    return SubscriptionCheckout(
-        basket=basket,
-        subscription=subscription,
-        items=items,
-        quotes=quotes,
-        totals=totals,
-        upgrades=published(options.upgrades),
-        downgrades=published(options.downgrades),
-        cross_sells=published(cross_sell_ids),
-        subscription_add_ons=[
-            (options.offers[a], q) for a, q in sorted(options.add_ons.items()) if a in options.offers
-        ],
-        action_results=action_results or [],
-    )
+# --- What the change is quoted against, and what may come next ------------------------------------
 
 
 def _options(
     subscription: Subscription,
     items: Sequence[OrderItem],
-    extra_offer_ids=(),
-    offer_annotations=None,
-    also_offer_ids=(),
+    extra_offer_ids: Iterable[str] = (),
+    offer_annotations: Mapping[str, Any] | None = None,
+    also_offer_ids: Iterable[str] = (),
 ) -> ChangeOptions:
     return subscription_selectors.subscription_change_options(
         subscription,
@@ -219,33 +169,45 @@ def _options(
     )
 
 
-@dataclass(frozen=True)
-class UpdateBasketReads:
-    """What completing an update basket reads under the subscription's lock, read before the
-    basket is validated so that validation needs no offers query of its own."""
+def _checkout(
+    basket: Basket,
+    change: SubscriptionChange,
+    items: list[OrderItem],
+    now: datetime,
+    action_results: list[dict[str, Any]] | None = None,
+    offer_policy: OfferPolicy | None = None,
+) -> SubscriptionCheckout:
+    """The update basket as quoted at `now`, with its next actions (no query).
 
-    subscription: Subscription
-    options: ChangeOptions
+    Next actions leave out what `offer_policy` would refuse (its annotations are on the options)."""
+    subscription, options = change.subscription, change.options
+    added_offer = added_offer_item(items)
+    target_id = added_offer.offer_id if added_offer else subscription.offer_id
+    removed_add_ons = {i.offer_id for i in items if i.type == Offer.Type.ADD_ON and i.action_type == "remove"}
+    basket_add_ons = {i.offer_id for i in items if i.type == Offer.Type.ADD_ON and i.action_type == "add"}
+    kept_add_ons = set(options.add_ons) - removed_add_ons
 
+    def published(ids: Iterable[str]) -> list[Offer]:
+        offers = [options.offers[i] for i in ids if i in options.offers and options.offers[i].published]
+        if offer_policy is not None:
+            offers = [offer for offer in offers if offer_policy.refusal(offer) is None]
+        return sorted(offers, key=lambda offer: offer.path)
 
-def update_basket_read_locked(
-    *, basket: Basket, items: Sequence[OrderItem], offer_annotations: Mapping[str, Any] | None = None
-) -> UpdateBasketReads:
-    """Lock the update basket's subscription and read the change's options; their offers query
-    also reads every item's offer with `offer_annotations` (basket_validation_findings' `offers`).
-    Raises nothing: update_basket_apply_locked checks what it read."""
-    subscription = subscription_services.subscription_lock(subscription_id=basket.for_subscription_id)
-    options = _options(
-        subscription, items, offer_annotations=offer_annotations, also_offer_ids=[i.offer_id for i in items]
+    cross_sell_ids = (
+        {add_on for parent, add_on in options.cross_sells if parent == target_id} - kept_add_ons - basket_add_ons
     )
-    return UpdateBasketReads(subscription=subscription, options=options)
-
-
-def _update_baskets(actor: Actor):
-    return (
-        visible_baskets(actor)
-        .filter(order_type=OrderType.UPDATE_SUBSCRIPTION)
-        .select_related("for_subscription__offer")
+    return SubscriptionCheckout(
+        basket=basket,
+        subscription=subscription,
+        items=items,
+        quote=basket_quote(basket, items, now=now, change=change),
+        upgrades=published(options.upgrades),
+        downgrades=published(options.downgrades),
+        cross_sells=published(cross_sell_ids),
+        subscription_add_ons=[
+            (options.offers[a], q) for a, q in sorted(options.add_ons.items()) if a in options.offers
+        ],
+        action_results=action_results or [],
     )
 
 
@@ -270,9 +232,9 @@ def subscription_checkout_initiate(
     the basket is bound to its partner organisation; next actions leave out what `offer_policy`
     refuses. Locks nothing (it only inserts a new basket), unless the subscription's pending
     change is due: that is applied first (subscription_with_due_change_applied). Raises 403
-    without a customer or partner token, SubscriptionNotFound (404) when the subscription is not the caller's,
-    ApplicationError subscription_not_active (409) for a cancelled one and SubscriptionLocked
-    (423) while a pending change is in the future. Writes nothing when it raises.
+    without a customer or partner token, SubscriptionNotFound (404) when the subscription is not
+    the caller's, SubscriptionNotActive (409) for a cancelled one and SubscriptionLocked (423)
+    while a pending change is in the future. Writes nothing when it raises.
     """
     now = now or timezone.now()
     owned = _owned_subscriptions(actor, partner_subscriptions)
@@ -310,7 +272,7 @@ def subscription_checkout_initiate(
     basket_record_event(basket=basket, actor=actor, kind="created", data={"forSubscription": subscription.public_id})
     annotations = offer_policy.annotations if offer_policy is not None else None
     options = _options(subscription, [], offer_annotations=annotations)
-    return _state(basket, subscription, [], options, now, offer_policy=offer_policy)
+    return _checkout(basket, SubscriptionChange(subscription, options), [], now, offer_policy=offer_policy)
 
 
 # --- Read -------------------------------------------------------------------------------------
@@ -318,7 +280,7 @@ def subscription_checkout_initiate(
 
 def subscription_checkout_get(
     *, actor: Actor, basket_id: uuid.UUID | None, now: datetime | None = None, offer_policy: OfferPolicy | None = None
-):
+) -> SubscriptionCheckout:
     """The caller's update basket as of now (next actions without what `offer_policy` refuses).
     Locks nothing; raises 403 without a customer or partner token and BasketNotFound (404) for a
     basket the caller cannot see."""
@@ -328,20 +290,22 @@ def subscription_checkout_get(
     if basket is None:
         raise BasketNotFound("No basket found in landing state")
     items = basket_items(basket)
-    subscription = basket.for_subscription
+    subscription = _subscription_of(basket)
     annotations = offer_policy.annotations if offer_policy is not None else None
     options = _options(subscription, items, offer_annotations=annotations)
-    return _state(basket, subscription, items, options, now, offer_policy=offer_policy)
+    return _checkout(basket, SubscriptionChange(subscription, options), items, now, offer_policy=offer_policy)
 
 
-def update_basket_quote(*, basket: Basket, items: list[OrderItem], now: datetime | None = None) -> SubscriptionCheckout:
+def subscription_checkout_quote(
+    *, basket: Basket, items: list[OrderItem], now: datetime | None = None
+) -> SubscriptionCheckout:
     """An update basket's change as quoted now: the hosted checkout page's read.
 
     The page's caller proved the basket is theirs with the signed landing-state cookie, so
     there is no actor check here. Locks nothing.
     """
-    subscription = basket.for_subscription
-    return _state(basket, subscription, items, _options(subscription, items), now or timezone.now())
+    change = subscription_change_read(basket, items, lock=False)
+    return _checkout(basket, change, items, now or timezone.now())
 
 
 # --- Change -----------------------------------------------------------------------------------
@@ -351,7 +315,13 @@ class _Plan:
     """The basket's items while a list of actions is applied in memory."""
 
     def __init__(
-        self, basket: Basket, subscription: Subscription, items: list[OrderItem], options, now, offer_policy=None
+        self,
+        basket: Basket,
+        subscription: Subscription,
+        items: list[OrderItem],
+        options: ChangeOptions,
+        now: datetime,
+        offer_policy: OfferPolicy | None = None,
     ) -> None:
         self.basket, self.subscription, self.options, self.now = basket, subscription, options, now
         self.offer_policy: OfferPolicy | None = offer_policy
@@ -359,7 +329,17 @@ class _Plan:
         self.next_position = max((item.position for item in items), default=-1) + 1
         self.replaced: list[OrderItem] = []  # offers the last action replaced, reported as automatic
 
-    def new_item(self, offer_id: str, snapshot: dict, *, type: str, quantity: int, action: str, effective, auto=False):
+    def new_item(
+        self,
+        offer_id: str,
+        snapshot: dict[str, Any],
+        *,
+        type: str,
+        quantity: int,
+        action: str,
+        effective: datetime | None,
+        auto: bool = False,
+    ) -> OrderItem:
         item = OrderItem(
             id=uuid.uuid4(), basket=self.basket, position=self.next_position, type=type, offer_id=offer_id,
             offer_version=snapshot.get("version", ""), offer_snapshot=snapshot, quantity=quantity,
@@ -370,7 +350,7 @@ class _Plan:
         return item
 
     def target_offer_id(self) -> str:
-        added = _added_offer(self.current.values())
+        added = added_offer_item(self.current.values())
         return added.offer_id if added else self.subscription.offer_id
 
     def kept_subscription_add_ons(self) -> set[str]:
@@ -380,7 +360,7 @@ class _Plan:
     def reconcile(self, index: int) -> list[dict[str, Any]]:
         """Bring the automatic items in line with the offer being added; report what was added or removed."""
         subscription, options = self.subscription, self.options
-        added = _added_offer(self.current.values())
+        added = added_offer_item(self.current.values())
         desired: dict[tuple[str, str], tuple[datetime | None, int]] = {}
         if added is not None:
             desired[(Offer.Type.OFFER, subscription.offer_id)] = (added.effective_date, subscription.quantity)
@@ -413,7 +393,7 @@ def _auto_result(index: int, item: OrderItem) -> dict[str, Any]:
     return {"index": index, "orderItemActionType": "remove", "status": "auto", "orderItemId": str(item.id)}
 
 
-def _plan_add(plan: _Plan, action: dict[str, Any]) -> tuple[Problem | None, OrderItem | None]:
+def _plan_add(plan: _Plan, action: Mapping[str, Any]) -> tuple[Problem | None, OrderItem | None]:
     basket, subscription, options = plan.basket, plan.subscription, plan.options
     offer = options.offers.get(action["offer"]["id"])
     quantity = action.get("quantity", 1)
@@ -434,7 +414,7 @@ def _plan_add(plan: _Plan, action: dict[str, Any]) -> tuple[Problem | None, Orde
                 BasketCodes.OFFER_NOT_ALLOWED_FOR_SUBSCRIPTION,
                 "This offer is neither an upgrade nor a downgrade of the subscription's offer.",
             ), None
-        previous = _added_offer(plan.current.values())
+        previous = added_offer_item(plan.current.values())
         if previous is not None:
             del plan.current[previous.id]
             plan.replaced.append(previous)
@@ -467,10 +447,10 @@ def subscription_checkout_apply_actions(
 
     `offer_policy` may refuse added offers on top of the catalog's rules (partner callers).
     Locks the basket row (select_for_update) for the whole change. Raises 403 without a customer
-    or partner token, BasketNotFound (404), BasketCompleted (409), BasketExpired (410), VersionMismatch (412),
-    SubscriptionLocked (423), ApplicationError multiple_offer_adds (400) and InvalidOrderItems
-    (400, each refused action under `details.actions[index]`). Writes nothing when it raises;
-    otherwise bumps the basket version and records an `items_changed` event.
+    or partner token, BasketNotFound (404), BasketCompleted (409), BasketExpired (410),
+    VersionMismatch (412), SubscriptionLocked (423), ApplicationError multiple_offer_adds (400)
+    and InvalidOrderItems (400, each refused action under `details.actions[index]`). Writes
+    nothing when it raises; otherwise bumps the basket version and records an `items_changed` event.
     """
     now = now or timezone.now()
     _require_owner(actor)
@@ -479,7 +459,7 @@ def subscription_checkout_apply_actions(
         raise BasketNotFound()
     basket_ensure_mutable(basket)
     basket_check_version(basket, if_match)
-    subscription = basket.for_subscription
+    subscription = _subscription_of(basket)
     subscription_ensure_unlocked(subscription, now)
 
     items = basket_items(basket)
@@ -502,33 +482,36 @@ def subscription_checkout_apply_actions(
 
     original = {item.id: (item.quantity, item.effective_date) for item in items}
     plan = _Plan(basket, subscription, items, options, now, offer_policy)
-    problems: dict[int, tuple[str, str]] = {}
+    problems: dict[int, Problem] = {}
     results: list[dict[str, Any]] = []
     for index, action in enumerate(actions):
         kind = action["orderItemActionType"]
-        problem: tuple[str, str] | None = None
-        target = plan.current.get(action.get("id")) if action.get("id") else None
-        if kind in {"remove", "update"} and target is None:
-            problem = BasketCodes.ORDER_ITEM_NOT_FOUND, f"No order item {action.get('id')} in this basket."
-        elif kind in {"remove", "update"} and target.automatic:
-            problem = BasketCodes.ORDER_ITEM_AUTOMATIC, "Automatic items change with the offer that needs them."
-        elif kind == "remove":
-            del plan.current[target.id]
-        elif kind == "update":
-            offer = options.offers.get(target.offer_id)
-            low, high = (offer.min_quantity, offer.max_quantity) if offer else (1, action["quantity"])
-            if not low <= action["quantity"] <= high:
-                problem = (
-                    BasketCodes.QUANTITY_OUT_OF_RANGE,
-                    f"Quantity must be between {low} and {high} for this offer.",
-                )
+        problem: Problem | None = None
+        item_id = action.get("id")
+        target = plan.current.get(item_id) if item_id else None
+        if kind in {"remove", "update"}:
+            if target is None:
+                problem = BasketCodes.ORDER_ITEM_NOT_FOUND, f"No order item {item_id} in this basket."
+            elif target.automatic:
+                problem = BasketCodes.ORDER_ITEM_AUTOMATIC, "Automatic items change with the offer that needs them."
+            elif kind == "remove":
+                del plan.current[target.id]
             else:
-                target.quantity = action["quantity"]
+                offer = options.offers.get(target.offer_id)
+                low, high = (offer.min_quantity, offer.max_quantity) if offer else (1, action["quantity"])
+                if not low <= action["quantity"] <= high:
+                    problem = (
+                        BasketCodes.QUANTITY_OUT_OF_RANGE,
+                        f"Quantity must be between {low} and {high} for this offer.",
+                    )
+                else:
+                    target.quantity = action["quantity"]
         else:
             problem, target = _plan_add(plan, action)
-        if problem:
+        if problem is not None:
             problems[index] = problem
             continue
+        assert target is not None  # an action without a problem has its item
         results.append(
             {"index": index, "orderItemActionType": kind, "status": "applied", "orderItemId": str(target.id)}
         )
@@ -563,14 +546,46 @@ def subscription_checkout_apply_actions(
                            "status": r["status"]} for r in results]},
     )  # fmt: skip
     ordered = sorted(current.values(), key=lambda item: item.position)
-    return _state(basket, subscription, ordered, options, now, results, offer_policy=offer_policy)
+    change = SubscriptionChange(subscription, options)
+    return _checkout(basket, change, ordered, now, results, offer_policy=offer_policy)
 
 
-# --- Complete ---------------------------------------------------------------------------------
+# --- Completing a change (baskets.services.completion) ---------------------------------------------
+
+
+def subscription_change_read(
+    basket: Basket,
+    items: Sequence[OrderItem],
+    *,
+    lock: bool,
+    validation_annotations: Mapping[str, Any] | None = None,
+) -> SubscriptionChange:
+    """What an update basket's change is quoted and applied against: its subscription and what that
+    may change into (one query). Raises nothing: subscription_change_apply checks what it read.
+
+    `lock` (completing the basket, under its row lock): the subscription row is locked and read
+    afresh (one more query); without, the subscription read with the basket is used (a quote, e.g.
+    of the amount due before completing). `validation_annotations`: the options query also reads
+    every item's offer with them, the offers basket_validation_findings then needs no query for.
+    """
+    if lock:
+        assert basket.for_subscription_id is not None  # an update basket is built for its subscription
+        subscription = subscription_services.subscription_lock(subscription_id=basket.for_subscription_id)
+    else:
+        subscription = _subscription_of(basket)
+    options = _options(
+        subscription,
+        items,
+        offer_annotations=validation_annotations,
+        also_offer_ids=[i.offer_id for i in items] if validation_annotations is not None else (),
+    )
+    if subscription.offer_id in options.offers:
+        subscription.offer = options.offers[subscription.offer_id]  # loaded with the options: no query
+    return SubscriptionChange(subscription, options)
 
 
 def _ensure_still_applicable(
-    subscription: Subscription, items: list[OrderItem], added_offer: OrderItem | None, options: ChangeOptions
+    subscription: Subscription, items: Sequence[OrderItem], added_offer: OrderItem | None, options: ChangeOptions
 ) -> None:
     """Raise SubscriptionChanged (409) unless the basket's change still applies to the subscription
     as it is now; the caller holds the subscription's row lock and has written nothing yet.
@@ -612,40 +627,24 @@ def _ensure_still_applicable(
             raise SubscriptionChanged()
 
 
-def update_basket_apply_locked(
-    *,
-    basket: Basket,
-    now: datetime,
-    items: list[OrderItem] | None = None,
-    reads: UpdateBasketReads | None = None,
-) -> tuple[SubscriptionCheckout, dict[str, Any]]:
-    """Apply a locked, mutable update basket's change to its subscription; the caller completes it.
+def subscription_change_apply(
+    *, basket: Basket, items: Sequence[OrderItem], change: SubscriptionChange, now: datetime
+) -> bool:
+    """Apply a locked, validated update basket's change to its subscription, locked and read by
+    subscription_change_read; whether the change waits for the term end (a downgrade).
 
-    The caller holds the basket's row lock in its transaction (basket_complete_update_subscription,
-    baskets.orders.basket_complete) and moves the basket to `completed` afterwards with the
-    returned event data. Locks the subscription row. Raises SubscriptionLocked (423),
-    SubscriptionChanged (409 subscription_changed: the subscription no longer is what the basket
-    was built against, see _ensure_still_applicable) and ApplicationError basket_empty (400); it
-    writes only after those checks. `reads`: the subscription and options update_basket_read_locked
-    read for these items (no query then).
+    Raises SubscriptionLocked (423) and SubscriptionChanged (409 subscription_changed: the
+    subscription no longer is what the basket was built against, see _ensure_still_applicable),
+    and writes only after those checks: an upgrade and added add-ons change the subscription now
+    (offer, quantity, add-ons; add-ons the new offer does not sell removed), a downgrade becomes
+    its pending change (pending_offer / pending_change / pending_change_at = term end), and the
+    immediate items take today as their effective date. The caller completes the basket.
     """
-    if reads is not None:
-        subscription = reads.subscription
-    else:
-        subscription = subscription_services.subscription_lock(subscription_id=basket.for_subscription_id)
+    subscription, options = change.subscription, change.options
     subscription_ensure_unlocked(subscription, now)
-    if items is None:
-        items = basket_items(basket)
-    if not items:
-        raise ApplicationError("This basket has no change to make.", code=BasketCodes.BASKET_EMPTY)
-    options = reads.options if reads is not None else _options(subscription, items)
-    if subscription.offer_id in options.offers:
-        subscription.offer = options.offers[subscription.offer_id]  # loaded with the options: no query
-    state = _state(basket, subscription, items, options, now)
-
-    added_offer = _added_offer(items)
+    added_offer = added_offer_item(items)
     _ensure_still_applicable(subscription, items, added_offer, options)
-    deferred = added_offer is not None and _is_deferred(added_offer, subscription)
+    deferred = added_offer is not None and is_deferred(added_offer, subscription)
     new_add_ons = {i.offer_id: i.quantity for i in items if i.type == Offer.Type.ADD_ON and i.action_type == "add"}
     auto_removed = [i.offer_id for i in items if i.type == Offer.Type.ADD_ON and i.action_type == "remove"]
     if added_offer is not None and not deferred:
@@ -661,7 +660,7 @@ def update_basket_apply_locked(
             subscription.offer = options.offers[added_offer.offer_id]
     else:
         subscription_services.subscription_apply_change(subscription=subscription, add_add_ons=new_add_ons)
-    if deferred:
+    if added_offer is not None and deferred:
         subscription_services.subscription_schedule_change(
             subscription=subscription,
             offer_id=added_offer.offer_id,
@@ -673,10 +672,10 @@ def update_basket_apply_locked(
                 "removeAddOns": auto_removed,
             },
         )
-    immediate = [i.id for i in items if not _is_deferred(i, subscription)]
+    immediate = [i.id for i in items if not is_deferred(i, subscription)]
     if immediate:
         OrderItem.objects.filter(id__in=immediate).update(effective_date=now)
         for item in items:
             if item.id in immediate:
                 item.effective_date = now
-    return state, {"totals": state.totals.to_wire(), "deferred": deferred}
+    return deferred

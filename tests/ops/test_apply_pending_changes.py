@@ -116,8 +116,9 @@ def test_a_renewal_built_before_the_change_took_effect_is_409_not_a_move_back_to
     ran before staff completed it: completing it refuses rather than moving the subscription back."""
     subscription = pending(plans, due_in=timedelta(hours=1))
     staff = Actor(application=ApplicationFactory(), is_staff=True)
-    renewal, items, _ = basket_initiate_renewal(actor=staff, subscription_id=subscription.pk)
-    assert [item.offer_id for item in items] == [plans["current"].id]
+    initiated = basket_initiate_renewal(actor=staff, subscription_id=subscription.pk)
+    renewal = initiated.basket
+    assert [item.offer_id for item in initiated.items] == [plans["current"].id]
     later = timezone.now() + timedelta(hours=2)
     monkeypatch.setattr(timezone, "now", lambda: later)
     assert run() == "Applied 1 pending change(s)."
