@@ -1,28 +1,103 @@
-"""Basket error codes (stable, snake_case) and the exceptions that carry them."""
+"""Every error code baskets answers with (one registry, stable snake_case wire values) and the
+exceptions that carry them.
 
-from checkout_project.api.errors import ApplicationError, Conflict, Gone, NotFound, PreconditionFailed
+The API plumbing's own codes (validation_error, not_found, precondition_failed, no_customer_account…)
+are checkout_project.api.errors.ApiCodes; partners' are partners.errors.PartnerCodes. No value is
+in two registries (tests/test_error_codes.py), and no code is written as a literal elsewhere.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from checkout_project.api.errors import ApplicationError, Conflict, Gone, Locked, NotFound, PreconditionFailed
+from checkout_project.api.wire import iso_utc
 
 LANDING_STATE_NOT_FOUND = "Basket not found in landing state"
 # The seeds' wording where the basket is named by id, and on the partner endpoints (seed 001).
 BASKET_NOT_FOUND = "Basket not found."
+SUBSCRIPTION_NOT_FOUND = "Subscription not found"
+
+
+@enum.unique
+class BasketCodes(enum.StrEnum):
+    """The codes of baskets' errors and of the findings and per-item refusals in their details."""
+
+    # The basket itself.
+    BASKET_NOT_FOUND = "basket_not_found"
+    BASKET_COMPLETED = "basket_completed"
+    BASKET_EXPIRED = "basket_expired"
+    ORDER_TYPE_MISMATCH = "order_type_mismatch"
+    INVALID_TRANSITION = "invalid_transition"
+    INVALID_CURSOR = "invalid_cursor"
+    # Order items: what an initiate or an update refuses, per item or action.
+    OFFER_NOT_FOUND = "offer_not_found"
+    OFFER_VERSION_STALE = "offer_version_stale"
+    OFFER_TYPE_MISMATCH = "offer_type_mismatch"
+    OFFER_NOT_AVAILABLE_IN_COUNTRY = "offer_not_available_in_country"
+    QUANTITY_OUT_OF_RANGE = "quantity_out_of_range"
+    CURRENCY_MISMATCH = "currency_mismatch"
+    ADD_ON_PARENT_REQUIRED = "add_on_parent_required"
+    ADD_ON_NOT_COMPATIBLE = "add_on_not_compatible"
+    ORDER_ITEM_NOT_FOUND = "order_item_not_found"
+    # Assisted sales: the basket's owner.
+    CUSTOMER_NOT_FOUND = "customer_not_found"
+    INVALID_CUSTOMER = "invalid_customer"
+    # Promo codes.
+    PROMO_CODE_UNKNOWN = "promo_code_unknown"
+    PROMO_CODE_INACTIVE = "promo_code_inactive"
+    PROMO_CODE_NOT_STARTED = "promo_code_not_started"
+    PROMO_CODE_EXPIRED = "promo_code_expired"
+    PROMO_CODE_EXHAUSTED = "promo_code_exhausted"
+    PROMO_CODE_NOT_APPLICABLE = "promo_code_not_applicable"
+    # Completing an order: the validation's findings, then the order's own refusals.
+    BASKET_INVALID = "basket_invalid"
+    BASKET_EMPTY = "basket_empty"
+    PRICE_CHANGED = "price_changed"
+    PRODUCT_UNAVAILABLE = "product_unavailable"
+    RENEWAL_NEEDS_ONE_OFFER = "renewal_needs_one_offer"
+    CUSTOMER_EMAIL_REQUIRED = "customer_email_required"
+    # Subscription checkout (update baskets) and renewals.
+    CUSTOMER_TOKEN_REQUIRED = "customer_token_required"
+    SUBSCRIPTION_NOT_FOUND = "subscription_not_found"
+    SUBSCRIPTION_NOT_ACTIVE = "subscription_not_active"
+    SUBSCRIPTION_LOCKED = "subscription_locked"
+    SUBSCRIPTION_CHANGED = "subscription_changed"
+    MULTIPLE_OFFER_ADDS = "multiple_offer_adds"
+    OFFER_NOT_ALLOWED_FOR_SUBSCRIPTION = "offer_not_allowed_for_subscription"
+    ADD_ON_ALREADY_ON_SUBSCRIPTION = "add_on_already_on_subscription"
+    ADD_ON_ALREADY_IN_BASKET = "add_on_already_in_basket"
+    ORDER_ITEM_AUTOMATIC = "order_item_automatic"
+    RENEWAL_OFFER_UNAVAILABLE = "renewal_offer_unavailable"
+    # Recovery and assisted links (baskets.links.LinkRefusal names why a token is refused).
+    LINK_INCOMPLETE = "link_incomplete"
+    LINK_INVALID = "link_invalid"
+    LINK_EXPIRED = "link_expired"
+    LINK_REVOKED = "link_revoked"
+    LINK_WRONG_KIND = "link_wrong_kind"
+    LINK_WRONG_BASKET = "link_wrong_basket"
+
+
+# --- The basket -------------------------------------------------------------------------------
 
 
 class BasketNotFound(NotFound):
-    code = "basket_not_found"
+    code = BasketCodes.BASKET_NOT_FOUND
 
     def __init__(self, message: str = LANDING_STATE_NOT_FOUND) -> None:
         super().__init__(message)
 
 
 class BasketCompleted(Conflict):
-    code = "basket_completed"
+    code = BasketCodes.BASKET_COMPLETED
 
     def __init__(self) -> None:
         super().__init__("This basket has already been completed and can no longer change.")
 
 
 class BasketExpired(Gone):
-    code = "basket_expired"
+    code = BasketCodes.BASKET_EXPIRED
 
     def __init__(self) -> None:
         super().__init__("This basket has expired.")
@@ -32,7 +107,7 @@ class NotAnAcquisitionBasket(Conflict):
     """The acquisition endpoints change `new` baskets only; a subscription change or renewal
     basket is changed through its own endpoint (or not at all)."""
 
-    code = "order_type_mismatch"
+    code = BasketCodes.ORDER_TYPE_MISMATCH
 
     def __init__(self, order_type: str) -> None:
         where = {
@@ -66,28 +141,7 @@ class InvalidOrderItems(ApplicationError):
         )
 
 
-class Codes:
-    OFFER_NOT_FOUND = "offer_not_found"
-    OFFER_VERSION_STALE = "offer_version_stale"
-    OFFER_TYPE_MISMATCH = "offer_type_mismatch"
-    OFFER_NOT_AVAILABLE_IN_COUNTRY = "offer_not_available_in_country"
-    QUANTITY_OUT_OF_RANGE = "quantity_out_of_range"
-    CURRENCY_MISMATCH = "currency_mismatch"
-    ADD_ON_PARENT_REQUIRED = "add_on_parent_required"
-    ADD_ON_NOT_COMPATIBLE = "add_on_not_compatible"
-    ORDER_ITEM_NOT_FOUND = "order_item_not_found"
-    INVALID_CURSOR = "invalid_cursor"
-    CUSTOMER_NOT_FOUND = "customer_not_found"
-    INVALID_CUSTOMER = "invalid_customer"
-
-
-class PromoCodeCodes:
-    UNKNOWN = "promo_code_unknown"
-    INACTIVE = "promo_code_inactive"
-    NOT_STARTED = "promo_code_not_started"
-    EXPIRED = "promo_code_expired"
-    EXHAUSTED = "promo_code_exhausted"
-    NOT_APPLICABLE = "promo_code_not_applicable"
+# --- Promo codes and orders -------------------------------------------------------------------
 
 
 class PromoCodeRefused(ApplicationError):
@@ -97,23 +151,53 @@ class PromoCodeRefused(ApplicationError):
         super().__init__(message, code=code, status=400)
 
 
-class OrderCodes:
-    BASKET_INVALID = "basket_invalid"
-    BASKET_EMPTY = "basket_empty"
-    OFFER_NOT_FOUND = "offer_not_found"
-    OFFER_VERSION_STALE = "offer_version_stale"
-    PRICE_CHANGED = "price_changed"
-    QUANTITY_OUT_OF_RANGE = "quantity_out_of_range"
-    PRODUCT_UNAVAILABLE = "product_unavailable"
-    RENEWAL_NEEDS_ONE_OFFER = "renewal_needs_one_offer"
-    CUSTOMER_EMAIL_REQUIRED = "customer_email_required"
-
-
 class BasketInvalid(ApplicationError):
     """Completion re-validated the basket and found problems; each is in `details.findings`."""
 
-    code = OrderCodes.BASKET_INVALID
+    code = BasketCodes.BASKET_INVALID
 
     def __init__(self, findings: list[dict]) -> None:
         first = findings[0]["message"] if findings else "The basket cannot be completed."
         super().__init__(f"The basket cannot be completed: {first}", details={"findings": findings})
+
+
+# --- Subscriptions (subscription checkout, renewals) ------------------------------------------
+
+
+class SubscriptionNotFound(NotFound):
+    code = BasketCodes.SUBSCRIPTION_NOT_FOUND
+
+    def __init__(self) -> None:
+        super().__init__(SUBSCRIPTION_NOT_FOUND)
+
+
+class SubscriptionNotActive(Conflict):
+    """A cancelled subscription is neither changed nor renewed (409)."""
+
+    code = BasketCodes.SUBSCRIPTION_NOT_ACTIVE
+
+    def __init__(self) -> None:
+        super().__init__("This subscription is not active.")
+
+
+class SubscriptionLocked(Locked):
+    code = BasketCodes.SUBSCRIPTION_LOCKED
+
+    def __init__(self, locked_until: datetime) -> None:
+        super().__init__(
+            "Subscription has pending change, checkout locked",  # the seeds' wording
+            details={"lockedUntil": iso_utc(locked_until)},
+        )
+
+
+class SubscriptionChanged(Conflict):
+    """The subscription is no longer what the basket was built against (its offer, its term, its
+    add-ons, or its scheduled change took effect): the basket's quotes no longer hold, so it
+    completes nothing (a new basket starts from the subscription as it is now)."""
+
+    code = BasketCodes.SUBSCRIPTION_CHANGED
+
+    def __init__(
+        self, message: str = "The subscription changed since this basket was started; start a new one."
+    ) -> None:
+        super().__init__(message)

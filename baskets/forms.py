@@ -148,7 +148,7 @@ class CustomerDetailsForm(forms.Form):
         return token
 
     def customer_details(self) -> dict[str, str]:
-        """The details on the wire's names, as baskets.orders.basket_complete takes them."""
+        """The details on the wire's names, as baskets.services.basket_complete takes them."""
         data = self.cleaned_data
         return {
             "email": data["email"],

@@ -4,8 +4,8 @@ An app registers its functions from its AppConfig.ready() (partners.apps does):
 
 - validation checks (baskets.selectors.BasketCheck), run after baskets' own on every validation
   (partner validate, order completion on every path);
-- completion hooks, called with `basket=`, `subscriptions=` (those a `new` order created) and
-  `writes=` (the completion's WriteBatch) inside the completing transaction.
+- completion hooks, called with `basket=` and `subscriptions=` (those a `new` order created)
+  inside the completing transaction, before the payment (baskets.services.completion).
 
 Registering the same function again keeps one registration; they run in registration order.
 """

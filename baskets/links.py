@@ -3,7 +3,7 @@
 A token is `signing.dumps({"b": <basket uuid>, "n": <link nonce>})` under a salt of its own
 kind, so a recovery token is no assisted token and neither is a landing-state cookie. The
 nonce ties every link to the basket's current `link_nonce`: giving the basket a new nonce
-(baskets.services.basket_revoke_links) revokes all links issued before, however young.
+(baskets.services.links.basket_revoke_links) revokes all links issued before, however young.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.core import signing
 
+from baskets.errors import BasketCodes
 from baskets.models import Basket
 from checkout_project.api.errors import ApplicationError
 
@@ -34,14 +35,14 @@ VISIT_EVENTS = {LinkKind.RECOVER: "recovered", LinkKind.ASSISTED: "assisted"}
 
 
 class LinkRefusal(enum.StrEnum):
-    """Why a link was refused; the value is the stable code shown to support staff."""
+    """Why a link was refused; the value is its code in baskets' registry, shown to support staff."""
 
-    MISSING = "link_incomplete"
-    FORGED = "link_invalid"
-    EXPIRED = "link_expired"
-    REVOKED = "link_revoked"
-    WRONG_KIND = "link_wrong_kind"
-    WRONG_BASKET = "link_wrong_basket"
+    MISSING = BasketCodes.LINK_INCOMPLETE
+    FORGED = BasketCodes.LINK_INVALID
+    EXPIRED = BasketCodes.LINK_EXPIRED
+    REVOKED = BasketCodes.LINK_REVOKED
+    WRONG_KIND = BasketCodes.LINK_WRONG_KIND
+    WRONG_BASKET = BasketCodes.LINK_WRONG_BASKET
 
 
 _REFUSAL_MESSAGES = {

@@ -28,14 +28,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csp import csp_override
 from django.views.decorators.http import require_GET, require_POST
 
-from baskets import orders, promo_codes, selectors, services
+from baskets import selectors, services
 from baskets.api.landing_state import parse_basket_id, set_landing_state, signed_landing_state
 from baskets.api.render import order_to_wire
 from baskets.errors import BasketCompleted, BasketExpired, BasketInvalid, BasketNotFound, PromoCodeRefused
 from baskets.forms import CustomerDetailsForm, PromoCodeForm, details_initial
 from baskets.links import TOKEN_PARAMETERS, LinkKind, LinkRefusal, LinkRefused
 from baskets.models import Basket, BasketStatus, OrderItem, OrderType, Payment, PromoRedemption
-from baskets.subscription_checkout import update_basket_quote
 from checkout_project.api.actor import Actor
 from checkout_project.api.errors import ApplicationError, require_get
 from checkout_project.api.recaptcha import client_ip
@@ -157,8 +156,8 @@ def _date(moment) -> str:
     return f"{moment:%-d %B %Y}" if moment is not None else ""
 
 
-def _new_order_context(basket: Basket, items: list[OrderItem]) -> dict[str, Any]:
-    order = order_to_wire(basket, items)
+def _new_order_context(basket: Basket, items: list[OrderItem], quote: selectors.BasketQuote) -> dict[str, Any]:
+    order = order_to_wire(basket, items, quote)
     currency = basket.currency
     rows = [
         {
@@ -197,15 +196,14 @@ def _promo_terms(promo: dict[str, Any]) -> str:
     return off
 
 
-def _change_context(basket: Basket, items: list[OrderItem]) -> dict[str, Any]:
+def _change_context(state: services.SubscriptionCheckout) -> dict[str, Any]:
     """An update basket: the current plan, the change with its effective date, what is due today."""
-    state = update_basket_quote(basket=basket, items=items)
     subscription = state.subscription
     currency = subscription.offer.currency
     current_price = subscription.offer.snapshot.get("price", [])
     changes = []
     for item in state.items:
-        quote = state.quotes.get(item.id)
+        quote = state.quote.change_quotes.get(item.id)
         effective = item.effective_date or (quote.effective_at if quote else None)
         changes.append(
             {
@@ -221,7 +219,7 @@ def _change_context(basket: Basket, items: list[OrderItem]) -> dict[str, Any]:
                 "due_today": format_amount(quote.due_today, currency) if quote else format_amount("0", currency),
             }
         )
-    totals = state.totals
+    totals = state.change_totals
     return {
         "subscription": subscription,
         "current_plan": {
@@ -269,9 +267,11 @@ def _render_checkout(
         "order_findings": order_findings or [],
     }
     if update_basket and basket.for_subscription_id is not None and not completed:
-        context.update(_change_context(basket, items))
+        context.update(_change_context(services.subscription_checkout_quote(basket=basket, items=items)))
     else:
-        context.update(_new_order_context(basket, items))
+        # A completed change is shown as its order lines: its subscription has moved on since.
+        quote = selectors.basket_quote(basket, items, now=timezone.now())
+        context.update(_new_order_context(basket, items, quote))
     return render(request, "checkout/checkout.html", context, status=status)
 
 
@@ -295,13 +295,13 @@ def _checkout_redirect(request: HttpRequest, notice: str | None = None) -> HttpR
 @throttled_form
 @landing_basket_page
 def apply_promo_code(request: HttpRequest, basket: Basket) -> HttpResponse:
-    """POST /checkout/promo-code: apply a code through baskets.promo_codes, as the API does."""
+    """POST /checkout/promo-code: apply a code through baskets.services, as the API does."""
     form = PromoCodeForm(request.POST)
     if not form.is_valid():
         return _render_checkout(request, basket, promo_form=form, status=400)
     code = selectors.normalise_promo_code(form.cleaned_data["code"])
     try:
-        promo_codes.promo_code_apply(actor=PAGE_ACTOR, basket_id=basket.id, code=code)
+        services.promo_code_apply(actor=PAGE_ACTOR, basket_id=basket.id, code=code)
     except PromoCodeRefused as refused:
         form.add_error("code", refused.message)
         return _render_checkout(request, basket, promo_form=form, status=400)
@@ -317,7 +317,7 @@ def apply_promo_code(request: HttpRequest, basket: Basket) -> HttpResponse:
 def remove_promo_code(request: HttpRequest, basket: Basket) -> HttpResponse:
     """POST /checkout/promo-code/remove: take the code off the basket."""
     try:
-        promo_codes.promo_code_remove(actor=PAGE_ACTOR, basket_id=basket.id)
+        services.promo_code_remove(actor=PAGE_ACTOR, basket_id=basket.id)
     except (BasketCompleted, BasketExpired, BasketNotFound):
         return _checkout_redirect(request)
     return _checkout_redirect(request, "Promo code removed.")
@@ -328,7 +328,7 @@ def remove_promo_code(request: HttpRequest, basket: Basket) -> HttpResponse:
 @throttled_form
 @landing_basket_page
 def place_order(request: HttpRequest, basket: Basket) -> HttpResponse:
-    """POST /checkout/order: complete the basket through baskets.orders.basket_complete.
+    """POST /checkout/order: complete the basket through baskets.services.basket_complete.
 
     The same completion as POST /api/order: re-validation, promo redemption, subscriptions,
     payment. Completing twice shows the confirmation again (a double-clicked button).
@@ -338,7 +338,7 @@ def place_order(request: HttpRequest, basket: Basket) -> HttpResponse:
         return _render_checkout(request, basket, details_form=form, status=400)
     try:
         # The signed cookie names this basket and no other: the customer may complete it.
-        orders.basket_complete(
+        services.basket_complete(
             actor=PAGE_ACTOR,
             basket_id=basket.id,
             any_basket=True,
@@ -386,7 +386,7 @@ def confirmation_page(request: HttpRequest, basket: Basket) -> HttpResponse:
     items = list(basket.items.all())
     context: dict[str, Any] = {
         "basket": basket,
-        "order_reference": f"{orders.ORDER_ID_PREFIX}{basket.id}",
+        "order_reference": f"{services.ORDER_ID_PREFIX}{basket.id}",
         "update_basket": basket.order_type == OrderType.UPDATE_SUBSCRIPTION,
         "completed_on": _date(basket.completed_at),
         "items": [

@@ -79,7 +79,7 @@ def validation_to_wire(validation: selectors.PartnerBasketValidation) -> dict[st
     return {
         "id": validation.basket.public_id,
         "checkout": {
-            "order": order_to_wire(validation.basket, validation.items),
+            "order": order_to_wire(validation.basket, validation.items, validation.quote),
             "valid": validation.valid,
             "blockedProducts": validation.blocked_products(),
             "errors": [finding.to_wire() for finding in validation.findings],

@@ -1,7 +1,11 @@
-"""Partner error codes (stable, snake_case)."""
+"""Every error code partners answers with (stable, snake_case wire values); no value is also in
+checkout_project.api.errors.ApiCodes or baskets.errors.BasketCodes (tests/test_error_codes.py)."""
+
+import enum
 
 
-class PartnerCodes:
+@enum.unique
+class PartnerCodes(enum.StrEnum):
     OFFER_NOT_ELIGIBLE = "offer_not_eligible"
     PRODUCT_BLOCKED = "product_blocked"
     PARTNER_TOKEN_REQUIRED = "partner_token_required"

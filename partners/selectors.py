@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import CharField, Exists, OuterRef, QuerySet, StringAgg, Subquery, Value
+from django.utils import timezone
 
 from baskets import selectors as baskets_selectors
-from baskets.errors import BASKET_NOT_FOUND, BasketCompleted, BasketExpired, BasketNotFound, OrderCodes
+from baskets.errors import BASKET_NOT_FOUND, BasketCodes, BasketCompleted, BasketExpired, BasketNotFound
 from baskets.models import Basket, BasketStatus, OrderItem
-from baskets.selectors import BasketValidation, Finding
+from baskets.selectors import BasketQuote, BasketValidation, Finding
 from baskets.services import OfferPolicy
 from checkout_project.api.actor import Actor
 from partners.errors import PartnerCodes
@@ -127,7 +128,7 @@ def check_basket_open(validation: BasketValidation) -> Iterable[Finding]:
 
 # --- Partner validate -------------------------------------------------------------------------
 
-BLOCKING_PRODUCT_CODES = (OrderCodes.PRODUCT_UNAVAILABLE, PartnerCodes.PRODUCT_BLOCKED)
+BLOCKING_PRODUCT_CODES = (BasketCodes.PRODUCT_UNAVAILABLE, PartnerCodes.PRODUCT_BLOCKED)
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,7 @@ class PartnerBasketValidation:
     basket: Basket
     items: list[OrderItem]
     findings: list[Finding]
+    quote: BasketQuote
 
     @property
     def valid(self) -> bool:
@@ -175,7 +177,9 @@ def partner_basket_validate(*, actor: Actor, basket_id: uuid.UUID | None) -> Par
     items = list(basket.items.all())
     if basket.promo_code_id is not None:
         basket.promo_code = baskets_selectors.promo_code_with_offers(basket.promo_code_id)
+    now = timezone.now()
     findings = baskets_selectors.basket_validation_findings(
-        basket, items, extra_checks=(check_basket_open, check_partner_catalog)
+        basket, items, now=now, extra_checks=(check_basket_open, check_partner_catalog)
     )
-    return PartnerBasketValidation(basket=basket, items=items, findings=findings)
+    quote = baskets_selectors.basket_quote(basket, items, now=now)
+    return PartnerBasketValidation(basket=basket, items=items, findings=findings, quote=quote)

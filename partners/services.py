@@ -11,7 +11,6 @@ from typing import Any
 from django.db import transaction
 
 from baskets import services as basket_services
-from baskets import subscription_checkout
 from baskets.errors import BASKET_NOT_FOUND, BasketNotFound
 from checkout_project.api.actor import Actor
 from checkout_project.api.errors import ApplicationError
@@ -85,12 +84,12 @@ def partner_subscription_checkout_initiate(
     tracking: dict[str, Any] | None = None,
     entry: dict[str, Any] | None = None,
     now: datetime | None = None,
-) -> subscription_checkout.SubscriptionCheckout:
+) -> basket_services.SubscriptionCheckout:
     """An update basket for one of the partner organisation's subscriptions (404 for any other),
     its next actions limited to what the partner may sell. Raises as
     subscription_checkout_initiate; 403 without a partner token."""
     partner = require_partner(actor)
-    return subscription_checkout.subscription_checkout_initiate(
+    return basket_services.subscription_checkout_initiate(
         actor=actor,
         subscription_id=subscription_id,
         reference=reference,
@@ -104,11 +103,11 @@ def partner_subscription_checkout_initiate(
 
 def partner_subscription_checkout_get(
     *, actor: Actor, basket_id: uuid.UUID | None
-) -> subscription_checkout.SubscriptionCheckout:
+) -> basket_services.SubscriptionCheckout:
     """One of the partner's update baskets, its next actions limited to what the partner may sell;
     404 for any other basket, 403 without a partner token."""
     partner = require_partner(actor)
-    return subscription_checkout.subscription_checkout_get(
+    return basket_services.subscription_checkout_get(
         actor=actor, basket_id=basket_id, offer_policy=partner_offer_policy(partner)
     )
 
@@ -119,11 +118,11 @@ def partner_subscription_checkout_apply_actions(
     basket_id: uuid.UUID | None,
     actions: Sequence[dict[str, Any]],
     if_match: int | None = None,
-) -> subscription_checkout.SubscriptionCheckout:
+) -> basket_services.SubscriptionCheckout:
     """subscription_checkout_apply_actions on one of the partner's update baskets, refusing
     offers and add-ons the partner may not sell. Locks and raises as that service."""
     partner = require_partner(actor)
-    return subscription_checkout.subscription_checkout_apply_actions(
+    return basket_services.subscription_checkout_apply_actions(
         actor=actor,
         basket_id=basket_id,
         actions=actions,
@@ -151,9 +150,9 @@ def partner_subscription_link(*, partner: Partner, subscription: Subscription) -
 
 
 def partner_basket_completed(*, basket, subscriptions: Sequence[Subscription]) -> None:
-    """A settings.BASKET_COMPLETION_HOOKS hook: the subscriptions a partner's basket created belong
-    to that partner (one INSERT; nothing for public baskets). Runs in the completing transaction,
-    before the payment."""
+    """A completion hook (registered in baskets.hooks by partners.apps): the subscriptions a
+    partner's basket created belong to that partner (one INSERT; nothing for public baskets). Runs
+    in the completing transaction, before the payment."""
     if basket.partner_id is None or not subscriptions:
         return
     PartnerSubscription.objects.bulk_create(

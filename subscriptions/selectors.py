@@ -70,32 +70,30 @@ def offers_with_cross_sells(
     return OffersWithCrossSells(offers=offers, cross_sells=cross_sells)
 
 
-def cross_sell_pairs(parent_offer_ids: Iterable[str], add_on_ids: Iterable[str]) -> set[tuple[str, str]]:
-    """(parent offer id, add-on id) pairs where the parent offers the add-on as a cross-sell."""
-    parents, add_ons = set(parent_offer_ids), set(add_on_ids)
-    if not parents or not add_ons:
-        return set()
-    through = Offer.cross_sell_add_ons.through
-    return set(
-        through.objects.filter(from_offer_id__in=parents, to_offer_id__in=add_ons).values_list(
-            "from_offer_id", "to_offer_id"
-        )
-    )
-
-
 # --- Subscriptions and what they may change into ----------------------------------------------
 
 
-def subscription_for_customer(
-    *, customer: Customer, subscription_id: uuid.UUID | None = None, reference: str | None = None
+def subscriptions_of_customer(customer: Customer) -> QuerySet[Subscription]:
+    """The customer's subscriptions (a query the caller narrows down)."""
+    return Subscription.objects.filter(customer=customer)
+
+
+def no_subscriptions() -> QuerySet[Subscription]:
+    """No subscription at all (a caller that owns none)."""
+    return Subscription.objects.none()
+
+
+def subscription_among(
+    subscriptions: QuerySet[Subscription], *, subscription_id: uuid.UUID | None = None, reference: str | None = None
 ) -> Subscription | None:
-    """The customer's subscription with this id or reference (with its offer), or None."""
-    if subscription_id is None and not reference:
-        return None
-    subscriptions = Subscription.objects.select_related("offer").filter(customer=customer)
+    """The subscription with this id, else this reference, among `subscriptions` (a caller's own,
+    e.g. subscriptions_of_customer), with its offer and customer; None when it is not among them."""
+    subscriptions = subscriptions.select_related("offer", "customer")
     if subscription_id is not None:
         return subscriptions.filter(pk=subscription_id).first()
-    return subscriptions.filter(reference=reference).first()
+    if reference:
+        return subscriptions.filter(reference=reference).first()
+    return None
 
 
 def customer_with_email_exists(email: Any) -> Exists:
@@ -133,6 +131,17 @@ def subscriptions_with_ids(ids: Iterable[uuid.UUID] | QuerySet[Any]) -> QuerySet
     """The subscriptions with these ids: a list, or a query of ids (another app's links to
     subscriptions), which becomes a subquery of the same query."""
     return Subscription.objects.filter(pk__in=ids)
+
+
+def offers_with_ids_only() -> QuerySet[Offer]:
+    """Offers with nothing but their id loaded: the queryset of a Prefetch of another app's relation
+    to offers (a promo code's eligible offers), whose rules only compare ids."""
+    return Offer.objects.only("id")
+
+
+def first_published_offer() -> Offer | None:
+    """The first published offer (not an add-on) by catalog path, or None in an empty catalog."""
+    return Offer.objects.filter(published=True, type=Offer.Type.OFFER).order_by("path").first()
 
 
 @dataclass(frozen=True)
@@ -182,7 +191,8 @@ def subscription_change_options(
         )
     )
     sold_by = (
-        cross_sells.filter(to_offer_id=OuterRef("pk"))
+        # `parent_ids`: the through-model false positive of offers_with_cross_sells.
+        cross_sells.filter(to_offer_id=OuterRef("pk"))  # type: ignore[misc]
         .values("to_offer_id")
         .annotate(parent_ids=StringAgg("from_offer_id", Value(",")))
         .values("parent_ids")
@@ -200,7 +210,10 @@ def subscription_change_options(
         .order_by()  # keyed by id below: no ORDER BY
     )
     offers: dict[str, Offer] = {}
-    upgrade_ids, downgrade_ids, pairs, quantities = set(), set(), set(), {}
+    upgrade_ids: set[str] = set()
+    downgrade_ids: set[str] = set()
+    pairs: set[tuple[str, str]] = set()
+    quantities: dict[str, int] = {}
     for offer in offers_query:
         offers[offer.pk] = offer
         if offer.change_is_upgrade:

@@ -181,6 +181,7 @@ def subscription_apply_pending_change(*, subscription: Subscription, now: dateti
     fields = ["pending_offer", "pending_change", "pending_change_at", "updated"]
     if subscription.pending_offer_id is not None:
         offer = subscription.pending_offer
+        assert offer is not None  # pending_offer_id is set
         subscription.offer = offer
         quantity = change.get("quantity")
         if isinstance(quantity, int) and not isinstance(quantity, bool) and quantity >= 1:

@@ -143,7 +143,7 @@ def test_each_kind_of_private_use_is_found(source):
         "self._cache = {}",
         "def _state(basket): ...",
         "_state(basket)",
-        "from baskets.services import _offer_problem",
+        "from baskets.services.completion import _pay",
         "name = obj.__class__.__name__",
     ],
 )

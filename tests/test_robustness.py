@@ -189,7 +189,7 @@ def test_a_database_error_writing_the_order_comes_before_any_charge(
     """The order's writes are sent before the payment: when the database refuses them, nobody was
     charged (only the payment's record and the basket's completion come after the gateway)."""
     gateway = RecordingGateway()
-    monkeypatch.setattr("baskets.orders.payment_gateway", lambda: gateway)
+    monkeypatch.setattr("baskets.services.completion.payment_gateway", lambda: gateway)
     basket = BasketFactory(application=storefront_token.application, promo_code=PromoCodeFactory(code="FIRST"))
     parent = OrderItemFactory(basket=basket, offer=offer, position=0)
     OrderItemFactory(basket=basket, offer=add_on, position=1, parent=parent)

@@ -4,26 +4,21 @@ and renewals (API.md §6)."""
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from baskets import services, subscription_checkout
+from baskets import services
 from baskets.api import schemas
 from baskets.api.render import order_to_wire
 from baskets.api.serializers import InitiateRequestSerializer
-from baskets.errors import Codes
+from baskets.errors import BasketCodes
 from baskets.links import basket_links
 from checkout_project.api.actions import Call, api_action
 from checkout_project.api.errors import ApplicationError, flatten_validation_errors
 from checkout_project.api.headers import set_etag
 from checkout_project.api.viewsets import ScopedViewSet
-
-if TYPE_CHECKING:
-    from baskets.models import Basket, OrderItem
-    from subscriptions.models import Subscription
 
 _SUBSCRIPTION_ID = r"^sub-[0-9a-fA-F-]{32,36}$"
 _REFERENCE = r"^[A-Z0-9]{12}$"
@@ -58,7 +53,9 @@ class AdminInitiateRequestSerializer(InitiateRequestSerializer):
         details = flatten_validation_errors(self.errors)
         if all(path == "customer" or path.startswith("customer.") for path in details):
             path, message = next(iter(details.items()))
-            raise ApplicationError(f"Invalid request: {path}: {message}", code=Codes.INVALID_CUSTOMER, details=details)
+            raise ApplicationError(
+                f"Invalid request: {path}: {message}", code=BasketCodes.INVALID_CUSTOMER, details=details
+            )
         raise serializers.ValidationError(self.errors)
 
 
@@ -112,13 +109,13 @@ def admin_basket_response(change: services.BasketChange) -> Response:
     return response
 
 
-def renewal_response(renewal: tuple[Basket, list[OrderItem], Subscription]) -> Response:
-    basket, items, subscription = renewal
+def renewal_response(renewal: services.RenewalBasket) -> Response:
+    basket = renewal.basket
     response = Response(
         {
             "id": basket.public_id,
-            "segments": list(subscription.customer.segments),
-            "order": order_to_wire(basket, items),
+            "segments": list(renewal.subscription.customer.segments),
+            "order": order_to_wire(basket, renewal.items, renewal.quote),
             **basket_links(basket),
         }
     )
@@ -168,5 +165,5 @@ class AdminCheckoutViewSet(ScopedViewSet):
         idempotent=True,
         render=renewal_response,
     )
-    def initiate_renew(self, call: Call) -> tuple[Basket, list[OrderItem], Subscription]:
-        return subscription_checkout.basket_initiate_renewal(actor=call.actor, **call.data)
+    def initiate_renew(self, call: Call) -> services.RenewalBasket:
+        return services.basket_initiate_renewal(actor=call.actor, **call.data)

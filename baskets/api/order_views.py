@@ -8,12 +8,11 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from baskets import orders, promo_codes, services
+from baskets import services
 from baskets.api import schemas
 from baskets.api.landing_state import parse_basket_id
 from baskets.api.render import order_to_wire
 from baskets.api.serializers import CustomerDetailsSerializer
-from baskets.api.subscription_views import checkout_to_wire
 from baskets.api.views import basket_response
 from checkout_project.api.actions import Call, api_action
 from checkout_project.api.auth import require_customer
@@ -71,12 +70,9 @@ class OrderResponse(serializers.Serializer):
     payment = PaymentOutSerializer()
 
 
-def completed_order_to_wire(completed: orders.CompletedOrder) -> dict[str, Any]:
+def completed_order_to_wire(completed: services.CompletedOrder) -> dict[str, Any]:
     basket, payment = completed.basket, completed.payment
-    if completed.update_state is not None:
-        order = checkout_to_wire(completed.update_state, with_results=False)["order"]
-    else:
-        order = order_to_wire(basket, completed.items)
+    order = order_to_wire(basket, completed.items, completed.quote, subscription=completed.changed_subscription)
     return {
         "id": completed.public_id,
         "checkoutId": basket.public_id,
@@ -92,7 +88,7 @@ def completed_order_to_wire(completed: orders.CompletedOrder) -> dict[str, Any]:
     }
 
 
-def order_response(completed: orders.CompletedOrder) -> Response:
+def order_response(completed: services.CompletedOrder) -> Response:
     # The ETag is the completed basket's version (the one `order.version` shows).
     response = Response(completed_order_to_wire(completed))
     set_etag(response, completed.basket.version)
@@ -131,8 +127,8 @@ class OrderViewSet(ScopedViewSet):
         actor_check=customer_account_unless_admin,
         render=order_response,
     )
-    def submit(self, call: Call) -> orders.CompletedOrder:
-        return orders.basket_complete(
+    def submit(self, call: Call) -> services.CompletedOrder:
+        return services.basket_complete(
             actor=call.actor,
             basket_id=parse_basket_id(call.data["checkoutId"]),
             any_basket=ADMIN_SCOPE in call.actor.scopes,
@@ -162,7 +158,7 @@ class AdminPromoCodeViewSet(ScopedViewSet):
         render=basket_response,
     )
     def promo_code(self, call: Call) -> services.BasketChange:
-        return promo_codes.promo_code_apply(
+        return services.promo_code_apply(
             actor=call.actor,
             basket_id=parse_basket_id(call.data["basketId"]),
             code=call.data["code"],

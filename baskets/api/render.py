@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.utils import timezone
-
-from baskets import selectors
 from baskets.links import recovery_link
 from baskets.models import Basket, BasketStatus, OrderItem, OrderType, PromoCode
+from baskets.selectors import BasketQuote, PromoCodeQuote
 from baskets.services import CUSTOMER_DETAIL_FIELDS
 from checkout_project.api.wire import iso_utc
 from subscriptions import pricing
-from subscriptions.pricing import order_totals
+from subscriptions.models import Offer, Subscription
 
 
 def order_item_to_wire(item: OrderItem, *, update_basket: bool) -> dict[str, Any]:
@@ -37,66 +35,92 @@ def order_item_to_wire(item: OrderItem, *, update_basket: bool) -> dict[str, Any
     return wire
 
 
+def change_item_to_wire(item: OrderItem, quote: pricing.ChangeQuote | None) -> dict[str, Any]:
+    """An update basket's item with what the change costs (its proration) and whether the system
+    added it; an added item takes effect when its quote says."""
+    wire = order_item_to_wire(item, update_basket=True)
+    wire["automatic"] = item.automatic
+    wire["proration"] = quote.to_wire() if quote else None
+    if quote is not None and item.action_type == OrderItem.ActionType.ADD:
+        wire["effectiveDate"] = quote.to_wire()["effectiveDate"]
+    return wire
+
+
 def customer_details_to_wire(basket: Basket) -> dict[str, str]:
     return {wire: getattr(basket, field) for wire, field in CUSTOMER_DETAIL_FIELDS.items()}
 
 
-def order_to_wire(basket: Basket, items: list[OrderItem]) -> dict[str, Any]:
+def offer_to_wire(offer: Offer) -> dict[str, Any]:
+    snapshot = offer.snapshot
+    return {
+        "id": offer.pk,
+        "version": offer.version,
+        "type": offer.type,
+        "name": snapshot.get("name", offer.name),
+        "path": snapshot.get("path", offer.path),
+        "currency": snapshot.get("currency", offer.currency),
+        "term": snapshot.get("term", {}),
+        "products": snapshot.get("products", []),
+        "price": snapshot.get("price", []),
+    }
+
+
+def order_to_wire(
+    basket: Basket, items: list[OrderItem], quote: BasketQuote, *, subscription: Subscription | None = None
+) -> dict[str, Any]:
+    """The basket's order as its `quote` prices it. With `subscription` (an update basket quoted as
+    its change): each item's proration, and the subscription with its offer."""
     # orderItemActionType and effectiveDate belong to subscription change baskets (API.md §4).
     update_basket = basket.order_type == OrderType.UPDATE_SUBSCRIPTION
-    lines = selectors.order_lines(items)
-    # One query for the code (none when the service loaded it), none per item.
-    promo = basket.promo_code if basket.promo_code_id else None
-    discount = selectors.promo_code_discount(promo) if promo is not None else None
-    totals = order_totals(lines, basket.currency, discount=discount)
-    return {
+    if subscription is not None:
+        order_items = [change_item_to_wire(item, quote.change_quotes.get(item.id)) for item in items]
+    else:
+        order_items = [order_item_to_wire(item, update_basket=update_basket) for item in items]
+    order = {
         "checkoutId": basket.public_id,
         "order_type": basket.order_type,
         "status": basket.status,
-        "orderItems": [order_item_to_wire(item, update_basket=update_basket) for item in items],
+        "orderItems": order_items,
         "customerDetails": customer_details_to_wire(basket),
         "tracking": basket.tracking,
         "country": basket.country or None,
         "source": basket.source or None,
         "external_id": basket.external_id or None,
         "customFields": basket.custom_fields,
-        "promoCode": promo_code_to_wire(promo, discount, basket, items, totals) if promo is not None else None,
-        "totals": totals.to_wire(),
+        "promoCode": promo_code_to_wire(quote.promo_code, basket, quote) if quote.promo_code is not None else None,
+        "totals": quote.totals.to_wire(),
         "version": basket.version,
         "created": iso_utc(basket.created),
         "updated": iso_utc(basket.updated),
         "expiresAt": iso_utc(basket.expires_at),
         "completed": basket.status == BasketStatus.COMPLETED,
     }
+    if subscription is not None:
+        order["forSubscription"] = {"id": subscription.public_id, "reference": subscription.reference}
+        order["forSubscriptionOffer"] = offer_to_wire(subscription.offer)
+    return order
 
 
-def promo_code_to_wire(
-    promo: PromoCode, discount: pricing.Discount, basket: Basket, items: list[OrderItem], totals: pricing.Totals
-) -> dict[str, Any]:
+def promo_code_to_wire(promo_quote: PromoCodeQuote, basket: Basket, quote: BasketQuote) -> dict[str, Any]:
     """The applied code: its terms, the lines it discounts, until when, and what it takes off this order."""
-    currency = basket.currency
+    promo = promo_quote.promo_code
     if promo.discount_type == PromoCode.DiscountType.PERCENTAGE:
         terms = {"type": "percentage", "percentage": f"{promo.percentage:.2f}"}
     else:
+        assert promo.amount is not None  # an amount code has an amount (promo_code_discount_shape)
         terms = {"type": "amount", "amount": pricing.money(promo.amount, promo.currency), "currency": promo.currency}
-    # The order is placed when it completes; until then, as if placed now.
-    anchor = basket.completed_at or timezone.now()
-    lines = selectors.order_lines(items)
-    schedule = pricing.discount_schedule(lines, discount, anchor=anchor, currency=currency) if currency else []
     return {
         "code": promo.code,
         "description": promo.description,
         "discount": terms,
         "applicationLevel": promo.application_level,
-        "discountedOrderItems": [
-            str(item.id) for item in items if item.action_type != "remove" and discount.applies_to(item.offer_id)
-        ],
+        "discountedOrderItems": [str(item_id) for item_id in promo_quote.discounted_item_ids],
         "durationLength": promo.duration_length,
         "durationType": promo.duration_type or None,
-        "discountedUntil": iso_utc(discount.until(anchor)),
-        "amount": totals.to_wire()["discount"],
-        "currency": currency,
-        "schedule": [bill.to_wire() for bill in schedule],
+        "discountedUntil": iso_utc(promo_quote.discounted_until),
+        "amount": quote.totals.to_wire()["discount"],
+        "currency": basket.currency,
+        "schedule": [bill.to_wire() for bill in promo_quote.schedule],
     }
 
 

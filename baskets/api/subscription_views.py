@@ -10,20 +10,18 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from baskets import subscription_checkout
+from baskets import services
 from baskets.api import schemas
 from baskets.api.landing_state import basket_id_from_cookie, set_landing_state
-from baskets.api.render import order_item_to_wire, order_to_wire
+from baskets.api.render import offer_to_wire, order_to_wire
 from baskets.api.serializers import ActionsRequestSerializer, OrderItemActionSerializer
 from baskets.api.views import entry_from_request
-from baskets.subscription_checkout import SubscriptionCheckout
 from checkout_project.api.actions import Call, api_action
 from checkout_project.api.fields import JSONObjectField
 from checkout_project.api.headers import set_etag
 from checkout_project.api.recaptcha import HEADER as RECAPTCHA_HEADER
 from checkout_project.api.recaptcha import verify_request
 from checkout_project.api.viewsets import ScopedViewSet
-from subscriptions.models import Offer
 
 RECAPTCHA_PARAMETER = OpenApiParameter(
     RECAPTCHA_HEADER, str, OpenApiParameter.HEADER, required=True, description="reCAPTCHA token for bot prevention"
@@ -153,37 +151,9 @@ class SubscriptionCheckoutUpdateResponse(SubscriptionCheckoutResponse):
 # --- Rendering --------------------------------------------------------------------------------
 
 
-def offer_to_wire(offer: Offer) -> dict[str, Any]:
-    snapshot = offer.snapshot
-    return {
-        "id": offer.pk,
-        "version": offer.version,
-        "type": offer.type,
-        "name": snapshot.get("name", offer.name),
-        "path": snapshot.get("path", offer.path),
-        "currency": snapshot.get("currency", offer.currency),
-        "term": snapshot.get("term", {}),
-        "products": snapshot.get("products", []),
-        "price": snapshot.get("price", []),
-    }
-
-
-def checkout_to_wire(state: subscription_checkout.SubscriptionCheckout, *, with_results: bool) -> dict[str, Any]:
-    basket, subscription = state.basket, state.subscription
-    order = order_to_wire(basket, state.items)
-    items = []
-    for item in state.items:
-        wire = order_item_to_wire(item, update_basket=True)
-        quote = state.quotes.get(item.id)
-        wire["automatic"] = item.automatic
-        wire["proration"] = quote.to_wire() if quote else None
-        if quote is not None and item.action_type == "add":
-            wire["effectiveDate"] = quote.to_wire()["effectiveDate"]
-        items.append(wire)
-    order["orderItems"] = items
-    order["totals"] = state.totals.to_wire()
-    order["forSubscription"] = {"id": subscription.public_id, "reference": subscription.reference}
-    order["forSubscriptionOffer"] = offer_to_wire(subscription.offer)
+def checkout_to_wire(state: services.SubscriptionCheckout, *, with_results: bool) -> dict[str, Any]:
+    basket = state.basket
+    order = order_to_wire(basket, state.items, state.quote, subscription=state.subscription)
     body: dict[str, Any] = {
         "id": basket.public_id,
         "order": order,
@@ -200,20 +170,20 @@ def checkout_to_wire(state: subscription_checkout.SubscriptionCheckout, *, with_
     return body
 
 
-def checkout_response(state: subscription_checkout.SubscriptionCheckout, *, with_results: bool = False) -> Response:
+def checkout_response(state: services.SubscriptionCheckout, *, with_results: bool = False) -> Response:
     response = Response(checkout_to_wire(state, with_results=with_results))
     set_etag(response, state.basket.version)
     return response
 
 
-def checkout_with_landing_state(state: subscription_checkout.SubscriptionCheckout) -> Response:
+def checkout_with_landing_state(state: services.SubscriptionCheckout) -> Response:
     """The subscription checkout, and the landing-state cookie naming its basket."""
     response = checkout_response(state)
     set_landing_state(response, state.basket)
     return response
 
 
-def checkout_with_action_results(state: subscription_checkout.SubscriptionCheckout) -> Response:
+def checkout_with_action_results(state: services.SubscriptionCheckout) -> Response:
     """The subscription checkout and what became of each requested action."""
     return checkout_response(state, with_results=True)
 
@@ -230,12 +200,12 @@ class SubscriptionCheckoutViewSet(ScopedViewSet):
     schema_tags = ["Checkout & Baskets"]
     required_scope = "checkout"
     # The use cases behind the endpoints (partners.api binds them to a partner organisation).
-    checkout_get: Callable[..., SubscriptionCheckout] = staticmethod(subscription_checkout.subscription_checkout_get)
-    checkout_initiate: Callable[..., SubscriptionCheckout] = staticmethod(
-        subscription_checkout.subscription_checkout_initiate
+    checkout_get: Callable[..., services.SubscriptionCheckout] = staticmethod(services.subscription_checkout_get)
+    checkout_initiate: Callable[..., services.SubscriptionCheckout] = staticmethod(
+        services.subscription_checkout_initiate
     )
-    checkout_apply_actions: Callable[..., SubscriptionCheckout] = staticmethod(
-        subscription_checkout.subscription_checkout_apply_actions
+    checkout_apply_actions: Callable[..., services.SubscriptionCheckout] = staticmethod(
+        services.subscription_checkout_apply_actions
     )
 
     @extend_schema(
@@ -244,7 +214,7 @@ class SubscriptionCheckoutViewSet(ScopedViewSet):
         responses=schemas.responses(200, SubscriptionCheckoutResponse, 401, 403, 404),
     )
     @api_action(methods=["get"], url_path="subscription", render=checkout_response)
-    def subscription(self, call: Call) -> subscription_checkout.SubscriptionCheckout:
+    def subscription(self, call: Call) -> services.SubscriptionCheckout:
         return self.checkout_get(actor=call.actor, basket_id=basket_id_from_cookie(call.request.COOKIES))
 
     @extend_schema(
@@ -260,7 +230,7 @@ class SubscriptionCheckoutViewSet(ScopedViewSet):
         guard=verify_request,
         render=checkout_with_landing_state,
     )
-    def subscription_initiate(self, call: Call) -> subscription_checkout.SubscriptionCheckout:
+    def subscription_initiate(self, call: Call) -> services.SubscriptionCheckout:
         order = call.data["order"]
         target = order["forSubscription"]
         return self.checkout_initiate(
@@ -287,7 +257,7 @@ class SubscriptionCheckoutViewSet(ScopedViewSet):
         if_match=True,
         render=checkout_with_action_results,
     )
-    def subscription_update(self, call: Call) -> subscription_checkout.SubscriptionCheckout:
+    def subscription_update(self, call: Call) -> services.SubscriptionCheckout:
         return self.checkout_apply_actions(
             actor=call.actor,
             basket_id=basket_id_from_cookie(call.request.COOKIES),

@@ -22,7 +22,10 @@ from checkout_project.api.viewsets import ScopedViewSet
 
 
 def basket_response(change: services.BasketChange, *, with_results: bool = False, cookie: bool = False) -> Response:
-    body: dict[str, Any] = {"id": change.basket.public_id, "order": order_to_wire(change.basket, change.items)}
+    body: dict[str, Any] = {
+        "id": change.basket.public_id,
+        "order": order_to_wire(change.basket, change.items, change.quote),
+    }
     if with_results:
         body["actionResults"] = change.action_results
     response = Response(body)

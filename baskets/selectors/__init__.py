@@ -3,7 +3,8 @@
 - visibility: which baskets a caller may see; a basket with its items;
 - abandoned: the abandoned feed (keyset cursor) and the staff CSV export;
 - promo_codes: promo code lookups and why a code cannot discount a basket;
-- quotes: what a basket costs (its order lines, its promo code's discount, its totals);
+- quotes: what a basket costs, of any order type (basket_quote: its totals, its promo code's
+  discount and schedule, a subscription change's quotes);
 - validation: the findings that stop a basket from completing.
 
 The names below are the package's interface; import them from `baskets.selectors`.
@@ -23,7 +24,16 @@ from baskets.selectors.promo_codes import (
     promo_code_problem,
     promo_code_with_offers,
 )
-from baskets.selectors.quotes import order_lines, promo_code_discount
+from baskets.selectors.quotes import (
+    BasketQuote,
+    PromoCodeQuote,
+    SubscriptionChange,
+    added_offer_item,
+    basket_quote,
+    is_deferred,
+    order_lines,
+    promo_code_discount,
+)
 from baskets.selectors.validation import (
     BASKET_CHECKS,
     BasketCheck,
@@ -45,14 +55,19 @@ __all__ = [
     "BASKET_CHECKS",
     "AbandonedPage",
     "BasketCheck",
+    "BasketQuote",
     "BasketValidation",
     "Cursor",
     "Finding",
+    "PromoCodeQuote",
+    "SubscriptionChange",
     "abandoned_basket_export_rows",
     "abandoned_baskets",
+    "added_offer_item",
     "basket_for_checkout_page",
     "basket_get_visible",
     "basket_items",
+    "basket_quote",
     "basket_validation_findings",
     "basket_validation_offer_annotations",
     "check_not_empty",
@@ -61,6 +76,7 @@ __all__ = [
     "check_promo_code",
     "check_renewal",
     "configured_basket_checks",
+    "is_deferred",
     "normalise_promo_code",
     "order_lines",
     "promo_code_by_code",

@@ -13,7 +13,7 @@ from datetime import datetime
 from django.conf import settings
 from django.db.models import Prefetch, Q, QuerySet
 
-from baskets.errors import Codes
+from baskets.errors import BasketCodes
 from baskets.links import recovery_link
 from baskets.models import Basket, BasketStatus, OrderItem
 from baskets.selectors.visibility import visible_baskets
@@ -36,7 +36,7 @@ class Cursor:
 
     @classmethod
     def decode(cls, value: str) -> Cursor:
-        invalid = ApplicationError("queryMore is not a cursor this API issued.", code=Codes.INVALID_CURSOR)
+        invalid = ApplicationError("queryMore is not a cursor this API issued.", code=BasketCodes.INVALID_CURSOR)
         try:
             payload = json.loads(base64.b64decode(value.encode("ascii"), validate=True))
         except (ValueError, UnicodeError, binascii.Error):

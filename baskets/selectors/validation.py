@@ -11,7 +11,7 @@ from typing import Any
 from django.utils import timezone
 
 from baskets import hooks
-from baskets.errors import OrderCodes
+from baskets.errors import BasketCodes
 from baskets.models import Basket, OrderItem, OrderType
 from baskets.selectors.promo_codes import promo_code_problem
 from subscriptions.models import Offer
@@ -60,7 +60,7 @@ BasketCheck = Callable[[BasketValidation], Iterable[Finding]]
 
 def check_not_empty(validation: BasketValidation) -> Iterable[Finding]:
     if not validation.items:
-        yield Finding(OrderCodes.BASKET_EMPTY, "The basket has no order items.")
+        yield Finding(BasketCodes.BASKET_EMPTY, "The basket has no order items.")
 
 
 def check_offers(validation: BasketValidation) -> Iterable[Finding]:
@@ -68,15 +68,15 @@ def check_offers(validation: BasketValidation) -> Iterable[Finding]:
     for item in validation.items:
         offer = validation.offers.get(item.offer_id)
         if offer is None or not offer.published:
-            yield Finding(OrderCodes.OFFER_NOT_FOUND, "This offer is no longer sold.", item.id)
+            yield Finding(BasketCodes.OFFER_NOT_FOUND, "This offer is no longer sold.", item.id)
         elif offer.version != item.offer_version and offer.snapshot.get("price") != item.offer_snapshot.get("price"):
-            yield Finding(OrderCodes.PRICE_CHANGED, "This offer's price changed since it was added.", item.id)
+            yield Finding(BasketCodes.PRICE_CHANGED, "This offer's price changed since it was added.", item.id)
         elif offer.version != item.offer_version:
             changed = "This offer's products or term changed since it was added."
-            yield Finding(OrderCodes.OFFER_VERSION_STALE, changed, item.id)
+            yield Finding(BasketCodes.OFFER_VERSION_STALE, changed, item.id)
         elif not offer.min_quantity <= item.quantity <= offer.max_quantity:
             yield Finding(
-                OrderCodes.QUANTITY_OUT_OF_RANGE,
+                BasketCodes.QUANTITY_OUT_OF_RANGE,
                 f"Quantity must be between {offer.min_quantity} and {offer.max_quantity} for this offer.",
                 item.id,
             )
@@ -87,7 +87,7 @@ def check_products(validation: BasketValidation) -> Iterable[Finding]:
         for product in item.offer_snapshot.get("products", []):
             if product.get("productCode") in validation.unavailable_product_codes:
                 yield Finding(
-                    OrderCodes.PRODUCT_UNAVAILABLE,
+                    BasketCodes.PRODUCT_UNAVAILABLE,
                     f"Product {product.get('productCode')} is not available.",
                     item.id,
                     product_code=product.get("productCode"),
@@ -98,15 +98,16 @@ def check_renewal(validation: BasketValidation) -> Iterable[Finding]:
     if validation.basket.order_type == OrderType.RENEW:
         offers = [item for item in validation.items if item.type == OrderItem.Type.OFFER]
         if len(offers) != 1:
-            yield Finding(OrderCodes.RENEWAL_NEEDS_ONE_OFFER, "A renewal renews onto exactly one offer.")
+            yield Finding(BasketCodes.RENEWAL_NEEDS_ONE_OFFER, "A renewal renews onto exactly one offer.")
 
 
 def check_promo_code(validation: BasketValidation) -> Iterable[Finding]:
     basket = validation.basket
-    if basket.promo_code_id is None:
+    promo = basket.promo_code
+    if promo is None:
         return
     problem = promo_code_problem(
-        basket.promo_code,
+        promo,
         basket=basket,
         items=validation.items,
         now=validation.now,

@@ -11,7 +11,7 @@ from oauth2_provider.scopes import BaseScopes
 from rest_framework.permissions import BasePermission
 
 from checkout_project.api.actor import Actor
-from checkout_project.api.errors import ApplicationError
+from checkout_project.api.errors import ApiCodes, ApplicationError
 
 PARTNER_SCOPE = "partner"
 ADMIN_SCOPE = "checkout:admin"
@@ -131,4 +131,4 @@ def actor_from_request(request) -> Actor:
 
 def require_customer(actor: Actor) -> None:
     if actor.is_customer_token and actor.customer is None:
-        raise ApplicationError("This user has no customer account.", code="no_customer_account", status=403)
+        raise ApplicationError("This user has no customer account.", code=ApiCodes.NO_CUSTOMER_ACCOUNT, status=403)

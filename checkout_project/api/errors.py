@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import logging
 from functools import wraps
 from typing import Any
@@ -15,11 +16,46 @@ from rest_framework.response import Response
 logger = logging.getLogger(__name__)
 
 
+@enum.unique
+class ApiCodes(enum.StrEnum):
+    """The plumbing's own error codes: every app's requests can get these (the apps' registries are
+    baskets.errors.BasketCodes and partners.errors.PartnerCodes; no value is in two of them)."""
+
+    INVALID_REQUEST = "invalid_request"
+    VALIDATION_ERROR = "validation_error"
+    INVALID_ACTION = "invalid_action"
+    MALFORMED_JSON = "malformed_json"
+    BAD_REQUEST = "bad_request"
+    UNAUTHORIZED = "unauthorized"
+    INSUFFICIENT_SCOPE = "insufficient_scope"
+    FORBIDDEN = "forbidden"
+    NO_CUSTOMER_ACCOUNT = "no_customer_account"
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    NOT_ACCEPTABLE = "not_acceptable"
+    CONFLICT = "conflict"
+    GONE = "gone"
+    PRECONDITION_FAILED = "precondition_failed"
+    INVALID_IF_MATCH = "invalid_if_match"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    UNPROCESSABLE_ENTITY = "unprocessable_entity"
+    LOCKED = "locked"
+    THROTTLED = "throttled"
+    INVALID_IDEMPOTENCY_KEY = "invalid_idempotency_key"
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    RECAPTCHA_REQUIRED = "recaptcha_required"
+    RECAPTCHA_INVALID = "recaptcha_invalid"
+    ERROR = "error"
+    SERVER_ERROR = "server_error"
+    UPSTREAM_UNAVAILABLE = "upstream_unavailable"
+    DATABASE_UNAVAILABLE = "database_unavailable"
+
+
 class ApplicationError(Exception):
     """A domain error: a stable machine `code`, a human `message`, an HTTP status, optional details."""
 
     status_code = 400
-    code = "invalid_request"
+    code: str = ApiCodes.INVALID_REQUEST
 
     def __init__(
         self,
@@ -42,37 +78,37 @@ class ApplicationError(Exception):
 
 class NotFound(ApplicationError):
     status_code = 404
-    code = "not_found"
+    code: str = ApiCodes.NOT_FOUND
 
 
 class Conflict(ApplicationError):
     status_code = 409
-    code = "conflict"
+    code: str = ApiCodes.CONFLICT
 
 
 class Gone(ApplicationError):
     status_code = 410
-    code = "gone"
+    code: str = ApiCodes.GONE
 
 
 class PreconditionFailed(ApplicationError):
     status_code = 412
-    code = "precondition_failed"
+    code: str = ApiCodes.PRECONDITION_FAILED
 
 
 class UnprocessableEntity(ApplicationError):
     status_code = 422
-    code = "unprocessable_entity"
+    code: str = ApiCodes.UNPROCESSABLE_ENTITY
 
 
 class Locked(ApplicationError):
     status_code = 423
-    code = "locked"
+    code: str = ApiCodes.LOCKED
 
 
 class UpstreamUnavailable(ApplicationError):
     status_code = 502
-    code = "upstream_unavailable"
+    code: str = ApiCodes.UPSTREAM_UNAVAILABLE
 
 
 def error_body(message: str, code: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -119,19 +155,19 @@ def per_action_errors(flat: dict[str, str], actions_path: str) -> dict[str, dict
         index, _, field = path.removeprefix(f"{actions_path}.").partition(".")
         if index.isdigit():
             messages.setdefault(index, []).append(f"{field}: {message}" if field else message)
-    return {index: {"code": "invalid_action", "message": "; ".join(texts)} for index, texts in messages.items()}
+    return {index: {"code": ApiCodes.INVALID_ACTION, "message": "; ".join(texts)} for index, texts in messages.items()}
 
 
 _DRF_CODES: list[tuple[type[exceptions.APIException], str, str | None]] = [
-    (exceptions.NotAuthenticated, "unauthorized", "Unauthorized"),
-    (exceptions.AuthenticationFailed, "unauthorized", "Unauthorized"),
-    (exceptions.PermissionDenied, "insufficient_scope", None),
-    (exceptions.NotFound, "not_found", None),
-    (exceptions.MethodNotAllowed, "method_not_allowed", None),
-    (exceptions.UnsupportedMediaType, "unsupported_media_type", None),
-    (exceptions.NotAcceptable, "not_acceptable", None),
-    (exceptions.ParseError, "malformed_json", None),
-    (exceptions.Throttled, "throttled", None),
+    (exceptions.NotAuthenticated, ApiCodes.UNAUTHORIZED, "Unauthorized"),
+    (exceptions.AuthenticationFailed, ApiCodes.UNAUTHORIZED, "Unauthorized"),
+    (exceptions.PermissionDenied, ApiCodes.INSUFFICIENT_SCOPE, None),
+    (exceptions.NotFound, ApiCodes.NOT_FOUND, None),
+    (exceptions.MethodNotAllowed, ApiCodes.METHOD_NOT_ALLOWED, None),
+    (exceptions.UnsupportedMediaType, ApiCodes.UNSUPPORTED_MEDIA_TYPE, None),
+    (exceptions.NotAcceptable, ApiCodes.NOT_ACCEPTABLE, None),
+    (exceptions.ParseError, ApiCodes.MALFORMED_JSON, None),
+    (exceptions.Throttled, ApiCodes.THROTTLED, None),
 ]
 
 
@@ -159,10 +195,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         first = next(iter(details.items()), ("body", "Invalid request body."))
         if isinstance(exc, ActionsValidationError) and (actions := per_action_errors(details, exc.actions_path)):
             details["actions"] = actions
-        body = error_body(f"Invalid request: {first[0]}: {first[1]}", "validation_error", details)
+        body = error_body(f"Invalid request: {first[0]}: {first[1]}", ApiCodes.VALIDATION_ERROR, details)
         return Response(body, status=400, headers=headers)
 
-    code, message = "error", None
+    code: str = ApiCodes.ERROR
+    message: str | None = None
     for exc_class, exc_code, exc_message in _DRF_CODES:
         if isinstance(exc, exc_class):
             code, message = exc_code, exc_message
@@ -192,12 +229,12 @@ def database_error_response(exc: DatabaseError, context: dict[str, Any]) -> Resp
     if isinstance(exc, (OperationalError, InterfaceError)):
         logger.error("database unavailable on %s: %s", path, exc.__class__.__name__, exc_info=exc)
         return Response(
-            error_body("The database is unavailable; nothing was changed. Try again.", "database_unavailable"),
+            error_body("The database is unavailable; nothing was changed. Try again.", ApiCodes.DATABASE_UNAVAILABLE),
             status=503,
             headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
         )
     logger.error("database error on %s: %s", path, exc.__class__.__name__, exc_info=exc)
-    return Response(error_body("Internal server error.", "server_error"), status=500)
+    return Response(error_body("Internal server error.", ApiCodes.SERVER_ERROR), status=500)
 
 
 def _json_error(request, status: int, message: str, code: str) -> JsonResponse:
@@ -211,7 +248,7 @@ def require_get(view):
     @wraps(view)
     def wrapped(request, *args, **kwargs):
         if request.method not in {"GET", "HEAD"}:
-            response = _json_error(request, 405, f'Method "{request.method}" not allowed.', "method_not_allowed")
+            response = _json_error(request, 405, f'Method "{request.method}" not allowed.', ApiCodes.METHOD_NOT_ALLOWED)
             response["Allow"] = "GET, HEAD"
             return response
         return view(request, *args, **kwargs)
@@ -221,7 +258,7 @@ def require_get(view):
 
 def handler404(request, exception=None):
     if request.path.startswith("/api/") or request.path.startswith("/oauth2/"):
-        return _json_error(request, 404, "Not found.", "not_found")
+        return _json_error(request, 404, "Not found.", ApiCodes.NOT_FOUND)
     from django.views.defaults import page_not_found
 
     return page_not_found(request, exception)
@@ -229,7 +266,7 @@ def handler404(request, exception=None):
 
 def handler500(request):
     if request.path.startswith("/api/"):
-        return _json_error(request, 500, "Internal server error.", "server_error")
+        return _json_error(request, 500, "Internal server error.", ApiCodes.SERVER_ERROR)
     from django.views.defaults import server_error
 
     return server_error(request)
@@ -237,7 +274,7 @@ def handler500(request):
 
 def handler400(request, exception=None):
     if request.path.startswith("/api/"):
-        return _json_error(request, 400, "Bad request.", "bad_request")
+        return _json_error(request, 400, "Bad request.", ApiCodes.BAD_REQUEST)
     from django.views.defaults import bad_request
 
     return bad_request(request, exception)
@@ -245,7 +282,7 @@ def handler400(request, exception=None):
 
 def handler403(request, exception=None):
     if request.path.startswith("/api/"):
-        return _json_error(request, 403, "Forbidden.", "forbidden")
+        return _json_error(request, 403, "Forbidden.", ApiCodes.FORBIDDEN)
     from django.views.defaults import permission_denied
 
     return permission_denied(request, exception)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from checkout_project.api.errors import ApplicationError
+from checkout_project.api.errors import ApiCodes, ApplicationError
 
 _VERSION = re.compile(r"[0-9]{1,18}")
 
@@ -17,7 +17,7 @@ def parse_if_match(request) -> int | None:
     value = raw.strip().removeprefix("W/").strip('"')
     # ASCII digits only, and few enough for int(): str.isdigit() accepts "²" and 5000-digit strings.
     if not _VERSION.fullmatch(value):
-        raise ApplicationError('If-Match must be a basket version, e.g. "3".', code="invalid_if_match")
+        raise ApplicationError('If-Match must be a basket version, e.g. "3".', code=ApiCodes.INVALID_IF_MATCH)
     return int(value)
 
 

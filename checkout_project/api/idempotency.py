@@ -13,7 +13,7 @@ from django.utils import timezone
 from rest_framework.response import Response
 
 from checkout_project.api.actor import Actor
-from checkout_project.api.errors import ApplicationError, UnprocessableEntity
+from checkout_project.api.errors import ApiCodes, ApplicationError, UnprocessableEntity
 from checkout_project.api.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
@@ -48,7 +48,7 @@ def _replay(record: IdempotencyRecord, request) -> Response:
     same_basket = landing_state in {record.landing_state, set_by_first}
     if record.request_hash != _request_hash(request) or not same_basket:
         raise UnprocessableEntity(
-            "This Idempotency-Key was used with a different request.", code="idempotency_key_reused"
+            "This Idempotency-Key was used with a different request.", code=ApiCodes.IDEMPOTENCY_KEY_REUSED
         )
     response = Response(record.body, status=record.status_code, headers=record.headers)
     response["Idempotent-Replayed"] = "true"
@@ -71,9 +71,11 @@ def idempotent(request, actor: Actor, handler: Callable[[], Response]) -> Respon
     if key is None:
         return handler()
     if not 1 <= len(key) <= 255:
-        raise ApplicationError("Idempotency-Key must be 1 to 255 characters.", code="invalid_idempotency_key")
+        raise ApplicationError("Idempotency-Key must be 1 to 255 characters.", code=ApiCodes.INVALID_IDEMPOTENCY_KEY)
     if "\x00" in key:  # PostgreSQL text cannot hold it; refuse rather than fail on insert.
-        raise ApplicationError("Idempotency-Key must not contain NUL characters.", code="invalid_idempotency_key")
+        raise ApplicationError(
+            "Idempotency-Key must not contain NUL characters.", code=ApiCodes.INVALID_IDEMPOTENCY_KEY
+        )
     new_record = {
         "client_key": actor.client_key,
         "key": key,

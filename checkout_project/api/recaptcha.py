@@ -14,18 +14,18 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 from checkout_project.api.client_ip import client_ip
-from checkout_project.api.errors import ApplicationError, UpstreamUnavailable
+from checkout_project.api.errors import ApiCodes, ApplicationError, UpstreamUnavailable
 
 HEADER = "X-Limio-Recaptcha"
 logger = logging.getLogger(__name__)
 
 
 class RecaptchaRequired(ApplicationError):
-    code = "recaptcha_required"
+    code: str = ApiCodes.RECAPTCHA_REQUIRED
 
 
 class RecaptchaInvalid(ApplicationError):
-    code = "recaptcha_invalid"
+    code: str = ApiCodes.RECAPTCHA_INVALID
 
 
 class RecaptchaVerifier(Protocol):

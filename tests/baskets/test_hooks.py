@@ -2,7 +2,8 @@
 
 import pytest
 
-from baskets import hooks, orders, selectors
+from baskets import hooks, selectors
+from baskets.services import completion
 from partners.selectors import check_partner_catalog
 from partners.services import partner_basket_completed
 
@@ -19,7 +20,7 @@ def test_partners_registers_its_check_and_hook_when_the_apps_are_ready():
     assert hooks.completion_hooks() == (partner_basket_completed,)
     # What validation and order completion run on top of baskets' own.
     assert selectors.configured_basket_checks() == (check_partner_catalog,)
-    assert orders.configured_completion_hooks() == (partner_basket_completed,)
+    assert completion.configured_completion_hooks() == (partner_basket_completed,)
 
 
 def test_registering_a_function_again_keeps_one_registration(registry):

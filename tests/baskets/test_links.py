@@ -12,7 +12,7 @@ from django.core import signing
 from django.test import override_settings
 from django.utils import timezone
 
-from baskets import orders, services
+from baskets import services
 from baskets.api.landing_state import basket_id_from_cookie, landing_state_value, signed_landing_state
 from baskets.errors import BasketNotFound
 from baskets.links import LinkKind, LinkRefusal, link_path, link_token, verify_link_token
@@ -478,13 +478,13 @@ def test_links_revoked_while_the_customer_is_on_the_page_stop_the_order(client, 
     # Revoked after the page checked the cookie and before the completion locked the basket: the
     # completion compares the nonce again under the lock.
     assert client.get(link_path(basket, RECOVER)).status_code == 302
-    complete = orders.basket_complete
+    complete = services.basket_complete
 
     def revoked_meanwhile(**kwargs):
         revoke(basket)
         return complete(**kwargs)
 
-    monkeypatch.setattr(orders, "basket_complete", revoked_meanwhile)
+    monkeypatch.setattr(services, "basket_complete", revoked_meanwhile)
 
     response = client.post("/checkout/order", CHECKOUT_DETAILS)
 

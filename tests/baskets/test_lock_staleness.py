@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from baskets import orders, promo_codes
+from baskets import services
 from baskets.models import Basket, BasketStatus, PromoRedemption
 from checkout_project.api.actor import Actor
 from tests.factories import BasketFactory, OrderItemFactory, PromoCodeFactory
@@ -24,8 +24,8 @@ def test_an_order_waiting_while_a_code_is_applied_completes_with_that_code(store
     basket = BasketFactory(application=storefront_app, email="ada@example.com", promo_code=before)
     OrderItemFactory(basket=basket, offer=offer)
 
-    with held_open(lambda: promo_codes.promo_code_apply(actor=STAFF, basket_id=basket.id, code="SPRING20")):
-        order = started(lambda: orders.basket_complete(actor=STAFF, basket_id=basket.id, any_basket=True))
+    with held_open(lambda: services.promo_code_apply(actor=STAFF, basket_id=basket.id, code="SPRING20")):
+        order = started(lambda: services.basket_complete(actor=STAFF, basket_id=basket.id, any_basket=True))
         wait_until_waiting_on_a_lock()
     completed = order()
 

@@ -233,7 +233,7 @@ def test_an_exhausted_code_refuses_the_order_and_leaves_the_basket_active(
             charged.append(request)
             raise AssertionError("an exhausted code must stop the order before the payment")
 
-    monkeypatch.setattr("baskets.orders.payment_gateway", Gateway)
+    monkeypatch.setattr("baskets.services.completion.payment_gateway", Gateway)
     promo = PromoCodeFactory(code="ONCE", available_quantity=1)
     Basket.objects.filter(pk=basket.pk).update(promo_code=promo)
     PromoCode.objects.filter(pk=promo.pk).update(redeemed_count=1)  # someone else's order took it

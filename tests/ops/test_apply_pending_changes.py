@@ -10,9 +10,10 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from baskets import orders
+from baskets import services
+from baskets.errors import SubscriptionChanged
 from baskets.models import BasketStatus, Payment
-from baskets.subscription_checkout import SubscriptionChanged, basket_initiate_renewal
+from baskets.services import basket_initiate_renewal
 from checkout_project.api.actor import Actor
 from subscriptions.models import Subscription, SubscriptionAddOn
 from subscriptions.pricing import add_interval
@@ -115,8 +116,9 @@ def test_a_renewal_built_before_the_change_took_effect_is_409_not_a_move_back_to
     ran before staff completed it: completing it refuses rather than moving the subscription back."""
     subscription = pending(plans, due_in=timedelta(hours=1))
     staff = Actor(application=ApplicationFactory(), is_staff=True)
-    renewal, items, _ = basket_initiate_renewal(actor=staff, subscription_id=subscription.pk)
-    assert [item.offer_id for item in items] == [plans["current"].id]
+    initiated = basket_initiate_renewal(actor=staff, subscription_id=subscription.pk)
+    renewal = initiated.basket
+    assert [item.offer_id for item in initiated.items] == [plans["current"].id]
     later = timezone.now() + timedelta(hours=2)
     monkeypatch.setattr(timezone, "now", lambda: later)
     assert run() == "Applied 1 pending change(s)."
@@ -124,7 +126,7 @@ def test_a_renewal_built_before_the_change_took_effect_is_409_not_a_move_back_to
     before = (subscription.offer_id, subscription.term_start, subscription.term_end)
 
     with pytest.raises(SubscriptionChanged) as refused:
-        orders.basket_complete(actor=staff, basket_id=renewal.id, any_basket=True)
+        services.basket_complete(actor=staff, basket_id=renewal.id, any_basket=True)
 
     assert (refused.value.status_code, refused.value.code) == (409, "subscription_changed")
     subscription.refresh_from_db()

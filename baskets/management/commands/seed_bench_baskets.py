@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from baskets.models import Basket, OrderItem
 from subscriptions.models import Offer
+from subscriptions.selectors import first_published_offer
 
 SOURCE = "bench"
 SPREAD = timedelta(days=60)
@@ -64,7 +65,7 @@ class Command(BaseCommand):
         if connection.vendor != "postgresql":
             raise CommandError("seed_bench_baskets needs PostgreSQL (generate_series); set DATABASE_URL.")
         count, batch_size = options["count"], options["batch_size"]
-        offer = Offer.objects.filter(published=True, type=Offer.Type.OFFER).order_by("path").first()
+        offer = first_published_offer()
         if offer is None:
             raise CommandError("No published offer: run `manage.py seed_demo` first.")
         existing = Basket.objects.filter(source=SOURCE).count()

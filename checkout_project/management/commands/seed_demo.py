@@ -25,7 +25,7 @@ from django.utils import timezone
 from oauth2_provider.models import AccessToken, Application
 from oauthlib.common import generate_token
 
-from baskets import promo_codes
+from baskets import services as basket_services
 from checkout_project.api.models import ClientProfile
 from checkout_project.api.wire import iso_utc
 from partners import services as partner_services
@@ -178,7 +178,7 @@ def seed_promo_codes(offers: list[Offer]) -> list[dict[str, Any]]:
     for spec in PROMO_CODES:
         fields = {key: value for key, value in spec.items() if key not in {"code", "eligible_offers"}}
         eligible = [by_path[path] for path in spec.get("eligible_offers", [])]
-        promo, _ = promo_codes.promo_code_get_or_create(code=spec["code"], eligible_offers=eligible, **fields)
+        promo, _ = basket_services.promo_code_get_or_create(code=spec["code"], eligible_offers=eligible, **fields)
         if promo.discount_type == "percentage":
             discount = {"type": "percentage", "percentage": f"{promo.percentage:.2f}"}
         else:

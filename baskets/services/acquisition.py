@@ -1,10 +1,14 @@
-"""Every basket write. Each service owns its transaction and locks the basket row it changes."""
+"""Acquisition baskets (`new` orders, API.md §4): initiate, replace, change their items.
+
+Also the offer checks every basket write makes when it adds an offer (offer_problem), which the
+subscription change baskets share.
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -12,32 +16,18 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from baskets.errors import (
-    BasketCompleted,
-    BasketExpired,
-    BasketNotFound,
-    Codes,
-    InvalidOrderItems,
-    NotAnAcquisitionBasket,
-    VersionMismatch,
-)
-from baskets.links import VISIT_EVENTS, LinkKind, LinkRefused, verify_link_token
-from baskets.locks import lock_basket, lock_baskets_skipping_locked
-from baskets.models import (
-    BASKET_TRANSITIONS,
-    Basket,
-    BasketEvent,
-    BasketStatus,
-    OrderItem,
-    OrderType,
-    new_link_nonce,
-)
-from baskets.selectors import basket_items, visible_baskets
+from baskets.errors import BasketCodes, BasketNotFound, InvalidOrderItems, NotAnAcquisitionBasket
+from baskets.locks import lock_basket
+from baskets.models import Basket, BasketStatus, OrderItem, OrderType
+from baskets.selectors import BasketQuote, basket_items, basket_quote, visible_baskets
+from baskets.services.lifecycle import basket_check_version, basket_ensure_mutable, basket_record_event
 from checkout_project.api.actor import Actor
 from checkout_project.api.errors import ApplicationError
-from subscriptions.models import Customer, Offer
+from subscriptions import services as subscription_services
+from subscriptions.models import Customer, Offer, Subscription
 from subscriptions.selectors import customer_by_id_or_email, offers_by_id, offers_with_cross_sells
 
+# The customer details of an order: wire name -> Basket field.
 CUSTOMER_DETAIL_FIELDS = {
     "email": "email",
     "firstName": "first_name",
@@ -45,6 +35,9 @@ CUSTOMER_DETAIL_FIELDS = {
     "companyName": "company_name",
     "phone": "phone",
 }
+
+# Why an item or action is refused: (code, message).
+Problem = tuple[str, str]
 
 
 @dataclass(frozen=True)
@@ -57,56 +50,64 @@ class OfferPolicy:
     """
 
     annotations: Mapping[str, Any]
-    refusal: Callable[[Offer], tuple[str, str] | None]
+    refusal: Callable[[Offer], Problem | None]
 
 
 @dataclass
 class BasketChange:
-    """A basket after a write, with its items in order and what each requested action did."""
+    """A basket after a write: its items in order, what it costs, what each requested action did."""
 
     basket: Basket
     items: list[OrderItem]
-    action_results: list[dict[str, Any]]
+    quote: BasketQuote
+    action_results: list[dict[str, Any]] = field(default_factory=list)
 
 
 # --- Shared checks ------------------------------------------------------------------------
 
 
-def basket_ensure_mutable(basket: Basket) -> None:
-    """Raises 409 for a completed basket and 410 for one whose lifetime is over."""
-    if basket.status == BasketStatus.COMPLETED:
-        raise BasketCompleted()
-    if basket.status == BasketStatus.EXPIRED or basket.expires_at <= timezone.now():
-        raise BasketExpired()
-
-
-def basket_check_version(basket: Basket, if_match: int | None) -> None:
-    if if_match is not None and if_match != basket.version:
-        raise VersionMismatch(basket.version)
-
-
-def _offer_problem(
-    offer: Offer | None, requested: dict[str, Any], *, quantity: int, country: str, currency: str | None
-) -> tuple[str, str] | None:
-    """Why this offer cannot be added as requested, or None when it can."""
+def offer_problem(
+    offer: Offer | None,
+    requested: Mapping[str, Any],
+    *,
+    quantity: int,
+    country: str,
+    currency: str | None,
+    offer_policy: OfferPolicy | None = None,
+) -> Problem | None:
+    """Why this offer cannot be added as `requested` (an item or add action: its `offer` reference
+    and `type`), or None when it can: unknown or unpublished, a stale version, the quantity out of
+    the offer's limits, not sold in the basket's country or currency, another type, or refused by
+    `offer_policy`. A missing offer always has a problem."""
+    reference = requested["offer"]
     if offer is None or not offer.published:
-        return Codes.OFFER_NOT_FOUND, f"Offer {requested.get('id')!r} does not exist or is not published."
-    version = requested.get("version")
+        return BasketCodes.OFFER_NOT_FOUND, f"Offer {reference.get('id')!r} does not exist or is not published."
+    version = reference.get("version")
     if version and version != offer.version:
-        return Codes.OFFER_VERSION_STALE, f"Offer version {version!r} is not current (current: {offer.version})."
+        return BasketCodes.OFFER_VERSION_STALE, f"Offer version {version!r} is not current (current: {offer.version})."
     if not offer.min_quantity <= quantity <= offer.max_quantity:
         return (
-            Codes.QUANTITY_OUT_OF_RANGE,
+            BasketCodes.QUANTITY_OUT_OF_RANGE,
             f"Quantity must be between {offer.min_quantity} and {offer.max_quantity} for this offer.",
         )
     if country and offer.allowed_countries and country not in offer.allowed_countries:
-        return Codes.OFFER_NOT_AVAILABLE_IN_COUNTRY, f"This offer is not sold in {country}."
+        return BasketCodes.OFFER_NOT_AVAILABLE_IN_COUNTRY, f"This offer is not sold in {country}."
     if currency and offer.currency != currency:
-        return Codes.CURRENCY_MISMATCH, f"The basket is priced in {currency}; this offer is in {offer.currency}."
+        return (
+            BasketCodes.CURRENCY_MISMATCH,
+            f"The basket is priced in {currency}; this offer is in {offer.currency}.",
+        )
+    if requested.get("type") and requested["type"] != offer.type:
+        return BasketCodes.OFFER_TYPE_MISMATCH, f"This offer is of type {offer.type!r}."
+    if offer_policy is not None:
+        return offer_policy.refusal(offer)
     return None
 
 
-def _new_item(basket: Basket, offer: Offer, *, quantity: int, position: int, parent_id=None) -> OrderItem:
+def new_item(
+    basket: Basket, offer: Offer, *, quantity: int, position: int, parent_id: uuid.UUID | None = None
+) -> OrderItem:
+    """An order item for `offer`, priced as the offer is now (its snapshot)."""
     return OrderItem(
         id=uuid.uuid4(),
         basket=basket,
@@ -118,61 +119,6 @@ def _new_item(basket: Basket, offer: Offer, *, quantity: int, position: int, par
         quantity=quantity,
         parent_id=parent_id,
     )
-
-
-def basket_record_event(
-    *,
-    basket: Basket,
-    actor: Actor,
-    kind: str,
-    data: dict[str, Any] | None = None,
-) -> BasketEvent:
-    """Record an event of the basket at its current version (one INSERT)."""
-    event = BasketEvent(
-        basket=basket,
-        kind=kind,
-        application=actor.application,
-        customer=actor.customer,
-        partner=actor.partner,
-        staff_user=actor.user if actor.is_staff else None,
-        version=basket.version,
-        data=data or {},
-    )
-    event.save(force_insert=True)
-    return event
-
-
-@transaction.atomic(savepoint=False)  # runs inside its caller's transaction: no SAVEPOINT
-def basket_transition(
-    *,
-    basket: Basket,
-    to: str,
-    actor: Actor,
-    data: dict[str, Any] | None = None,
-    also_save: Sequence[str] = (),
-) -> Basket:
-    """The only writer of `Basket.status`. The caller must hold the basket's row lock.
-
-    `also_save`: other fields the caller changed on the locked basket, written by the same UPDATE.
-    Records the transition's event.
-    """
-    if to not in BASKET_TRANSITIONS[basket.status]:
-        if basket.status == BasketStatus.COMPLETED:
-            raise BasketCompleted()
-        if basket.status == BasketStatus.EXPIRED:
-            raise BasketExpired()
-        raise ApplicationError(f"A basket cannot go from {basket.status} to {to}.", code="invalid_transition")
-    now = timezone.now()
-    basket.status = to
-    basket.version += 1
-    basket.updated = now
-    fields = ["status", "version", "updated", *(name for name in also_save if name not in {"status", "version"})]
-    if to == BasketStatus.COMPLETED:
-        basket.completed_at = now
-        fields.append("completed_at")
-    basket.save(update_fields=fields)
-    basket_record_event(basket=basket, actor=actor, kind=to, data=data)
-    return basket
 
 
 # --- Initiate ----------------------------------------------------------------------------
@@ -192,19 +138,17 @@ def _plan_items(
     )
     offers, compatible = catalog.offers, catalog.cross_sells
 
-    problems: dict[int, tuple[str, str]] = {}
+    problems: dict[int, Problem] = {}
     items: list[OrderItem] = []
     currency: str | None = None
     for index, requested in enumerate(requested_items):
         offer = offers.get(requested["offer"]["id"])
         quantity = requested.get("quantity", 1)
-        problem = _offer_problem(offer, requested["offer"], quantity=quantity, country=country, currency=currency)
-        if problem is None and requested.get("type") and requested["type"] != offer.type:
-            problem = Codes.OFFER_TYPE_MISMATCH, f"This offer is of type {offer.type!r}."
-        if problem is None and offer_policy is not None:
-            problem = offer_policy.refusal(offer)
+        problem = offer_problem(
+            offer, requested, quantity=quantity, country=country, currency=currency, offer_policy=offer_policy
+        )
         parent = None
-        if problem is None and offer.type == Offer.Type.ADD_ON:
+        if problem is None and offer is not None and offer.type == Offer.Type.ADD_ON:
             # An add-on belongs to the nearest preceding offer item that sells it.
             parent = next(
                 (it for it in reversed(items) if it.type == "offer" and (it.offer_id, offer.pk) in compatible),
@@ -212,15 +156,16 @@ def _plan_items(
             )
             if parent is None:
                 problem = (
-                    Codes.ADD_ON_PARENT_REQUIRED,
+                    BasketCodes.ADD_ON_PARENT_REQUIRED,
                     "An add-on must follow an offer in this order that offers it as an add-on.",
                 )
-        if problem:
+        if problem is not None:
             problems[index] = problem
             continue
+        assert offer is not None  # offer_problem refuses a missing offer
         currency = currency or offer.currency
         items.append(
-            _new_item(basket, offer, quantity=quantity, position=index, parent_id=parent.id if parent else None)
+            new_item(basket, offer, quantity=quantity, position=index, parent_id=parent.id if parent else None)
         )
     if problems:
         raise InvalidOrderItems("orderItems", problems)
@@ -278,8 +223,8 @@ def basket_initiate(
     country = order.get("country") or ""
     items = _plan_items(basket, order.get("orderItems", []), country=country, offer_policy=offer_policy)
     details = order.get("customerDetails") or {}
-    for wire_name, field in CUSTOMER_DETAIL_FIELDS.items():
-        setattr(basket, field, details.get(wire_name) or "")
+    for wire_name, field_name in CUSTOMER_DETAIL_FIELDS.items():
+        setattr(basket, field_name, details.get(wire_name) or "")
     basket.tracking = order.get("tracking") or {}
     basket.custom_fields = order.get("customFields") or {}
     basket.country = country
@@ -299,7 +244,7 @@ def basket_initiate(
         event_data["assisted"] = True
         event_data["owner"] = owner.public_id if owner is not None else None
     basket_record_event(basket=basket, actor=actor, kind=kind, data=event_data)
-    return BasketChange(basket=basket, items=items, action_results=[])
+    return BasketChange(basket=basket, items=items, quote=basket_quote(basket, items, now=now))
 
 
 # No transaction of its own: it only reads before basket_initiate, whose transaction writes everything.
@@ -322,7 +267,7 @@ def basket_initiate_for_customer(
     if customer_id is not None or customer_email:
         owner = customer_by_id_or_email(customer_id=customer_id, email=customer_email)
         if owner is None:
-            raise ApplicationError("No customer has this id or e-mail.", code=Codes.CUSTOMER_NOT_FOUND)
+            raise ApplicationError("No customer has this id or e-mail.", code=BasketCodes.CUSTOMER_NOT_FOUND)
         given = {name: value for name, value in (order.get("customerDetails") or {}).items() if value}
         known = {wire: getattr(owner, field) for wire, field in CUSTOMER_DETAIL_FIELDS.items()}
         order = {**order, "customerDetails": {**known, **given}}
@@ -368,64 +313,49 @@ def basket_apply_actions(
     wanted = [action["offer"]["id"] for action in adds]
     if any(action["orderItemActionType"] == "update" for action in actions) or any(a.get("parentId") for a in adds):
         wanted += [item.offer_id for item in items]
+    compatible: set[tuple[str, str]]
     if any(action.get("parentId") for action in adds):
         catalog = offers_with_cross_sells(wanted, annotations=annotations)
         offers, compatible = catalog.offers, catalog.cross_sells
     else:
         offers, compatible = offers_by_id(wanted, annotations=annotations), set()
     next_position = max((item.position for item in items), default=-1) + 1
-    problems: dict[int, tuple[str, str]] = {}
+    problems: dict[int, Problem] = {}
     results: list[dict[str, Any]] = []
     added: list[OrderItem] = []
 
     for index, action in enumerate(actions):
         kind = action["orderItemActionType"]
-        problem: tuple[str, str] | None = None
+        problem: Problem | None = None
         item_id = action.get("id")
         target = current.get(item_id) if item_id else None
-        if kind in {"remove", "update"} and target is None:
-            problem = Codes.ORDER_ITEM_NOT_FOUND, f"No order item {item_id} in this basket."
-        elif kind == "remove":
-            removed = [target.id] + [i.id for i in current.values() if i.parent_id == target.id]
-            for removed_id in removed:
-                del current[removed_id]
-        elif kind == "update":
-            offer = offers.get(target.offer_id)
-            quantity = action["quantity"]
-            low, high = (offer.min_quantity, offer.max_quantity) if offer else (1, quantity)
-            if not low <= quantity <= high:
-                problem = Codes.QUANTITY_OUT_OF_RANGE, f"Quantity must be between {low} and {high} for this offer."
+        if kind in {"remove", "update"}:
+            if target is None:
+                problem = BasketCodes.ORDER_ITEM_NOT_FOUND, f"No order item {item_id} in this basket."
+            elif kind == "remove":
+                for removed_id in [target.id] + [i.id for i in current.values() if i.parent_id == target.id]:
+                    del current[removed_id]
             else:
-                target.quantity = quantity
+                offer = offers.get(target.offer_id)
+                quantity = action["quantity"]
+                low, high = (offer.min_quantity, offer.max_quantity) if offer else (1, quantity)
+                if not low <= quantity <= high:
+                    problem = (
+                        BasketCodes.QUANTITY_OUT_OF_RANGE,
+                        f"Quantity must be between {low} and {high} for this offer.",
+                    )
+                else:
+                    target.quantity = quantity
         else:  # add
-            offer = offers.get(action["offer"]["id"])
-            quantity = action.get("quantity", 1)
-            currency = next((i.offer_snapshot.get("currency") for i in current.values()), None)
-            problem = _offer_problem(
-                offer, action["offer"], quantity=quantity, country=basket.country, currency=currency
-            )
-            if problem is None and action.get("type") and action["type"] != offer.type:
-                problem = Codes.OFFER_TYPE_MISMATCH, f"This offer is of type {offer.type!r}."
-            if problem is None and offer_policy is not None:
-                problem = offer_policy.refusal(offer)
-            parent_id = action.get("parentId")
-            if problem is None and offer.type == Offer.Type.ADD_ON:
-                parent = current.get(parent_id) if parent_id else None
-                if parent is None or parent.type != "offer":
-                    problem = Codes.ADD_ON_PARENT_REQUIRED, "An add-on needs parentId: an offer item of this basket."
-                elif (parent.offer_id, offer.pk) not in compatible:
-                    problem = Codes.ADD_ON_NOT_COMPATIBLE, "This add-on is not sold with that offer."
-            elif problem is None and parent_id:
-                problem = Codes.OFFER_TYPE_MISMATCH, "Only add-ons have a parentId."
-            if problem is None:
-                new = _new_item(basket, offer, quantity=quantity, position=next_position, parent_id=parent_id)
+            problem, target = _add(basket, current, action, offers, compatible, next_position, offer_policy)
+            if target is not None:
                 next_position += 1
-                current[new.id] = new
-                added.append(new)
-                target = new
-        if problem:
+                current[target.id] = target
+                added.append(target)
+        if problem is not None:
             problems[index] = problem
             continue
+        assert target is not None  # an action without a problem has its item
         results.append(
             {"index": index, "orderItemActionType": kind, "status": "applied", "orderItemId": str(target.id)}
         )
@@ -450,7 +380,7 @@ def basket_apply_actions(
     if basket.currency == "" or not items:
         basket.currency = next((i.offer_snapshot.get("currency", "") for i in current.values()), "")
     basket.version += 1
-    basket.updated = timezone.now()
+    basket.updated = now = timezone.now()
     basket.save(update_fields=["version", "updated", "currency"])
     basket_record_event(
         basket=basket,
@@ -463,97 +393,62 @@ def basket_apply_actions(
         },
     )
     ordered = sorted(current.values(), key=lambda item: item.position)
-    return BasketChange(basket=basket, items=ordered, action_results=results)
-
-
-# --- Recovery and assisted links ------------------------------------------------------------
-
-
-@transaction.atomic
-def basket_revoke_links(*, actor: Actor, basket_id: uuid.UUID) -> Basket:
-    """Revoke every recovery and assisted link issued for a basket so far (staff only).
-
-    Locks the basket and gives it a new link nonce; links issued afterwards work. The order
-    does not change, so neither do `version` nor `updated` (ETags and the feed stay valid).
-    Raises BasketNotFound (404). Writes nothing when it raises.
-    """
-    basket = lock_basket(Basket.objects.all(), basket_id)
-    if basket is None:
-        raise BasketNotFound("Basket not found")
-    basket.link_nonce = new_link_nonce()
-    basket.save(update_fields=["link_nonce"])
-    basket_record_event(basket=basket, actor=actor, kind="links_revoked")
-    return basket
-
-
-@transaction.atomic
-def basket_expire(*, actor: Actor, basket_id: uuid.UUID) -> Basket:
-    """End an active basket's life now, before its lifetime is over (staff, from the admin).
-
-    Locks the basket and moves it to `expired` through basket_transition, which bumps the
-    version and records an `expired` event naming the staff user. Raises BasketNotFound (404),
-    BasketCompleted (409) and BasketExpired (410) for a basket that is already over. Writes
-    nothing when it raises.
-    """
-    basket = lock_basket(Basket.objects.all(), basket_id)
-    if basket is None:
-        raise BasketNotFound("Basket not found")
-    return basket_transition(basket=basket, to=BasketStatus.EXPIRED, actor=actor, data={"reason": "staff"})
-
-
-def basket_record_link_visit(*, basket: Basket, kind: LinkKind, actor: Actor | None = None) -> BasketEvent:
-    """Record a visit through a link: a `recovered` or `assisted` event. A visit changes no field."""
-    return basket_record_event(
-        basket=basket, actor=actor or Actor(), kind=VISIT_EVENTS[kind], data={"link": kind.value}
+    return BasketChange(
+        basket=basket, items=ordered, quote=basket_quote(basket, ordered, now=now), action_results=results
     )
 
 
-@transaction.atomic
-def basket_follow_link(*, kind: LinkKind, basket_id: uuid.UUID | None, token: str | None) -> Basket:
-    """Open a basket through a recovery or assisted link and record the visit.
-
-    Locks the basket (a visit racing a revocation or a completion sees it before or after).
-    Raises LinkRefused: 400 for a missing, forged, expired, revoked, wrong-kind or other
-    basket's token, 410 for a completed, expired or deleted basket. Writes nothing when it raises.
-    """
-    basket = lock_basket(Basket.objects.all(), basket_id)
-    refusal = verify_link_token(
-        token, kind=kind, basket_id=basket_id, link_nonce=basket.link_nonce if basket is not None else None
+def _add(
+    basket: Basket,
+    current: Mapping[uuid.UUID, OrderItem],
+    action: Mapping[str, Any],
+    offers: Mapping[str, Offer],
+    compatible: set[tuple[str, str]],
+    position: int,
+    offer_policy: OfferPolicy | None,
+) -> tuple[Problem | None, OrderItem | None]:
+    """An add action: the item it adds at `position`, or why it is refused."""
+    offer = offers.get(action["offer"]["id"])
+    quantity = action.get("quantity", 1)
+    currency = next((i.offer_snapshot.get("currency") for i in current.values()), None)
+    problem = offer_problem(
+        offer, action, quantity=quantity, country=basket.country, currency=currency, offer_policy=offer_policy
     )
-    if refusal is not None:
-        raise LinkRefused.for_refusal(refusal)
-    if basket is None:
-        raise LinkRefused("This basket no longer exists.", code="basket_not_found", status=410)
-    if basket.status == BasketStatus.COMPLETED:
-        raise LinkRefused("This order has already been completed.", code="basket_completed", status=410)
-    if basket.status == BasketStatus.EXPIRED or basket.expires_at <= timezone.now():
-        raise LinkRefused("This basket has expired.", code="basket_expired", status=410)
-    basket_record_link_visit(basket=basket, kind=kind)
-    return basket
+    if problem is not None:
+        return problem, None
+    assert offer is not None  # offer_problem refuses a missing offer
+    parent_id = action.get("parentId")
+    if offer.type == Offer.Type.ADD_ON:
+        parent = current.get(parent_id) if parent_id else None
+        if parent is None or parent.type != "offer":
+            return (BasketCodes.ADD_ON_PARENT_REQUIRED, "An add-on needs parentId: an offer item of this basket."), None
+        if (parent.offer_id, offer.pk) not in compatible:
+            return (BasketCodes.ADD_ON_NOT_COMPATIBLE, "This add-on is not sold with that offer."), None
+    elif parent_id:
+        return (BasketCodes.OFFER_TYPE_MISMATCH, "Only add-ons have a parentId."), None
+    return None, new_item(basket, offer, quantity=quantity, position=position, parent_id=parent_id)
 
 
-# --- Housekeeping ------------------------------------------------------------------------
-
-# Expiry is done by the system, not by a client: its events name no application or person.
-SYSTEM_ACTOR = Actor()
+# --- Completing a new order (baskets.services.completion) ------------------------------------------
 
 
-@transaction.atomic
-def basket_expire_overdue(*, now: datetime, batch_size: int) -> int:
-    """Expire up to `batch_size` active baskets whose lifetime ended before `now`; how many it expired.
-
-    Locks the batch, oldest expiry first, skipping baskets another transaction holds (a
-    request changing one, or another copy of this job): copies running at once on several
-    hosts never take the same basket, and a customer's request is never waited for. Each
-    basket goes through `basket_transition`, which records an `expired` event.
-    """
-    overdue = Basket.objects.filter(status=BasketStatus.ACTIVE, expires_at__lte=now).order_by("expires_at", "id")
-    baskets = list(lock_baskets_skipping_locked(overdue)[:batch_size])
-    for basket in baskets:
-        basket_transition(
-            basket=basket,
-            to=BasketStatus.EXPIRED,
-            actor=SYSTEM_ACTOR,
-            data={"reason": "lifetime_over", "expiresAt": basket.expires_at.isoformat()},
+def order_subscriptions_create(*, customer: Customer, items: Sequence[OrderItem], now: datetime) -> list[Subscription]:
+    """A `new` order's subscriptions: one per offer item, starting `now`, with the add-on items
+    under it as its add-ons (quantities of the same add-on summed)."""
+    add_ons: dict[uuid.UUID, dict[str, int]] = {}
+    for item in items:
+        if item.parent_id is not None:
+            parent_add_ons = add_ons.setdefault(item.parent_id, {})
+            parent_add_ons[item.offer_id] = parent_add_ons.get(item.offer_id, 0) + item.quantity
+    orders = [
+        subscription_services.NewSubscription(
+            offer_id=item.offer_id,
+            quantity=item.quantity,
+            term_length=item.offer_snapshot["term"]["length"],
+            term_type=item.offer_snapshot["term"]["type"],
+            add_ons=add_ons.get(item.id, {}),
         )
-    return len(baskets)
+        for item in items
+        if item.type == OrderItem.Type.OFFER
+    ]
+    return subscription_services.subscriptions_create(customer=customer, orders=orders, start=now)

@@ -1,4 +1,4 @@
-"""Promo code writes (API.md §7): applying a code to a basket and counting its redemptions.
+"""Promo codes (API.md §7): applying a code to a basket, taking it off, counting its redemptions.
 
 The rules (is the code valid for this basket now, what does it discount) are reads and live in
 baskets.selectors; prices are worked out in subscriptions.pricing.
@@ -17,10 +17,11 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from baskets import selectors
-from baskets.errors import BASKET_NOT_FOUND, BasketNotFound, PromoCodeCodes, PromoCodeRefused
+from baskets.errors import BASKET_NOT_FOUND, BasketCodes, BasketNotFound, PromoCodeRefused
 from baskets.locks import lock_basket
 from baskets.models import Basket, PromoCode, PromoRedemption
-from baskets.services import BasketChange, basket_check_version, basket_ensure_mutable, basket_record_event
+from baskets.services.acquisition import BasketChange
+from baskets.services.lifecycle import basket_check_version, basket_ensure_mutable, basket_record_event
 from checkout_project.api.actor import Actor
 from subscriptions.models import Customer, Offer
 
@@ -49,7 +50,7 @@ def promo_code_apply(
     basket_check_version(basket, if_match)
     promo = selectors.promo_code_by_code(code, all_eligible_offers=False)
     if promo is None:
-        raise PromoCodeRefused(PromoCodeCodes.UNKNOWN, "There is no such promo code.")
+        raise PromoCodeRefused(BasketCodes.PROMO_CODE_UNKNOWN, "There is no such promo code.")
     items = selectors.basket_items(basket)
     problem = selectors.promo_code_problem(promo, basket=basket, items=items, now=now)
     if problem is not None:
@@ -65,7 +66,7 @@ def promo_code_apply(
         kind="promo_code_applied",
         data={"code": promo.code, "replaced": replaced if replaced != promo.pk else None},
     )
-    return BasketChange(basket=basket, items=items, action_results=[])
+    return BasketChange(basket=basket, items=items, quote=selectors.basket_quote(basket, items, now=now))
 
 
 @transaction.atomic
@@ -83,15 +84,15 @@ def promo_code_remove(*, actor: Actor, basket_id: uuid.UUID | None, now: datetim
         raise BasketNotFound(BASKET_NOT_FOUND)
     basket_ensure_mutable(basket)
     items = selectors.basket_items(basket)
-    if basket.promo_code_id is None:
-        return BasketChange(basket=basket, items=items, action_results=[])
+    if basket.promo_code is None:
+        return BasketChange(basket=basket, items=items, quote=selectors.basket_quote(basket, items, now=now))
     removed = basket.promo_code.code
     basket.promo_code = None
     basket.version += 1
     basket.updated = now
     basket.save(update_fields=["promo_code", "version", "updated"])
     basket_record_event(basket=basket, actor=actor, kind="promo_code_removed", data={"code": removed})
-    return BasketChange(basket=basket, items=items, action_results=[])
+    return BasketChange(basket=basket, items=items, quote=selectors.basket_quote(basket, items, now=now))
 
 
 def promo_code_redeem(
@@ -117,7 +118,9 @@ def promo_code_redeem(
         .update(redeemed_count=F("redeemed_count") + 1)
     )
     if counted == 0:
-        raise PromoCodeRefused(PromoCodeCodes.EXHAUSTED, "This promo code has been used as many times as it may be.")
+        raise PromoCodeRefused(
+            BasketCodes.PROMO_CODE_EXHAUSTED, "This promo code has been used as many times as it may be."
+        )
     redemption = PromoRedemption(
         promo_code=promo_code, basket=basket, customer=customer, amount=amount, currency=currency
     )
@@ -141,7 +144,9 @@ def promo_code_get_or_create(
         with transaction.atomic():
             promo = PromoCode.objects.create(code=selectors.normalise_promo_code(code), **fields)
     except IntegrityError:
-        return selectors.promo_code_by_code(code), False
+        winner = selectors.promo_code_by_code(code)
+        assert winner is not None  # the constraint refused this one: the other committed
+        return winner, False
     if eligible_offers:
         promo.eligible_offers.set(eligible_offers)
     return promo, True
