@@ -35,7 +35,7 @@ from baskets.errors import BasketCompleted, BasketExpired, BasketInvalid, Basket
 from baskets.forms import CustomerDetailsForm, PromoCodeForm, details_initial
 from baskets.landing_state import parse_basket_id, set_landing_state, signed_landing_state
 from baskets.links import TOKEN_PARAMETERS, LinkKind, LinkRefusal, LinkRefused
-from baskets.models import Basket, BasketStatus, OrderItem, OrderType, Payment, PromoRedemption
+from baskets.models import NO_PAYMENT_TAKEN, Basket, BasketStatus, OrderItem, OrderType, Payment, PromoRedemption
 from baskets.subscription_checkout import update_basket_quote
 from checkout_project.api.errors import ApplicationError, require_get
 from checkout_project.api.recaptcha import client_ip
@@ -409,4 +409,6 @@ def confirmation_page(request: HttpRequest, basket: Basket) -> HttpResponse:
     if payment is not None:
         context["payment"] = payment
         context["payment_amount"] = format_amount(payment.amount, payment.currency or basket.currency or "GBP")
+        if payment.no_payment_taken:
+            context["no_payment_taken"] = NO_PAYMENT_TAKEN
     return render(request, "checkout/confirmation.html", context)
