@@ -127,7 +127,7 @@ def place_order(basket, payment=None, *, amount: Decimal | None = None, refuse: 
                 basket=locked, to=BasketStatus.COMPLETED, actor=Actor(), data={"payment": str(recorded.id)}
             )
             if authorisation.needs_capture:
-                transaction.on_commit(partial(payment_capture, payment_id=recorded.id))
+                transaction.on_commit(partial(payment_capture, payment_id=recorded.id), robust=True)
         committed = True
     finally:
         if not committed:

@@ -20,8 +20,10 @@ How order completion takes the money (baskets.payments.services):
             ...
             payment = payment_record(authorisation=authorisation, basket=basket, customer=customer,
                                      writes=completion_batch)
-            if authorisation.needs_capture:       # 3. capture after the commit
-                transaction.on_commit(partial(payment_capture, payment_id=payment.id))
+            if authorisation.needs_capture:       # 3. capture after the commit (robust: the order
+                transaction.on_commit(            #    stands whatever the capture does)
+                    partial(payment_capture, payment_id=payment.id), robust=True
+                )
         committed = True
     finally:
         if not committed:

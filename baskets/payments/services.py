@@ -422,17 +422,19 @@ def payment_refund(*, payment_id: uuid.UUID, amount: Decimal | None, actor: Acto
                 "in the currency's minor units.",
             )
         refunded_before = payment.refunded_amount
+        # Decimal arithmetic here, not F() + amount: SQLite would add them as floats (17.990000000000002).
         reserved = Payment.objects.filter(
             pk=payment_id, status=PaymentStatus.CAPTURED, refunded_amount=refunded_before
-        ).update(refunded_amount=F("refunded_amount") + amount, updated=timezone.now())
+        ).update(refunded_amount=refunded_before + amount, updated=timezone.now())
         if not reserved:  # cannot happen under the lock; kept so a change of locking cannot double-refund
             raise RefundRefused(PaymentCodes.PAYMENT_NOT_REFUNDABLE, "The payment changed; try again.")
     try:
         result = payment_gateway(payment.gateway).refund(payment, amount)
     except PaymentGatewayError:
         with transaction.atomic():
+            reserved_payment = lock_payment(payment_id)
             Payment.objects.filter(pk=payment_id).update(
-                refunded_amount=F("refunded_amount") - amount, updated=timezone.now()
+                refunded_amount=reserved_payment.refunded_amount - amount, updated=timezone.now()
             )
         raise
     with transaction.atomic():
