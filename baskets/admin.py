@@ -8,17 +8,23 @@ services and its form saves nothing. The changelist never reads a row's relation
 from __future__ import annotations
 
 import csv
+from decimal import Decimal
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import ActionLocation
 from django.contrib.admin.utils import flatten_fieldsets
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from baskets import selectors, services
-from baskets.errors import BasketCompleted, BasketExpired, BasketNotFound
+from baskets.errors import BasketCompleted, BasketExpired, BasketNotFound, PaymentGatewayError, RefundRefused
 from baskets.links import assisted_checkout_link, recovery_link
 from baskets.models import (
     BASKET_ID_PREFIX,
@@ -30,6 +36,7 @@ from baskets.models import (
     PromoCode,
     PromoRedemption,
 )
+from baskets.payments.services import payment_refund
 from baskets.selectors import normalise_promo_code
 from checkout_project.api.actor import Actor
 
@@ -83,7 +90,12 @@ class BasketEventInline(ReadOnlyInline):
 
 class PaymentInline(ReadOnlyInline):
     model = Payment
-    fields = ("created", "gateway", "status", "amount", "currency", "reference", "method")
+    fields = (
+        "created", "updated", "gateway", "status", "amount", "refunded_amount", "currency", "gateway_reference",
+        "method", "last_error",
+    )  # fmt: skip
+    # The payment's own page has its refund form.
+    show_change_link = True
 
 
 # --- Changelist filters -----------------------------------------------------------------------------
@@ -314,6 +326,101 @@ class BasketAdmin(admin.ModelAdmin):
     def export_abandoned_csv(self, request: HttpRequest, queryset: QuerySet[Basket]) -> StreamingHttpResponse:
         rows = selectors.abandoned_basket_export_rows(queryset.order_by(), absolute_url=request.build_absolute_uri)
         return stream_csv(rows, f"abandoned-baskets-{timezone.now():%Y%m%d-%H%M%S}.csv")
+
+
+# --- Payments ---------------------------------------------------------------------------------------
+
+
+class RefundForm(forms.Form):
+    amount = forms.DecimalField(
+        required=False,
+        min_value=Decimal("0.01"),
+        max_digits=12,
+        decimal_places=2,
+        help_text="Empty: refund everything not refunded yet.",
+    )
+
+
+@admin.register(Payment)
+class PaymentAdmin(admin.ModelAdmin):
+    """Payments are read-only here; refunds (full or partial) go through the gateway
+    (baskets.payments.services.payment_refund), from the payment's page."""
+
+    list_display = (
+        "id", "basket_link", "gateway", "status", "amount", "refunded_amount", "currency", "gateway_reference",
+        "created", "updated",
+    )  # fmt: skip
+    list_filter = ("status", "gateway")
+    list_select_related = ("basket",)
+    search_fields = ("gateway_reference",)
+    search_help_text = "The gateway's reference (a PaymentIntent id, pi_…)"
+    ordering = ("-created",)
+    fields = (
+        "id", "basket_link", "gateway", "status", "amount", "refunded_amount", "currency", "gateway_reference",
+        "method", "capture_attempts", "next_capture_at", "last_error", "created", "updated", "refund_link",
+    )  # fmt: skip
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_refund_permission(self, request) -> bool:
+        return request.user.has_perm("baskets.change_payment")
+
+    @admin.display(description="Basket")
+    def basket_link(self, obj: Payment) -> str:
+        url = reverse("admin:baskets_basket_change", args=[obj.basket_id])
+        return format_html('<a href="{}">{}</a>', url, obj.basket.public_id)
+
+    @admin.display(description="Refund")
+    def refund_link(self, obj: Payment) -> str:
+        if obj.refundable_amount <= 0:
+            return "Nothing to refund." if obj.status != Payment.Status.MANUAL else "No payment was taken."
+        url = reverse("admin:baskets_payment_refund", args=[obj.pk])
+        return format_html(
+            '<a class="button" href="{}">Refund…</a> up to {} {}', url, obj.refundable_amount, obj.currency
+        )
+
+    def get_urls(self):
+        refund = path(
+            "<path:object_id>/refund/", self.admin_site.admin_view(self.refund_view), name="baskets_payment_refund"
+        )
+        return [refund, *super().get_urls()]
+
+    def refund_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        if not self.has_refund_permission(request):
+            raise PermissionDenied
+        payment = get_object_or_404(Payment.objects.select_related("basket"), pk=object_id)
+        form = RefundForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                refunded = payment_refund(
+                    payment_id=payment.pk, amount=form.cleaned_data["amount"], actor=staff_actor(request)
+                )
+            except (RefundRefused, PaymentGatewayError) as exc:
+                form.add_error("amount", exc.message)
+            else:
+                self.message_user(
+                    request,
+                    f"Refunded: {refunded.refunded_amount} of {refunded.amount} {refunded.currency} given back "
+                    f"in all; the payment is {refunded.get_status_display().lower()}.",
+                    messages.SUCCESS,
+                )
+                return redirect("admin:baskets_payment_change", payment.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"Refund payment {payment.gateway_reference or payment.pk}",
+            "payment": payment,
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/baskets/payment/refund.html", context)
 
 
 # --- Promo codes ----------------------------------------------------------------------------------

@@ -11,7 +11,15 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from checkout_project.api.errors import ApplicationError, Conflict, Gone, Locked, NotFound, PreconditionFailed
+from checkout_project.api.errors import (
+    ApplicationError,
+    Conflict,
+    Gone,
+    Locked,
+    NotFound,
+    PreconditionFailed,
+    UpstreamUnavailable,
+)
 from checkout_project.api.wire import iso_utc
 
 LANDING_STATE_NOT_FOUND = "Basket not found in landing state"
@@ -77,6 +85,21 @@ class BasketCodes(enum.StrEnum):
     LINK_REVOKED = "link_revoked"
     LINK_WRONG_KIND = "link_wrong_kind"
     LINK_WRONG_BASKET = "link_wrong_basket"
+
+    # Payments (API.md §10).
+    PAYMENT_DECLINED = "payment_declined"
+    PAYMENT_REQUIRES_ACTION = "payment_requires_action"
+    PAYMENT_METHOD_REQUIRED = "payment_method_required"
+    PAYMENT_INTENT_NOT_FOUND = "payment_intent_not_found"
+    PAYMENT_INTENT_AMOUNT_MISMATCH = "payment_intent_amount_mismatch"
+    PAYMENT_INTENT_CURRENCY_MISMATCH = "payment_intent_currency_mismatch"
+    PAYMENT_INTENT_BASKET_MISMATCH = "payment_intent_basket_mismatch"
+    PAYMENT_INTENT_STATUS_INVALID = "payment_intent_status_invalid"
+    PAYMENT_IN_PROGRESS = "payment_in_progress"
+    PAYMENT_NOT_REFUNDABLE = "payment_not_refundable"
+    REFUND_AMOUNT_INVALID = "refund_amount_invalid"
+    WEBHOOK_SIGNATURE_INVALID = "webhook_signature_invalid"
+    WEBHOOK_PAYLOAD_INVALID = "webhook_payload_invalid"
 
 
 # --- The basket -------------------------------------------------------------------------------
@@ -201,3 +224,75 @@ class SubscriptionChanged(Conflict):
         self, message: str = "The subscription changed since this basket was started; start a new one."
     ) -> None:
         super().__init__(message)
+
+
+# --- Payments (API.md §10) ------------------------------------------------------------------------
+
+
+class PaymentGatewayError(UpstreamUnavailable):
+    """The gateway failed, timed out or answered something we cannot trust (502
+    upstream_unavailable, as any upstream's failure). Nothing is known to have been taken; the
+    caller refuses the order, or retries later (captures)."""
+
+    def __init__(self, message: str = "The payment gateway failed; no order was placed.", *, reason: str = "") -> None:
+        super().__init__(message)
+        # A short machine word for the records (Payment.last_error): `timeout`, `api_error`...
+        self.reason = reason or "gateway_error"
+
+
+class PaymentDeclined(ApplicationError):
+    """The customer's card was declined (402); `details.declineCode` is the gateway's code."""
+
+    status_code = 402
+    code = BasketCodes.PAYMENT_DECLINED
+
+    def __init__(self, decline_code: str, message: str = "") -> None:
+        super().__init__(
+            message or "The card was declined; no order was placed. Try another card.",
+            details={"declineCode": decline_code},
+        )
+        self.decline_code = decline_code
+
+
+class PaymentRequiresAction(ApplicationError):
+    """The customer must authenticate (3-D Secure) before the payment can go on (402).
+
+    `details.clientSecret` is the PaymentIntent's (or SetupIntent's) client secret, for Stripe.js
+    to finish the authentication in the customer's browser; the client then sends the order again
+    with `payment.paymentIntentId`. Given to this customer only, never stored.
+    """
+
+    status_code = 402
+    code = BasketCodes.PAYMENT_REQUIRES_ACTION
+
+    def __init__(self, *, client_secret: str, intent_id: str) -> None:
+        key = "setupIntentId" if intent_id.startswith("seti_") else "paymentIntentId"
+        super().__init__(
+            "The card needs the customer's authentication (3-D Secure) before the order can be placed.",
+            details={"clientSecret": client_secret, key: intent_id},
+        )
+
+
+class PaymentIntentMismatch(ApplicationError):
+    """A client-confirmed PaymentIntent that does not pay for this basket (400; `code` says why)."""
+
+    def __init__(self, code: str, message: str, details: dict | None = None) -> None:
+        super().__init__(message, code=code, status=400, details=details)
+
+
+class PaymentInProgress(Conflict):
+    """Another request for this basket holds the same authorisation (409): it decides."""
+
+    code = BasketCodes.PAYMENT_IN_PROGRESS
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Another request is placing this order with the same payment; it decides. Read the basket for its outcome."
+        )
+
+
+class RefundRefused(ApplicationError):
+    """A refund that cannot be made (400; `code` says why)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message, code=code, status=400)

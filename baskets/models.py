@@ -2,6 +2,7 @@
 
 import secrets
 import uuid
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
@@ -294,28 +295,187 @@ class PromoRedemption(models.Model):
         return f"{self.promo_code_id} on {self.basket_id}"
 
 
-class Payment(models.Model):
-    """What the payment gateway recorded for a completed order (baskets.payments)."""
+class PaymentStatus(models.TextChoices):
+    """A payment's status (API.md §10); baskets.payments.services.payment_transition moves it."""
 
-    class Status(models.TextChoices):
-        # Noted for collection outside this service; no money was taken (the manual gateway).
-        RECORDED = "recorded", "Recorded (no money taken)"
-        AUTHORIZED = "authorized", "Authorized"
-        CAPTURED = "captured", "Captured"
+    # The gateway holds the money for us (a PaymentIntent with capture_method=manual): not yet taken.
+    AUTHORISED = "authorised", "Authorised (not yet captured)"
+    CAPTURED = "captured", "Captured"
+    # A capture failed; the order stands and a job retries it (next_capture_at).
+    CAPTURE_FAILED = "capture_failed", "Capture failed (retrying)"
+    # The authorisation was released: no money was taken.
+    VOIDED = "voided", "Voided"
+    # Refunded in full; a partial refund keeps `captured` and counts in `refunded_amount`.
+    REFUNDED = "refunded", "Refunded"
+    # Noted for collection outside this service (the manual gateway): no money was taken.
+    MANUAL = "manual", "Manual (no payment taken)"
+
+
+# The only status changes there are: baskets.payments.services.payment_transition is the only writer
+# and records each as a basket event. Nothing moves backwards, so a late or replayed webhook that
+# names an earlier status changes nothing (a `payment_intent.succeeded` after `charge.refunded`).
+PAYMENT_TRANSITIONS: dict[str, frozenset[str]] = {
+    PaymentStatus.AUTHORISED: frozenset({PaymentStatus.CAPTURED, PaymentStatus.CAPTURE_FAILED, PaymentStatus.VOIDED}),
+    PaymentStatus.CAPTURE_FAILED: frozenset({PaymentStatus.CAPTURED, PaymentStatus.VOIDED}),
+    PaymentStatus.CAPTURED: frozenset({PaymentStatus.REFUNDED}),
+    PaymentStatus.REFUNDED: frozenset(),
+    PaymentStatus.VOIDED: frozenset(),
+    PaymentStatus.MANUAL: frozenset(),
+}
+
+NO_PAYMENT_TAKEN = "No payment taken: this order is to be paid outside this service."
+
+
+class Payment(models.Model):
+    """What the payment gateway recorded for a completed order (baskets.payments).
+
+    Never holds a secret: no card data, no PaymentIntent client secret; `gateway_reference` is the
+    gateway's id of the payment (a PaymentIntent id), or the caller's own reference for `manual`.
+    """
+
+    Status = PaymentStatus
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     basket = models.OneToOneField(Basket, on_delete=models.PROTECT, related_name="payment")
     gateway = models.CharField(max_length=40)
-    status = models.CharField(max_length=12, choices=Status.choices)
+    status = models.CharField(max_length=16, choices=PaymentStatus.choices)
     amount = models.DecimalField(max_digits=12, decimal_places=2)
     currency = models.CharField(max_length=3, blank=True)
-    reference = models.CharField(max_length=255, blank=True, help_text="The gateway's or the caller's reference")
+    refunded_amount = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
+    gateway_reference = models.CharField(
+        max_length=255, blank=True, help_text="The gateway's id of the payment, or the caller's reference (manual)"
+    )
     method = models.CharField(max_length=40, blank=True)
+    # Captures: how many were tried, and when the next may run (a retry's time, or the end of the
+    # claim a worker holds while it calls the gateway). Empty: capturable now.
+    capture_attempts = models.PositiveIntegerField(default=0)
+    next_capture_at = models.DateTimeField(null=True, blank=True)
+    # The gateway's code for the last failure (a decline code, `timeout`...); never its message.
+    last_error = models.CharField(max_length=100, blank=True)
     created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created"]
-        constraints = [models.CheckConstraint(condition=Q(amount__gte=0), name="payment_amount_non_negative")]
+        indexes = [
+            # The capture sweep (manage.py capture_payments) walks the payments still to capture.
+            models.Index(
+                fields=["next_capture_at"],
+                name="payment_to_capture",
+                condition=Q(status__in=["authorised", "capture_failed"]),
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gte=0), name="payment_amount_non_negative"),
+            models.CheckConstraint(
+                condition=Q(refunded_amount__gte=0) & Q(refunded_amount__lte=F("amount")),
+                name="payment_refunds_within_amount",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["authorised", "captured", "capture_failed", "voided", "refunded", "manual"]),
+                name="payment_status_known",
+            ),
+            # One gateway payment pays one order: the same PaymentIntent can never be recorded twice.
+            models.UniqueConstraint(
+                fields=["gateway", "gateway_reference"],
+                name="payment_gateway_reference_unique",
+                condition=~Q(gateway="manual") & ~Q(gateway_reference=""),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.gateway} {self.amount} {self.currency} ({self.status})"
+
+    @property
+    def reference(self) -> str:
+        """The former name of `gateway_reference` (the completion code still writes it)."""
+        return self.gateway_reference
+
+    @reference.setter
+    def reference(self, value: str) -> None:
+        self.gateway_reference = value
+
+    @property
+    def no_payment_taken(self) -> bool:
+        """Whether this order was placed without taking money (the manual gateway)."""
+        return self.status == PaymentStatus.MANUAL
+
+    @property
+    def refundable_amount(self) -> Decimal:
+        """What a refund may still give back: the captured amount less the refunds made."""
+        if self.status != PaymentStatus.CAPTURED:
+            return Decimal("0")
+        return self.amount - self.refunded_amount
+
+
+class PaymentHold(models.Model):
+    """An authorisation this service obtained from the gateway, claimed by one completion attempt.
+
+    Written in its own short transaction after the gateway authorised and before the completion
+    transaction: the unique (gateway, reference) says which request owns the authorisation, so two
+    requests that got the same PaymentIntent (a replay of the same Stripe idempotency key, a
+    client-confirmed PaymentIntent sent twice) never both use it, and the one that refuses never
+    voids an authorisation another one recorded. `recorded` when the order's Payment was written
+    (in the completion transaction), `released` when it was voided; an `held` row older than the
+    completion could take is an orphan (the process died), voided by manage.py capture_payments.
+    """
+
+    class State(models.TextChoices):
+        HELD = "held", "Held by a completion attempt"
+        RECORDED = "recorded", "Recorded as the order's payment"
+        RELEASED = "released", "Released (voided)"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    gateway = models.CharField(max_length=40)
+    reference = models.CharField(max_length=255)
+    basket = models.ForeignKey(Basket, on_delete=models.CASCADE, related_name="payment_holds")
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    # Captured already (a client-confirmed PaymentIntent with automatic capture): voiding refunds it.
+    captured = models.BooleanField(default=False)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.HELD)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created"]
+        indexes = [models.Index(fields=["created"], name="payment_hold_open", condition=Q(state="held"))]
+        constraints = [
+            models.UniqueConstraint(fields=["gateway", "reference"], name="payment_hold_reference_unique"),
+            models.CheckConstraint(condition=Q(state__in=["held", "recorded", "released"]), name="payment_hold_state"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.gateway} {self.reference} ({self.state})"
+
+
+class PaymentEvent(models.Model):
+    """A webhook event from a payment gateway, stored once: its id is unique, so a replay (the
+    gateway retries until it gets a 2xx) finds it and changes nothing. Only a summary of the
+    event's object is kept (ids, status, amounts), never its secrets (a PaymentIntent's
+    client_secret)."""
+
+    class Outcome(models.TextChoices):
+        APPLIED = "applied", "Applied to the payment"
+        STALE = "stale", "Out of order: the payment was already past it"
+        NO_PAYMENT = "no_payment", "Names no payment of ours"
+        IGNORED = "ignored", "A type we do not handle"
+
+    gateway = models.CharField(max_length=40)
+    event_id = models.CharField(max_length=255)
+    type = models.CharField(max_length=100)
+    payment = models.ForeignKey(
+        Payment, null=True, blank=True, on_delete=models.SET_NULL, related_name="gateway_events"
+    )
+    outcome = models.CharField(max_length=12, choices=Outcome.choices)
+    summary = models.JSONField(default=dict, blank=True)
+    # When the gateway created the event (its `created`), and when we received it.
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    received = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received"]
+        constraints = [models.UniqueConstraint(fields=["gateway", "event_id"], name="payment_event_once")]
+
+    def __str__(self) -> str:
+        return f"{self.gateway} {self.type} {self.event_id}"

@@ -34,7 +34,7 @@ from baskets.api.render import order_to_wire
 from baskets.errors import BasketCompleted, BasketExpired, BasketInvalid, BasketNotFound, PromoCodeRefused
 from baskets.forms import CustomerDetailsForm, PromoCodeForm, details_initial
 from baskets.links import TOKEN_PARAMETERS, LinkKind, LinkRefusal, LinkRefused
-from baskets.models import Basket, BasketStatus, OrderItem, OrderType, Payment, PromoRedemption
+from baskets.models import NO_PAYMENT_TAKEN, Basket, BasketStatus, OrderItem, OrderType, Payment, PromoRedemption
 from checkout_project.api.actor import Actor
 from checkout_project.api.errors import ApplicationError, require_get
 from checkout_project.api.recaptcha import client_ip
@@ -409,4 +409,6 @@ def confirmation_page(request: HttpRequest, basket: Basket) -> HttpResponse:
     if payment is not None:
         context["payment"] = payment
         context["payment_amount"] = format_amount(payment.amount, payment.currency or basket.currency or "GBP")
+        if payment.no_payment_taken:
+            context["no_payment_taken"] = NO_PAYMENT_TAKEN
     return render(request, "checkout/confirmation.html", context)

@@ -68,6 +68,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     # The built-in widget templates, for forms rendered with TemplatesSetting (the checkout page's).
     "django.forms",
+    # The task queue's table (settings.TASKS): capture retries.
+    "django_tasks_db",
     "rest_framework",
     "oauth2_provider",
     "drf_spectacular",
@@ -207,10 +209,63 @@ LANDING_STATE_COOKIE_SECURE = not DEBUG
 # Where recovery and assisted links send the customer (the hosted checkout page, or your own).
 CHECKOUT_PAGE_URL = os.environ.get("CHECKOUT_PAGE_URL", "") or "/checkout/"
 
-# --- Payments (POST /api/order) ---------------------------------------------------------
-# A dotted path to a baskets.payments.PaymentGateway; the default records a `manual` payment
-# and takes no money.
-PAYMENT_GATEWAY = os.environ.get("PAYMENT_GATEWAY", "") or "baskets.payments.ManualPaymentGateway"
+# --- Payments (POST /api/order, API.md §10) ---------------------------------------------
+# PAYMENT_GATEWAY: `manual` (the default: records the payment as `manual`, takes no money, and
+# says "no payment taken"), `stripe`, or a dotted path to a baskets.payments.PaymentGateway class
+# (tests). The setting holds the dotted path.
+PAYMENT_GATEWAYS = {
+    "manual": "baskets.payments.ManualPaymentGateway",
+    "stripe": "baskets.payments.stripe_gateway.StripePaymentGateway",
+}
+_payment_gateway = os.environ.get("PAYMENT_GATEWAY", "").strip() or "manual"
+if _payment_gateway not in PAYMENT_GATEWAYS and not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+", _payment_gateway):
+    raise ImproperlyConfigured(
+        f"PAYMENT_GATEWAY must be one of {', '.join(PAYMENT_GATEWAYS)} or a dotted path, got {_payment_gateway!r}"
+    )
+PAYMENT_GATEWAY = PAYMENT_GATEWAYS.get(_payment_gateway, _payment_gateway)
+
+
+def env_url(name: str, default: str = "") -> str:
+    """An http(s) address, or the default; anything else is refused at start-up."""
+    value = os.environ.get(name, "").strip() or default
+    if value and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s]*)?", value):
+        raise ImproperlyConfigured(f"{name} must be an http(s) URL, got {value!r}")
+    return value
+
+
+# Stripe (PAYMENT_GATEWAY=stripe): the API keys, the webhook signing secret (POST
+# /api/webhooks/stripe), and where the API and Stripe.js are (a local fake server such as
+# localstripe in tests and local runs; Stripe's own when unset). Every API request times out after
+# STRIPE_TIMEOUT_SECONDS and is retried STRIPE_MAX_NETWORK_RETRIES times with its idempotency key.
+STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "").strip()
+STRIPE_PUBLISHABLE_KEY = os.environ.get("STRIPE_PUBLISHABLE_KEY", "").strip()
+STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "").strip()
+STRIPE_API_BASE = env_url("STRIPE_API_BASE").rstrip("/")
+STRIPE_JS_URL = env_url("STRIPE_JS_URL", "https://js.stripe.com/v3/")
+STRIPE_TIMEOUT_SECONDS = env_int("STRIPE_TIMEOUT_SECONDS", 10)
+STRIPE_MAX_NETWORK_RETRIES = env_int("STRIPE_MAX_NETWORK_RETRIES", 1)
+# The merchant's name as the customer sees it above the pay button.
+MERCHANT_NAME = os.environ.get("MERCHANT_NAME", "").strip()
+if STRIPE_SECRET_KEY and not STRIPE_SECRET_KEY.startswith(("sk_", "rk_")):
+    raise ImproperlyConfigured("STRIPE_SECRET_KEY must be a Stripe secret key (sk_... or a restricted rk_...).")
+if STRIPE_PUBLISHABLE_KEY and not STRIPE_PUBLISHABLE_KEY.startswith("pk_"):
+    raise ImproperlyConfigured("STRIPE_PUBLISHABLE_KEY must be a Stripe publishable key (pk_...).")
+if not 1 <= STRIPE_TIMEOUT_SECONDS <= 120:
+    raise ImproperlyConfigured("STRIPE_TIMEOUT_SECONDS must be from 1 to 120.")
+if not 0 <= STRIPE_MAX_NETWORK_RETRIES <= 5:
+    raise ImproperlyConfigured("STRIPE_MAX_NETWORK_RETRIES must be from 0 to 5.")
+if _payment_gateway == "stripe":
+    # Like reCAPTCHA: a gateway switched on without its keys refuses to start rather than fail orders.
+    required = {"STRIPE_SECRET_KEY": STRIPE_SECRET_KEY, "STRIPE_PUBLISHABLE_KEY": STRIPE_PUBLISHABLE_KEY}
+    if not DEBUG:  # production: without the webhook secret no event could be trusted
+        required["STRIPE_WEBHOOK_SECRET"] = STRIPE_WEBHOOK_SECRET
+    missing = [name for name, value in required.items() if not value]
+    if missing:
+        raise ImproperlyConfigured(f"PAYMENT_GATEWAY=stripe needs {', '.join(missing)}.")
+
+# Background tasks (Django's task framework): capture retries and voids. The database backend
+# keeps them in this database; `manage.py db_worker` runs them (several workers may run at once).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 # --- reCAPTCHA (X-Limio-Recaptcha on subscription checkout) -----------------------------
 RECAPTCHA_ENABLED = env_bool("RECAPTCHA_ENABLED", not DEBUG)
@@ -386,5 +441,6 @@ LOGGING = {
         "level": env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")),
     },
     # checkout.requests already logs every response; django.request's per-4xx warning would repeat it.
-    "loggers": {"django.request": {"level": "ERROR"}},
+    # The Stripe SDK logs every request at INFO; our gateway logs its failures itself.
+    "loggers": {"django.request": {"level": "ERROR"}, "stripe": {"level": "WARNING"}},
 }

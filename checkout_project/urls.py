@@ -14,6 +14,7 @@ from baskets.api.admin_views import AdminCheckoutViewSet
 from baskets.api.order_views import AdminPromoCodeViewSet, OrderViewSet
 from baskets.api.subscription_views import SubscriptionCheckoutViewSet
 from baskets.api.views import CheckoutViewSet
+from baskets.api.webhook_views import stripe_webhook
 from checkout_project.api.oauth_views import IntrospectTokenView
 from checkout_project.api.throttling import throttle_posts
 from checkout_project.health import healthz, readyz
@@ -50,6 +51,8 @@ urlpatterns = [
     path("checkout/promo-code/remove", pages.remove_promo_code, name="checkout-promo-code-remove"),
     path("checkout/order", pages.place_order, name="checkout-order"),
     path("checkout/confirmation", pages.confirmation_page, name="checkout-confirmation"),
+    # Stripe's webhook deliveries: signed by Stripe (STRIPE_WEBHOOK_SECRET), no OAuth, no CSRF.
+    path("api/webhooks/stripe", stripe_webhook, name="stripe-webhook"),
     path("api/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # Swagger UI's page carries an inline script and styles: a relaxed policy for this path only.

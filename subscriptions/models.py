@@ -147,6 +147,11 @@ class Customer(models.Model):
     company_name = models.CharField(max_length=255, blank=True)
     phone = models.CharField(max_length=50, blank=True)
     segments = models.JSONField(default=list, blank=True)
+    # The payment gateway's customer and the payment method saved for charges made without the
+    # customer present (renewals): written together by services.customer_save_payment_method, so
+    # they always belong to each other. Ids only, never card data.
+    payment_customer_id = models.CharField(max_length=255, blank=True)
+    default_payment_method_id = models.CharField(max_length=255, blank=True)
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:

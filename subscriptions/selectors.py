@@ -115,6 +115,27 @@ def customer_by_id_or_email(*, customer_id: uuid.UUID | None = None, email: str 
     return matches[0] if len(matches) == 1 else None
 
 
+@dataclass(frozen=True)
+class PaymentProfile:
+    """What the payment gateway knows of a customer: its customer id and the saved payment method."""
+
+    customer_id: uuid.UUID
+    payment_customer_id: str
+    default_payment_method_id: str
+
+
+def customer_payment_profile(*, email: str) -> PaymentProfile | None:
+    """The payment profile of the customer an order with this e-mail belongs to (the one
+    services.customer_get_or_create finds: any case, the oldest), or None when there is none yet."""
+    row = (
+        Customer.objects.filter(email__iexact=email)
+        .order_by("created")
+        .values_list("id", "payment_customer_id", "default_payment_method_id")
+        .first()
+    )
+    return PaymentProfile(*row) if row is not None else None
+
+
 def subscription_by_id_or_reference(
     *, subscription_id: uuid.UUID | None = None, reference: str | None = None
 ) -> Subscription | None:

@@ -257,6 +257,23 @@ def customer_get_or_create(
         return existing
 
 
+@transaction.atomic(savepoint=False)  # composed into order completion: no SAVEPOINT round trips
+def customer_save_payment_method(*, customer: Customer, payment_customer_id: str, payment_method_id: str) -> Customer:
+    """Keep the gateway's customer and the payment method saved for later charges (renewals made
+    without the customer present) on `customer`; both together, so they always belong to each
+    other. Empty values change nothing (a payment that saved no method keeps the one saved
+    before). One UPDATE, in the caller's transaction when there is one.
+    """
+    if not (payment_customer_id and payment_method_id):
+        return customer
+    if (customer.payment_customer_id, customer.default_payment_method_id) == (payment_customer_id, payment_method_id):
+        return customer
+    customer.payment_customer_id = payment_customer_id
+    customer.default_payment_method_id = payment_method_id
+    customer.save(update_fields=["payment_customer_id", "default_payment_method_id"])
+    return customer
+
+
 @dataclass(frozen=True)
 class NewSubscription:
     """One subscription to create: the offer (and its term) with the add-ons bought with it."""

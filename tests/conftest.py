@@ -71,3 +71,49 @@ def add_on(offer):
     ])  # fmt: skip
     offer.cross_sell_add_ons.add(add_on)
     return add_on
+
+
+# --- Payments: a real Stripe-compatible server and the asserting test gateway ---------------------
+
+
+@pytest.fixture(scope="session")
+def stripe_server():
+    """localstripe on a free port for the whole session (tests/stripe_server.py); its base URL."""
+    from tests.stripe_server import localstripe
+
+    with localstripe() as base:
+        yield base
+
+
+@pytest.fixture
+def stripe_settings(settings, stripe_server):
+    """PAYMENT_GATEWAY=stripe against the session's localstripe."""
+    from tests import stripe_server as server
+
+    settings.PAYMENT_GATEWAY = "stripe"
+    settings.STRIPE_SECRET_KEY = server.SECRET_KEY
+    settings.STRIPE_PUBLISHABLE_KEY = server.PUBLISHABLE_KEY
+    settings.STRIPE_WEBHOOK_SECRET = server.WEBHOOK_SECRET
+    settings.STRIPE_API_BASE = stripe_server
+    settings.STRIPE_JS_URL = f"{stripe_server}/js.stripe.com/v3/"
+    settings.STRIPE_MAX_NETWORK_RETRIES = 0
+    return settings
+
+
+@pytest.fixture
+def stripe_client(stripe_settings):
+    """An SDK client on the same server, for what the tests do as the customer's browser would."""
+    from baskets.payments.stripe_gateway import stripe_client
+
+    return stripe_client()
+
+
+@pytest.fixture
+def asserting_gateway(settings):
+    """PAYMENT_GATEWAY = tests.payments.AssertingGateway; its script, reset around the test."""
+    from tests.payments import SCRIPT
+
+    SCRIPT.reset()
+    settings.PAYMENT_GATEWAY = "tests.payments.AssertingGateway"
+    yield SCRIPT
+    SCRIPT.reset()

@@ -250,9 +250,11 @@ def _rows(model):
 
     from django.contrib.auth.models import Group
     from django.utils import timezone
+    from django_tasks_db.models import DBTaskResult
     from oauth2_provider.models import AccessToken, Grant, IDToken, RefreshToken
 
-    from baskets.models import PromoCode
+    from baskets.models import Payment, PromoCode
+    from baskets.payments.tasks import payment_capture_retry
     from subscriptions.models import AddOn
     from tests.factories import AccessTokenFactory, OfferFactory, PromoCodeFactory
 
@@ -298,6 +300,15 @@ def _rows(model):
         Basket: lambda: BasketFactory(partner=partner(), customer=CustomerFactory(), email="b@example.com"),
         PromoCode: PromoCodeFactory,
         Partner: partner,
+        Payment: lambda: Payment.objects.create(
+            basket=BasketFactory(),
+            gateway="stripe",
+            status="captured",
+            amount=Decimal("9.99"),
+            currency="GBP",
+            gateway_reference=f"pi_{uuid.uuid4().hex}",
+        ),
+        DBTaskResult: lambda: payment_capture_retry.enqueue(str(uuid.uuid4())).db_result,
     }.get(model)
 
 

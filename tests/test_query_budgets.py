@@ -86,6 +86,9 @@ BUDGETS: dict[str, int] = {
     "PUT /api/partner/checkout/subscription": 7,
     "GET /healthz": 0,
     "GET /readyz": 1,
+    # A Stripe event: BEGIN, the payment's lock (with its basket), the payment's UPDATE and its
+    # basket event (one statement), the event's INSERT, COMMIT.
+    "POST /api/webhooks/stripe": 6,
 }
 
 # URL patterns that are not endpoints of ours, or not measured here, and why.
@@ -637,3 +640,34 @@ def test_partner_subscription_checkout(api_client, partner_token, measure):
         assert response.status_code == 200, response.json()
     for method in ("POST", "PUT", "GET"):
         assert_flat(counts[(method, 1)], counts[(method, 12)])
+
+
+# --- Payments ----------------------------------------------------------------------------------
+
+
+def test_stripe_webhook(client, measure, settings):
+    from decimal import Decimal
+
+    from baskets.models import Payment
+    from tests.stripe_server import WEBHOOK_SECRET, event_payload, sign
+
+    settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
+
+    def send(index: int, items: int):
+        basket = BasketFactory(status=BasketStatus.COMPLETED)
+        for position in range(items):
+            OrderItemFactory(basket=basket, position=position)
+        Payment.objects.create(
+            basket=basket, gateway="stripe", status="authorised", amount=Decimal("9.99"), currency="GBP",
+            gateway_reference=f"pi_{index}",
+        )  # fmt: skip
+        payload = event_payload(f"evt_{index}", "payment_intent.succeeded", {"id": f"pi_{index}"})
+        return lambda: client.post(
+            "/api/webhooks/stripe", payload, content_type="application/json", HTTP_STRIPE_SIGNATURE=sign(payload)
+        )
+
+    response, small = measure("POST /api/webhooks/stripe", send(1, 1))
+    assert (response.status_code, response.json()["outcome"]) == (200, "applied")
+    response, big = measure("POST /api/webhooks/stripe", send(2, 20))
+    assert (response.status_code, response.json()["outcome"]) == (200, "applied")
+    assert_flat(small, big)

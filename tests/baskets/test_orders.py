@@ -96,13 +96,13 @@ def test_new_order_creates_the_customer_subscription_and_manual_payment(
     assert body["id"] == f"order-{basket.id}"
     assert (body["checkoutId"], body["status"]) == (basket.public_id, "completed")
     assert body["subscriptions"] == [{"id": subscription.public_id, "reference": subscription.reference}]
-    assert body["payment"] == {"gateway": "manual", "status": "recorded", "amount": "17.99", "currency": "GBP"}
+    assert body["payment"] == {"gateway": "manual", "status": "manual", "amount": "17.99", "currency": "GBP"}
     assert body["order"]["completed"] is True
     assert body["order"]["status"] == "completed"
     assert body["order"]["totals"]["dueToday"] == "17.99"
     assert response["ETag"] == '"2"'
     payment = Payment.objects.get()
-    assert (payment.basket_id, payment.gateway, payment.status) == (basket.id, "manual", "recorded")
+    assert (payment.basket_id, payment.gateway, payment.status) == (basket.id, "manual", "manual")
     assert (payment.amount, payment.currency, payment.method, payment.reference) == (
         Decimal("17.99"), "GBP", "invoice", "PO-42",
     )  # fmt: skip
@@ -111,7 +111,7 @@ def test_new_order_creates_the_customer_subscription_and_manual_payment(
     event = BasketEvent.objects.get(basket=basket)
     assert (event.kind, event.version, event.application) == ("completed", 2, storefront_token.application)
     assert event.data["subscriptions"] == [subscription.public_id]
-    assert event.data["payment"] == {"gateway": "manual", "status": "recorded", "id": str(payment.id)}
+    assert event.data["payment"] == {"gateway": "manual", "status": "manual", "id": str(payment.id)}
 
 
 def test_every_offer_item_becomes_a_subscription(api_client, storefront_token, storefront_app, add_on):
@@ -378,7 +378,7 @@ def test_update_subscription_order_applies_the_upgrade(api_client, customer, cus
     body = response.json()
     # Jan 31 12:00 in a 2025 term: 335 of 365 days left. Charge 240 * 335/365 = 220.27, credit 120 * 335/365 = 110.14.
     assert body["order"]["totals"]["dueToday"] == "110.13"
-    assert body["payment"] == {"gateway": "manual", "status": "recorded", "amount": "110.13", "currency": "GBP"}
+    assert body["payment"] == {"gateway": "manual", "status": "manual", "amount": "110.13", "currency": "GBP"}
     assert body["subscriptions"] == [{"id": subscription.public_id, "reference": subscription.reference}]
     assert body["order"]["forSubscription"]["id"] == subscription.public_id
     assert body["order"]["completed"] is True

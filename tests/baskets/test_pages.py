@@ -279,6 +279,11 @@ def test_placing_the_order_completes_the_basket_through_the_order_service(custom
     assert "grace@example.com" in page
     assert "£75.00 for 52 weeks, then £31.96 every 4 weeks" in page
     assert "<dt>Due today</dt><dd>£60.00</dd>" in page
+    # The manual gateway took no money, and the page says so (API.md §10).
+    assert (
+        '<p class="no-payment-taken" role="note">No payment taken: this order is to be paid outside this service.</p>'
+        in page
+    )
     # The checkout page now says it is done and offers no forms.
     done = page_text(customer_client.get("/checkout/"))
     assert "This order has been completed." in done
