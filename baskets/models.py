@@ -179,7 +179,7 @@ class BasketEvent(models.Model):
 class PromoCode(models.Model):
     """A discount code (Limio promo codes v2, API.md §7). Codes are stored upper-case.
 
-    Writes go through baskets.promo_codes (apply, redeem) and the admin form (which normalises
+    Writes go through baskets.services.promo_codes (apply, redeem) and the admin form (which normalises
     the code); `redeemed_count` only ever moves by the conditional UPDATE of promo_code_redeem.
     """
 

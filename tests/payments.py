@@ -98,13 +98,13 @@ def place_order(basket, payment=None, *, amount: Decimal | None = None, refuse: 
     """
     from functools import partial
 
-    from baskets.actors import Actor
     from django.db import transaction
 
     from baskets.errors import BasketCompleted
     from baskets.models import Basket, BasketStatus
     from baskets.payments.services import payment_authorise, payment_capture, payment_record, payment_void
     from baskets.services import basket_transition
+    from checkout_project.api.actor import Actor
     from subscriptions import services as subscription_services
 
     amount = Decimal("17.99") if amount is None else amount

@@ -25,11 +25,11 @@ from django.db.models import F, Q
 from django.tasks import task_backends
 from django.utils import timezone
 
-from baskets.actors import Actor
 from baskets.errors import BasketCodes, PaymentGatewayError, PaymentInProgress, RefundRefused
 from baskets.models import PAYMENT_TRANSITIONS, Basket, Payment, PaymentHold, PaymentStatus
 from baskets.payments.gateways import Authorisation, PaymentRequest, payment_gateway
-from baskets.services import basket_record_event
+from baskets.services.lifecycle import basket_record_event
+from checkout_project.api.actor import Actor
 from checkout_project.api.errors import ApplicationError
 from subscriptions import pricing
 from subscriptions import selectors as subscription_selectors

@@ -300,7 +300,7 @@ def test_refunds_partial_then_the_rest_never_more_than_captured(stripe_client, b
 
 
 def _system():
-    from baskets.actors import Actor
+    from checkout_project.api.actor import Actor
 
     return Actor()
 
