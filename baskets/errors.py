@@ -49,6 +49,9 @@ class BasketCodes(enum.StrEnum):
     ADD_ON_PARENT_REQUIRED = "add_on_parent_required"
     ADD_ON_NOT_COMPATIBLE = "add_on_not_compatible"
     ORDER_ITEM_NOT_FOUND = "order_item_not_found"
+    # Limits (API.md §4): an offer's maxQuantity over the whole basket, BASKET_MAX_ITEMS.
+    QUANTITY_LIMIT_EXCEEDED = "quantity_limit_exceeded"
+    BASKET_TOO_LARGE = "basket_too_large"
     # Assisted sales: the basket's owner.
     CUSTOMER_NOT_FOUND = "customer_not_found"
     INVALID_CUSTOMER = "invalid_customer"
@@ -162,6 +165,14 @@ class InvalidOrderItems(ApplicationError):
             code=code,
             details={field: {str(index): {"code": c, "message": m} for index, (c, m) in problems.items()}},
         )
+
+
+class BasketLimitExceeded(ApplicationError):
+    """A write would take the basket over a limit (400 quantity_limit_exceeded or
+    basket_too_large; `details` name the offer and its limit, or the basket's limit)."""
+
+    def __init__(self, code: str, message: str, details: dict) -> None:
+        super().__init__(message, code=code, status=400, details=details)
 
 
 # --- Promo codes and orders -------------------------------------------------------------------

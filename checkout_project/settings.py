@@ -204,6 +204,10 @@ SECURE_CSP: dict[str, list[str]] = {
 BASKET_LIFETIME = timedelta(days=env_int("BASKET_LIFETIME_DAYS", 14))
 LINK_LIFETIME = timedelta(days=env_int("LINK_LIFETIME_DAYS", 30))
 IDEMPOTENCY_KEY_LIFETIME = timedelta(hours=env_int("IDEMPOTENCY_KEY_LIFETIME_HOURS", 24))
+# The most order items a basket holds (API.md §4 Limits): every write refuses a basket over it.
+BASKET_MAX_ITEMS = env_int("BASKET_MAX_ITEMS", 50)
+if not 1 <= BASKET_MAX_ITEMS <= 1000:
+    raise ImproperlyConfigured(f"BASKET_MAX_ITEMS must be from 1 to 1000, got {BASKET_MAX_ITEMS}.")
 LANDING_STATE_COOKIE = "limio_state"
 LANDING_STATE_COOKIE_SECURE = not DEBUG
 # Where recovery and assisted links send the customer (the hosted checkout page, or your own).

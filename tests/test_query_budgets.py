@@ -30,7 +30,7 @@ from baskets.api.landing_state import landing_state_value
 from baskets.links import LinkKind, link_path
 from baskets.models import Basket, BasketStatus, OrderType
 from partners import services as partner_services
-from subscriptions.models import Subscription, SubscriptionAddOn
+from subscriptions.models import Offer, Subscription, SubscriptionAddOn
 from tests import factories
 from tests.conftest import bearer
 from tests.factories import (
@@ -165,6 +165,8 @@ def measure():
 @pytest.fixture
 def catalog(add_on):
     """30 base offers, each selling the add-on; quantities 1..5."""
+    # The add-on is sold in numbers: the baskets hold it once per offer, summed across the basket.
+    Offer.objects.filter(pk=add_on.pk).update(max_quantity=100)
     offers = [OfferFactory(name=f"Offer {n}", path=f"/offers/budget-{n}") for n in range(30)]
     for offer in offers:
         offer.cross_sell_add_ons.add(add_on)

@@ -5,6 +5,7 @@
 - promo_codes: promo code lookups and why a code cannot discount a basket;
 - quotes: what a basket costs, of any order type (basket_quote: its totals, its promo code's
   discount and schedule, a subscription change's quotes);
+- limits: what a basket may hold (an offer's maxQuantity across it, BASKET_MAX_ITEMS);
 - validation: the findings that stop a basket from completing.
 
 The names below are the package's interface; import them from `baskets.selectors`.
@@ -17,6 +18,7 @@ from baskets.selectors.abandoned import (
     abandoned_basket_export_rows,
     abandoned_baskets,
 )
+from baskets.selectors.limits import LimitExceeded, basket_limits_exceeded
 from baskets.selectors.promo_codes import (
     normalise_promo_code,
     promo_code_by_code,
@@ -41,6 +43,7 @@ from baskets.selectors.validation import (
     Finding,
     basket_validation_findings,
     basket_validation_offer_annotations,
+    check_limits,
     check_not_empty,
     check_offers,
     check_products,
@@ -59,6 +62,7 @@ __all__ = [
     "BasketValidation",
     "Cursor",
     "Finding",
+    "LimitExceeded",
     "PromoCodeQuote",
     "SubscriptionChange",
     "abandoned_basket_export_rows",
@@ -67,9 +71,11 @@ __all__ = [
     "basket_for_checkout_page",
     "basket_get_visible",
     "basket_items",
+    "basket_limits_exceeded",
     "basket_quote",
     "basket_validation_findings",
     "basket_validation_offer_annotations",
+    "check_limits",
     "check_not_empty",
     "check_offers",
     "check_products",

@@ -13,6 +13,7 @@ from django.utils import timezone
 from baskets import hooks
 from baskets.errors import BasketCodes
 from baskets.models import Basket, OrderItem, OrderType
+from baskets.selectors.limits import basket_limits_exceeded
 from baskets.selectors.promo_codes import promo_code_problem
 from subscriptions.models import Offer
 from subscriptions.selectors import (
@@ -82,6 +83,19 @@ def check_offers(validation: BasketValidation) -> Iterable[Finding]:
             )
 
 
+def check_limits(validation: BasketValidation) -> Iterable[Finding]:
+    """The basket's limits (API.md §4): an offer's maxQuantity summed across the basket, and
+    BASKET_MAX_ITEMS; either may have been lowered since the basket was built."""
+    offers = validation.offers
+    for exceeded in basket_limits_exceeded(validation.items, offers):
+        offer_id = exceeded.offer_id
+        if offer_id is not None and any(
+            item.offer_id == offer_id and item.quantity > offers[offer_id].max_quantity for item in validation.items
+        ):
+            continue  # an item alone over it: check_offers' finding (quantity_out_of_range) says so
+        yield Finding(exceeded.code, exceeded.message, exceeded.order_item_id)
+
+
 def check_products(validation: BasketValidation) -> Iterable[Finding]:
     for item in validation.items:
         for product in item.offer_snapshot.get("products", []):
@@ -120,7 +134,7 @@ def check_promo_code(validation: BasketValidation) -> Iterable[Finding]:
 # More checks (partner eligibility, blocked products) are functions of this shape, registered in
 # baskets.hooks: baskets runs them without importing the apps they live in.
 BASKET_CHECKS: tuple[BasketCheck, ...] = (
-    check_not_empty, check_offers, check_products, check_renewal, check_promo_code,
+    check_not_empty, check_offers, check_limits, check_products, check_renewal, check_promo_code,
 )  # fmt: skip
 
 

@@ -7,7 +7,7 @@ subscription change baskets share.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -16,10 +16,16 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from baskets.errors import BasketCodes, BasketNotFound, InvalidOrderItems, NotAnAcquisitionBasket
+from baskets.errors import (
+    BasketCodes,
+    BasketLimitExceeded,
+    BasketNotFound,
+    InvalidOrderItems,
+    NotAnAcquisitionBasket,
+)
 from baskets.locks import lock_basket
 from baskets.models import Basket, BasketStatus, OrderItem, OrderType
-from baskets.selectors import BasketQuote, basket_items, basket_quote, visible_baskets
+from baskets.selectors import BasketQuote, basket_items, basket_limits_exceeded, basket_quote, visible_baskets
 from baskets.services.lifecycle import basket_check_version, basket_ensure_mutable, basket_record_event
 from checkout_project.api.actor import Actor
 from checkout_project.api.errors import ApplicationError
@@ -104,6 +110,19 @@ def offer_problem(
     return None
 
 
+def basket_ensure_within_limits(
+    items: Iterable[OrderItem], offers: Mapping[str, Offer], *, before: Iterable[OrderItem] = ()
+) -> None:
+    """Raise BasketLimitExceeded (400 quantity_limit_exceeded or basket_too_large, the first limit
+    gone over) when a write would leave the basket with `items` over a limit (API.md §4;
+    baskets.selectors.basket_limits_exceeded, `before` as there). No query: `offers` were read by
+    the write. Called before the write writes anything."""
+    exceeded = basket_limits_exceeded(items, offers, before=before)
+    if exceeded:
+        first = exceeded[0]
+        raise BasketLimitExceeded(first.code, first.message, first.details)
+
+
 def new_item(
     basket: Basket, offer: Offer, *, quantity: int, position: int, parent_id: uuid.UUID | None = None
 ) -> OrderItem:
@@ -131,7 +150,8 @@ def _plan_items(
     country: str,
     offer_policy: OfferPolicy | None = None,
 ) -> list[OrderItem]:
-    """Validate the requested items as a whole and build them; raises InvalidOrderItems."""
+    """Validate the requested items as a whole and build them; raises InvalidOrderItems, then
+    BasketLimitExceeded when the items together go over a limit."""
     catalog = offers_with_cross_sells(
         (item["offer"]["id"] for item in requested_items),
         annotations=offer_policy.annotations if offer_policy is not None else None,
@@ -169,6 +189,7 @@ def _plan_items(
         )
     if problems:
         raise InvalidOrderItems("orderItems", problems)
+    basket_ensure_within_limits(items, offers)
     return items
 
 
@@ -189,8 +210,10 @@ def basket_initiate(
     `assisted` (basket_initiate_for_customer): staff or a back office create the basket for
     `owner` (or for nobody yet), so the caller's own customer is not the basket's.
     Locks the landing basket when there is one. Raises InvalidOrderItems (400) with every
-    refused item, VersionMismatch (412). Writes nothing when it raises. `offer_policy` may
-    refuse offers on top of the catalog's rules (partner callers).
+    refused item, BasketLimitExceeded (400 quantity_limit_exceeded: an offer's maxQuantity summed
+    across the items; basket_too_large: more than BASKET_MAX_ITEMS items), VersionMismatch (412).
+    Writes nothing when it raises. `offer_policy` may refuse offers on top of the catalog's rules
+    (partner callers).
     """
     now = timezone.now()
     basket = None
@@ -293,7 +316,9 @@ def basket_apply_actions(
     Raises BasketNotFound (404) for a basket the caller cannot see, BasketCompleted (409),
     BasketExpired (410), NotAnAcquisitionBasket (409 order_type_mismatch: a subscription change
     or renewal basket), VersionMismatch (412) and InvalidOrderItems (400, every refused action
-    under `details.actions[index]`). Writes nothing when it raises.
+    under `details.actions[index]`), then BasketLimitExceeded (400 quantity_limit_exceeded,
+    basket_too_large) when the basket after the actions goes further over a limit (API.md §4).
+    Writes nothing when it raises.
     """
     basket = lock_basket(visible_baskets(actor), basket_id)
     if basket is None:
@@ -306,6 +331,8 @@ def basket_apply_actions(
     items = basket_items(basket)
     current: dict[uuid.UUID, OrderItem] = {item.id: item for item in items}
     original_quantity = {item.id: item.quantity for item in items}
+    # The items as they were (the actions change `current`'s in place): what the limits compare with.
+    before = [OrderItem(offer_id=item.offer_id, quantity=item.quantity) for item in items]
     adds = [action for action in actions if action["orderItemActionType"] == "add"]
     annotations = offer_policy.annotations if offer_policy is not None else None
     # The offers only the actions read: an update's limits, an add's offer; the cross-sells only
@@ -361,6 +388,7 @@ def basket_apply_actions(
         )
     if problems:
         raise InvalidOrderItems("actions", problems)
+    basket_ensure_within_limits(current.values(), offers, before=before)
 
     # An add-on added by this list and then removed with its parent is never written.
     added = [item for item in added if item.id in current]

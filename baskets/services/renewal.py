@@ -16,6 +16,7 @@ from django.utils import timezone
 from baskets.errors import BasketCodes, SubscriptionChanged, SubscriptionNotActive, SubscriptionNotFound
 from baskets.models import Basket, OrderItem, OrderType
 from baskets.selectors import BasketQuote, basket_quote
+from baskets.services.acquisition import basket_ensure_within_limits
 from baskets.services.lifecycle import basket_record_event
 from baskets.services.subscription_change import subscription_ensure_unlocked, subscription_with_due_change_applied
 from checkout_project.api.actor import Actor
@@ -52,8 +53,10 @@ def basket_initiate_renewal(
 
     Locks nothing (it only inserts), unless the subscription's pending change is due: that is
     applied first (subscription_with_due_change_applied). Raises SubscriptionNotFound (404), 409
-    subscription_not_active for a cancelled subscription and 400 renewal_offer_unavailable when
-    the offer to renew onto is no longer published.
+    subscription_not_active for a cancelled subscription, 400 renewal_offer_unavailable when
+    the offer to renew onto is no longer published, and BasketLimitExceeded (400
+    quantity_limit_exceeded, basket_too_large) when the subscription's quantities or add-ons go
+    over what a basket may hold now (API.md §4). Writes nothing when it raises.
     """
     subscription = subscription_selectors.subscription_by_id_or_reference(
         subscription_id=subscription_id, reference=reference
@@ -91,7 +94,6 @@ def basket_initiate_renewal(
         company_name=customer.company_name,
         phone=customer.phone,
     )
-    basket.save(force_insert=True)
     main = OrderItem(
         basket=basket,
         position=0,
@@ -122,6 +124,9 @@ def basket_initiate_renewal(
                 effective_date=subscription.term_end,
             )
         )
+    # The subscription's quantities may exceed what the offers allow now: refused before any write.
+    basket_ensure_within_limits(items, catalog.offers)
+    basket.save(force_insert=True)
     OrderItem.objects.bulk_create(items)
     basket_record_event(
         basket=basket,

@@ -43,7 +43,7 @@ from baskets.selectors import (
     is_deferred,
     visible_baskets,
 )
-from baskets.services.acquisition import OfferPolicy, Problem, offer_problem
+from baskets.services.acquisition import OfferPolicy, Problem, basket_ensure_within_limits, offer_problem
 from baskets.services.lifecycle import basket_check_version, basket_ensure_mutable, basket_record_event
 from checkout_project.api.actor import Actor
 from checkout_project.api.errors import ApiCodes, ApplicationError
@@ -449,7 +449,8 @@ def subscription_checkout_apply_actions(
     Locks the basket row (select_for_update) for the whole change. Raises 403 without a customer
     or partner token, BasketNotFound (404), BasketCompleted (409), BasketExpired (410),
     VersionMismatch (412), SubscriptionLocked (423), ApplicationError multiple_offer_adds (400)
-    and InvalidOrderItems (400, each refused action under `details.actions[index]`). Writes
+    InvalidOrderItems (400, each refused action under `details.actions[index]`) and
+    BasketLimitExceeded (400 quantity_limit_exceeded, basket_too_large: API.md §4). Writes
     nothing when it raises; otherwise bumps the basket version and records an `items_changed` event.
     """
     now = now or timezone.now()
@@ -481,6 +482,8 @@ def subscription_checkout_apply_actions(
         )
 
     original = {item.id: (item.quantity, item.effective_date) for item in items}
+    # The items as they were (the actions change the plan's in place): what the limits compare with.
+    before = [OrderItem(offer_id=i.offer_id, quantity=i.quantity, action_type=i.action_type) for i in items]
     plan = _Plan(basket, subscription, items, options, now, offer_policy)
     problems: dict[int, Problem] = {}
     results: list[dict[str, Any]] = []
@@ -520,6 +523,7 @@ def subscription_checkout_apply_actions(
         results.extend(plan.reconcile(index))
     if problems:
         raise InvalidOrderItems("actions", problems)
+    basket_ensure_within_limits(plan.current.values(), options.offers, before=before)
 
     current = plan.current
     removed_ids = [item_id for item_id in original if item_id not in current]

@@ -15,6 +15,7 @@ import pytest
 from django.utils import timezone
 
 from baskets.models import Basket, OrderItem
+from subscriptions.models import Offer
 from tests.conftest import bearer
 from tests.factories import BasketFactory, CustomerFactory, OfferFactory, OrderItemFactory
 from tests.statements import CEILING, assert_flat, max_data_statements
@@ -27,6 +28,8 @@ BUDGET = CEILING
 @pytest.fixture
 def catalog(add_on):
     """30 base offers (each selling the add-on) and the add-on; every offer allows quantity 1..5."""
+    # The add-on is sold in numbers: the baskets hold it once per offer, summed across the basket.
+    Offer.objects.filter(pk=add_on.pk).update(max_quantity=100)
     offers = [OfferFactory(name=f"Offer {n}", path=f"/offers/q-{n}") for n in range(30)]
     for offer in offers:
         offer.cross_sell_add_ons.add(add_on)

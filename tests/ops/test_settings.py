@@ -134,3 +134,15 @@ def test_a_recaptcha_score_and_a_log_level_are_read(monkeypatch):
     settings = load_settings(monkeypatch, RECAPTCHA_MIN_SCORE="0.5", LOG_LEVEL="WARNING")
     assert settings["RECAPTCHA_MIN_SCORE"] == 0.5
     assert settings["LOGGING"]["root"]["level"] == "WARNING"
+
+
+def test_basket_max_items_defaults_to_fifty_and_comes_from_the_environment(monkeypatch):
+    monkeypatch.delenv("BASKET_MAX_ITEMS", raising=False)
+    assert load_settings(monkeypatch)["BASKET_MAX_ITEMS"] == 50
+    assert load_settings(monkeypatch, BASKET_MAX_ITEMS="10")["BASKET_MAX_ITEMS"] == 10
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "1001", "many"])
+def test_basket_max_items_must_be_a_bounded_positive_integer(monkeypatch, value):
+    with pytest.raises(ImproperlyConfigured, match="BASKET_MAX_ITEMS"):
+        load_settings(monkeypatch, BASKET_MAX_ITEMS=value)
