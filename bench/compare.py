@@ -66,8 +66,11 @@ def main() -> int:
     for _ in range(args.pairs):
         for name, (tree, database_url) in trees.items():
             runs[name].append(run(tree, database_url, args))
+            # Kept as they come: a long comparison that fails later still has its runs.
+            args.output.with_suffix(".runs.json").write_text(json.dumps(runs, indent=2) + "\n")
 
-    summary: dict[str, Any] = {"settings": vars(args) | {"old": str(args.old), "new": str(args.new)}, "flows": {}}
+    settings = {name: str(value) if isinstance(value, Path) else value for name, value in vars(args).items()}
+    summary: dict[str, Any] = {"settings": settings, "flows": {}}
     for flow in args.flows.split(","):
         old = [result[flow]["requests_per_s"] for result in runs["old"]]
         new = [result[flow]["requests_per_s"] for result in runs["new"]]
