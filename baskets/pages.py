@@ -10,6 +10,11 @@ Form posts are rate-limited per client IP and per basket (settings.THROTTLE_PAGE
 
 They work without JavaScript: plain forms posted with a CSRF token, each answered with a
 redirect back to the page (Post/Redirect/Get) or, when refused, the page again with the errors.
+The one exception is paying by card (PAYMENT_GATEWAY=stripe): Stripe.js, loaded from
+STRIPE_JS_URL (the page's CSP lets in exactly that origin), collects the card, and the page's own
+script (static/checkout/payment.js, no inline script) adds the PaymentMethod's id to the same
+order form; a 3-D Secure check answers the page again with the client secret, the script runs
+Stripe.js's check and posts the form again with the PaymentIntent's id.
 """
 
 from __future__ import annotations
@@ -451,7 +456,10 @@ def place_order(request: HttpRequest, basket: Basket) -> HttpResponse:
     """POST /checkout/order: complete the basket through baskets.services.basket_complete.
 
     The same completion as POST /api/order: re-validation, promo redemption, subscriptions,
-    payment. Completing twice shows the confirmation again (a double-clicked button).
+    payment (the card's PaymentMethod or confirmed PaymentIntent, CardPaymentForm). Completing
+    twice shows the confirmation again (a double-clicked button). A declined card (402) shows the
+    page again with the message, the basket as it was; 3-D Secure (402) shows it with the client
+    secret for the page's script.
     """
     form = CustomerDetailsForm(request.POST, remote_ip=client_ip(request))
     card = CardPaymentForm(request.POST)
