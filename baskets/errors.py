@@ -96,6 +96,7 @@ class BasketCodes(enum.StrEnum):
     PAYMENT_INTENT_BASKET_MISMATCH = "payment_intent_basket_mismatch"
     PAYMENT_INTENT_STATUS_INVALID = "payment_intent_status_invalid"
     PAYMENT_IN_PROGRESS = "payment_in_progress"
+    BASKET_CHANGED = "basket_changed"
     PAYMENT_NOT_REFUNDABLE = "payment_not_refundable"
     REFUND_AMOUNT_INVALID = "refund_amount_invalid"
     WEBHOOK_SIGNATURE_INVALID = "webhook_signature_invalid"
@@ -288,6 +289,20 @@ class PaymentInProgress(Conflict):
     def __init__(self) -> None:
         super().__init__(
             "Another request is placing this order with the same payment; it decides. Read the basket for its outcome."
+        )
+
+
+class BasketChanged(Conflict):
+    """The basket (its version, or what it costs today) changed between the payment's
+    authorisation and the order's lock (409): nothing is charged other than what was authorised,
+    so the authorisation is voided and nothing is written. Send the order again."""
+
+    code = BasketCodes.BASKET_CHANGED
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The basket changed while its payment was being authorised; no order was placed and the "
+            "authorisation was released. Read the basket and send the order again."
         )
 
 

@@ -17,7 +17,6 @@ import pytest
 from django.db import IntegrityError, OperationalError, connection
 
 from baskets.models import Basket, BasketEvent, OrderItem, Payment, PromoCode, PromoRedemption
-from baskets.payments import ManualPaymentGateway
 from subscriptions.models import Customer, Subscription, SubscriptionAddOn
 from tests.conftest import bearer
 from tests.factories import BasketFactory, OfferFactory, OrderItemFactory, PromoCodeFactory, SubscriptionFactory
@@ -168,28 +167,15 @@ def test_a_database_error_late_in_completion_leaves_no_order_behind(api_client, 
     assert PromoCode.objects.get().redeemed_count == 1
 
 
-class RecordingGateway(ManualPaymentGateway):
-    """The manual gateway, remembering whom it charged."""
-
-    def __init__(self):
-        self.charged: list[str] = []
-
-    def pay(self, request):
-        self.charged.append(request.order_id)
-        return super().pay(request)
-
-
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(
     "table", ["subscriptions_subscription", "subscriptions_subscriptionaddon", "baskets_promoredemption"]
 )
-def test_a_database_error_writing_the_order_comes_before_any_charge(
-    api_client, storefront_token, offer, add_on, monkeypatch, table
+def test_a_database_error_writing_the_order_never_charges(
+    api_client, storefront_token, offer, add_on, asserting_gateway, table
 ):
-    """The order's writes are sent before the payment: when the database refuses them, nobody was
-    charged (only the payment's record and the basket's completion come after the gateway)."""
-    gateway = RecordingGateway()
-    monkeypatch.setattr("baskets.services.completion.payment_gateway", lambda: gateway)
+    """The money is only authorised before the order's writes: when the database refuses them,
+    the authorisation is voided and nothing is captured (the capture comes after the commit)."""
     basket = BasketFactory(application=storefront_token.application, promo_code=PromoCodeFactory(code="FIRST"))
     parent = OrderItemFactory(basket=basket, offer=offer, position=0)
     OrderItemFactory(basket=basket, offer=add_on, position=1, parent=parent)
@@ -204,7 +190,7 @@ def test_a_database_error_writing_the_order_comes_before_any_charge(
         )
 
     assert response.status_code == 503, response.content
-    assert gateway.charged == []
+    assert [method for method, _ in asserting_gateway.calls] == ["authorise", "void"]
     assert basket_state(basket) == before
     assert (Subscription.objects.count(), Payment.objects.count(), PromoRedemption.objects.count()) == (0, 0, 0)
 
@@ -215,7 +201,8 @@ def test_a_database_error_writing_the_order_comes_before_any_charge(
         **bearer(storefront_token),
     )
     assert response.status_code == 200, response.json()
-    assert gateway.charged == [f"order-{basket.pk}"]
+    assert [method for method, _ in asserting_gateway.calls] == ["authorise", "void", "authorise", "capture"]
+    assert Payment.objects.get().status == "captured"
 
 
 @pytest.mark.django_db

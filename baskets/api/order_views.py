@@ -14,11 +14,12 @@ from baskets.api.landing_state import parse_basket_id
 from baskets.api.render import order_to_wire
 from baskets.api.serializers import CustomerDetailsSerializer
 from baskets.api.views import basket_response
+from baskets.payments import payment_to_wire
 from checkout_project.api.actions import Call, api_action
 from checkout_project.api.auth import require_customer
+from checkout_project.api.fields import PlainCharField
 from checkout_project.api.headers import set_etag
 from checkout_project.api.viewsets import ScopedViewSet
-from subscriptions.pricing import money
 
 if TYPE_CHECKING:
     from checkout_project.api.actor import Actor
@@ -33,11 +34,33 @@ class PromoCodeRequestSerializer(serializers.Serializer):
     basketId = serializers.CharField(max_length=64, help_text="basket-<uuid>")
 
 
+# A Stripe object id (pm_…, pi_…): letters, digits, underscores and dashes only, so neither NUL
+# nor surrogates (nor anything else) reach the gateway or the database.
+GATEWAY_ID = r"^[A-Za-z0-9_\-]+$"
+
+
 class PaymentInputSerializer(serializers.Serializer):
-    method = serializers.CharField(max_length=40, required=False, allow_blank=True, help_text="e.g. invoice")
-    reference = serializers.CharField(
-        max_length=255, required=False, allow_blank=True, help_text="Your reference, e.g. a purchase order"
+    paymentMethodId = serializers.RegexField(
+        GATEWAY_ID, max_length=255, required=False, help_text="A payment method collected with Stripe.js (pm_…)"
     )
+    paymentIntentId = serializers.RegexField(
+        GATEWAY_ID,
+        max_length=255,
+        required=False,
+        help_text="A PaymentIntent the client confirmed (pi_…): its amount, currency, status and basket are checked",
+    )
+    method = PlainCharField(max_length=40, required=False, allow_blank=True, help_text="manual gateway: e.g. invoice")
+    reference = PlainCharField(
+        max_length=255,
+        required=False,
+        allow_blank=True,
+        help_text="manual gateway: your reference, e.g. a purchase order",
+    )
+
+    def validate(self, attrs):
+        if attrs.get("paymentMethodId") and attrs.get("paymentIntentId"):
+            raise serializers.ValidationError("Send paymentMethodId or paymentIntentId, not both.")
+        return attrs
 
 
 class OrderRequestSerializer(serializers.Serializer):
@@ -55,10 +78,19 @@ class SubscriptionRefOutSerializer(serializers.Serializer):
 
 
 class PaymentOutSerializer(serializers.Serializer):
-    gateway = serializers.CharField(help_text='"manual" with the default gateway')
-    status = serializers.CharField(help_text='"recorded" (no money taken), "authorized" or "captured"')
+    id = serializers.CharField(help_text="pay-<uuid>")
+    gateway = serializers.CharField(help_text='"manual" with the default gateway, "stripe"')
+    status = serializers.CharField(
+        help_text="manual (no payment taken), authorised, captured, capture_failed, voided or refunded"
+    )
     amount = serializers.CharField()
     currency = serializers.CharField(allow_blank=True)
+    gatewayReference = serializers.CharField(allow_blank=True, help_text="The gateway's payment id (pi_…)")
+    refundedAmount = serializers.CharField()
+    created = serializers.DateTimeField()
+    updated = serializers.DateTimeField()
+    noPaymentTaken = serializers.BooleanField()
+    message = serializers.CharField(required=False, help_text='"No payment taken" with the manual gateway')
 
 
 class OrderResponse(serializers.Serializer):
@@ -79,12 +111,7 @@ def completed_order_to_wire(completed: services.CompletedOrder) -> dict[str, Any
         "status": basket.status,
         "order": order,
         "subscriptions": [{"id": s.public_id, "reference": s.reference} for s in completed.subscriptions],
-        "payment": {
-            "gateway": payment.gateway,
-            "status": payment.status,
-            "amount": money(payment.amount, payment.currency or "GBP"),
-            "currency": payment.currency,
-        },
+        "payment": payment_to_wire(payment),
     }
 
 
@@ -115,7 +142,7 @@ class OrderViewSet(ScopedViewSet):
         operation_id="order_submit",
         summary="Complete a basket: place the order and record its payment",
         description="Scope `checkout` for a basket the caller owns (API.md §2), or `checkout:admin` for any basket.",
-        responses=schemas.responses(200, OrderResponse, 400, 401, 403, 404, 409, 410, 412, 422, 423, 502),
+        responses=schemas.responses(200, OrderResponse, 400, 401, 402, 403, 404, 409, 410, 412, 422, 423, 502),
     )
     @api_action(
         methods=["post"],
@@ -123,6 +150,7 @@ class OrderViewSet(ScopedViewSet):
         also_accepted_scopes=(ADMIN_SCOPE,),
         body=OrderRequestSerializer,
         idempotent=True,
+        transactional=False,  # the gateway is called before the completion's transaction (API.md §10)
         if_match=True,
         actor_check=customer_account_unless_admin,
         render=order_response,

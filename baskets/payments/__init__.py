@@ -56,7 +56,6 @@ from baskets.payments.gateways import (
     ManualPaymentGateway,
     PaymentGateway,
     PaymentRequest,
-    PaymentResult,
     RefundResult,
     payment_gateway,
 )
@@ -84,7 +83,6 @@ __all__ = [
     "PaymentIntentMismatch",
     "PaymentRequest",
     "PaymentRequiresAction",
-    "PaymentResult",
     "RefundRefused",
     "RefundResult",
     "payment_authorise",

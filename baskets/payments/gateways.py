@@ -143,21 +143,12 @@ class PaymentGateway(Protocol):
 # --- The embedded default --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class PaymentResult:
-    """The one-phase answer of `ManualPaymentGateway.pay`, for completion code that does not use
-    the two phases yet."""
-
-    gateway: str
-    status: str  # a Payment.Status value
-    reference: str = ""
-
-
 class ManualPaymentGateway:
     """Takes no money: records the payment as `manual` (to be collected outside this service:
     an invoice, a phone call, a till). Pages and order responses say "no payment taken"."""
 
     name = "manual"
+    calls_out = False  # records only: basket_complete asks it inside the completion transaction
 
     def authorise(self, request: PaymentRequest) -> Authorisation:
         return Authorisation(
@@ -179,11 +170,6 @@ class ManualPaymentGateway:
 
     def refund(self, payment: Payment, amount: Decimal) -> RefundResult:
         raise PaymentGatewayError("The manual gateway took no money: there is nothing to refund.", reason="manual")
-
-    def pay(self, request: PaymentRequest) -> PaymentResult:
-        """One phase (the completion code before the two phases): the manual payment's record."""
-        authorisation = self.authorise(request)
-        return PaymentResult(gateway=self.name, status=authorisation.status, reference=authorisation.reference)
 
 
 def payment_gateway(name: str | None = None) -> PaymentGateway:

@@ -104,7 +104,9 @@ def payment_transition(
     caller changed, written by the same UPDATE.
     """
     if to not in PAYMENT_TRANSITIONS[payment.status]:
-        raise ApplicationError(f"A payment cannot go from {payment.status} to {to}.", code="invalid_transition")
+        raise ApplicationError(
+            f"A payment cannot go from {payment.status} to {to}.", code=BasketCodes.INVALID_TRANSITION
+        )
     previous = payment.status
     payment.status = to
     payment.updated = timezone.now()

@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from functools import partial
 from typing import Any, Protocol
 
 from django.db import transaction
@@ -34,18 +34,25 @@ from django.db.models import BooleanField, Case, OuterRef, Q, Value, When
 from django.utils import timezone
 
 from baskets import hooks, selectors
-from baskets.errors import BASKET_NOT_FOUND, BasketCodes, BasketInvalid, BasketNotFound
+from baskets.errors import BASKET_NOT_FOUND, BasketChanged, BasketCodes, BasketInvalid, BasketNotFound
 from baskets.links import LinkRefused
 from baskets.locks import lock_basket
 from baskets.models import Basket, BasketStatus, OrderItem, OrderType, Payment, PromoRedemption
-from baskets.payments import PaymentGatewayError, PaymentRequest, PaymentResult, payment_gateway
+from baskets.payments import (
+    Authorisation,
+    payment_authorise,
+    payment_capture,
+    payment_gateway,
+    payment_record,
+    payment_void,
+)
 from baskets.selectors import BasketQuote, SubscriptionChange
 from baskets.services import acquisition, renewal, subscription_change
 from baskets.services.acquisition import CUSTOMER_DETAIL_FIELDS
 from baskets.services.lifecycle import basket_check_version, basket_ensure_mutable, basket_transition
-from baskets.services.promo_codes import promo_code_redeem
+from baskets.services.promo_codes import promo_code_ensure_available, promo_code_redeem
 from checkout_project.api.actor import Actor
-from checkout_project.api.errors import ApplicationError, UpstreamUnavailable
+from checkout_project.api.errors import ApplicationError
 from subscriptions import pricing
 from subscriptions import selectors as subscription_selectors
 from subscriptions import services as subscription_services
@@ -252,7 +259,6 @@ ORDER_COMPLETIONS: dict[str, OrderCompletion] = {
 # --- The steps ------------------------------------------------------------------------------------
 
 
-@transaction.atomic
 def basket_complete(
     *,
     actor: Actor,
@@ -266,15 +272,26 @@ def basket_complete(
 ) -> CompletedOrder:
     """Complete a basket: the order is placed, paid through the gateway and the basket `completed`.
 
-    Locks the basket row first (then, for update and renewal orders, the subscription row; the
-    promo code's row is locked by counting its redemption). In order: re-validates the basket
-    (basket_validation_findings); requires an e-mail (the basket's or `customer_details`'); finds
-    or creates the customer by e-mail; counts the promo code's redemption atomically and creates
-    a subscription per offer item (`new`), applies or schedules the change
-    (`update_subscription`) or extends the term onto the renewal offer (`renew`), all written
-    before the payment, so a database refusal never follows a charge; pays through
-    settings.PAYMENT_GATEWAY; records the Payment and moves the basket to `completed` (its
-    `completed_at` is `now`, the moment the order is placed and priced).
+    In two phases (API.md §10), the gateway never called while a transaction is open:
+
+    1. Before any transaction (a gateway that calls out, i.e. not `manual`): the basket as the
+       caller sees it, unlocked, must be active (409 for a completed one, without touching the
+       gateway), at `if_match` and `link_nonce`, valid and with an e-mail; its quote from unlocked
+       reads is authorised (payment_authorise: dueToday, the request's `payment`).
+    2. One transaction: locks the basket row first (then, for update and renewal orders, the
+       subscription row; the promo code's row is locked by counting its redemption), re-checks
+       and re-validates it (basket_validation_findings); requires an e-mail; finds or creates the
+       customer by e-mail; refuses with BasketChanged (409 basket_changed) when the basket's
+       version or its dueToday differ from what was authorised (nobody is charged another amount
+       than the one authorised); counts the promo code's redemption atomically and creates a
+       subscription per offer item (`new`), applies or schedules the change
+       (`update_subscription`) or extends the term onto the renewal offer (`renew`); records the
+       Payment (payment_record) and moves the basket to `completed` (its `completed_at` is `now`).
+       The manual gateway moves no money and calls nothing outside: it is asked here, from the
+       locked quote (no extra read of the basket before the transaction).
+    3. After the commit, an `authorised` payment is captured (transaction.on_commit, robust: the
+       order stands whatever the capture does; a failed capture is retried by a job). When the
+       transaction raises, the authorisation is voided (payment_void).
 
     `any_basket` (staff callers) sees every basket; otherwise only those visible to `actor`.
     `if_match` (POST /api/order's If-Match) must be the basket's version; None (no header, or the
@@ -288,17 +305,112 @@ def basket_complete(
     (SubscriptionChanged subscription_changed: for an update basket, its offer, the term end a
     downgrade was quoted for, or the add-ons it adds no longer fit; for a renewal, the subscription
     moved to an offer that does not renew onto the basket's, its term was renewed since, or its
-    add-ons changed since: baskets.services.renewal) and UpstreamUnavailable (502) when the
-    gateway fails. Writes nothing when it raises. The promo code's exhaustion is found when its
-    redemption is counted, after a renewal's subscription checks: a renewal whose subscription
-    refuses it answers 409/423 even when its code is used up.
+    add-ons changed since: baskets.services.renewal), BasketChanged (409), and the gateway's:
+    PaymentDeclined / PaymentRequiresAction (402), PaymentIntentMismatch (400), PaymentInProgress
+    (409), PaymentGatewayError (502). Writes nothing when it raises. The promo code's exhaustion is
+    found when its redemption is counted, after a renewal's subscription checks: a renewal whose
+    subscription refuses it answers 409/423 even when its code is used up.
     """
     now = now or timezone.now()
-    basket = _lock_basket(actor, basket_id, any_basket=any_basket, customer_details=customer_details)
+    gateway = payment_gateway()
+    authorisation: Authorisation | None = None
+    if gateway_calls_out(gateway):
+        if transaction.get_connection().in_atomic_block:
+            raise RuntimeError("basket_complete authorises through the gateway: call it with no transaction open.")
+        authorisation = _authorise(
+            actor,
+            basket_id,
+            any_basket=any_basket,
+            customer_details=customer_details,
+            payment=payment,
+            if_match=if_match,
+            link_nonce=link_nonce,
+            now=now,
+        )
+    committed = False
+    try:
+        with transaction.atomic():
+            completed = _complete(
+                actor,
+                basket_id,
+                any_basket=any_basket,
+                customer_details=customer_details,
+                payment=payment,
+                if_match=if_match,
+                link_nonce=link_nonce,
+                now=now,
+                authorisation=authorisation,
+            )
+        committed = True
+    finally:
+        if not committed and authorisation is not None:
+            payment_void(authorisation=authorisation)  # the transaction refused: give the hold back
+    return completed
+
+
+def gateway_calls_out(gateway: object) -> bool:
+    """Whether a gateway calls a remote service (every one but `manual`, which only records)."""
+    return bool(getattr(gateway, "calls_out", True))
+
+
+def _check_basket(basket: Basket, *, if_match: int | None, link_nonce: str | None) -> None:
     basket_ensure_mutable(basket)
     basket_check_version(basket, if_match)
     if link_nonce is not None and basket.link_nonce != link_nonce:
         raise LinkRefused.revoked()
+
+
+def _authorise(
+    actor: Actor,
+    basket_id: uuid.UUID | None,
+    *,
+    any_basket: bool,
+    customer_details: dict[str, str] | None,
+    payment: Mapping[str, str] | None,
+    if_match: int | None,
+    link_nonce: str | None,
+    now: datetime,
+) -> Authorisation:
+    """Phase 1, no transaction open: the basket's checks and its quote from unlocked reads, then
+    the gateway's authorisation of its dueToday (at the basket's version as read here)."""
+    basket = _find_basket(actor, basket_id, any_basket=any_basket, customer_details=customer_details, lock=False)
+    _check_basket(basket, if_match=if_match, link_nonce=link_nonce)
+    items = _order_items(basket)
+    order = ORDER_COMPLETIONS[basket.order_type]
+    reads = order.read(basket, items, lock=False)
+    _validate(basket, items, offers=reads.offers, now=now)
+    email = (customer_details or {}).get("email") or basket.email
+    if not email:
+        raise _email_required()
+    quote = order.quote(basket, items, reads, now=now)
+    if quote.promo_code is not None:  # used up already: refused before the card is touched
+        promo_code_ensure_available(quote.promo_code.promo_code)
+    return payment_authorise(
+        basket=basket,
+        amount=quote.due_today,
+        currency=quote.currency,
+        email=email,
+        payment=payment,
+        save_payment_method=True,  # every order is a subscription's, which renews: kept for those charges
+    )
+
+
+def _complete(
+    actor: Actor,
+    basket_id: uuid.UUID | None,
+    *,
+    any_basket: bool,
+    customer_details: dict[str, str] | None,
+    payment: Mapping[str, str] | None,
+    if_match: int | None,
+    link_nonce: str | None,
+    now: datetime,
+    authorisation: Authorisation | None,
+) -> CompletedOrder:
+    """Phase 2, in the caller's transaction: lock, re-check, the order's writes, the payment's
+    record, the basket's completion; the capture is scheduled for after the commit."""
+    basket = _find_basket(actor, basket_id, any_basket=any_basket, customer_details=customer_details, lock=True)
+    _check_basket(basket, if_match=if_match, link_nonce=link_nonce)
     items = _order_items(basket)
     order = ORDER_COMPLETIONS[basket.order_type]
     # What else the order locks and reads comes first: an update's change options are also the
@@ -309,15 +421,23 @@ def basket_complete(
     changed = _merge_customer_details(basket, customer_details)
     _require_email(basket)
     customer = _order_customer(basket)
-    # The order's writes (the promo code's guarded counter and redemption, the subscriptions or the
-    # change) are made before the payment, so the database refuses those before the customer is
-    # charged; the payment's record and the basket's completion are written after it. Those last
-    # writes and the COMMIT can still fail after a charge: closing that needs the gateway to
-    # authorise first and capture after the commit.
     quote = order.quote(basket, items, reads, now=now)
+    if authorisation is None:  # a gateway that calls nothing outside (manual): asked from the locked quote
+        authorisation = payment_authorise(
+            basket=basket, amount=quote.due_today, currency=quote.currency, email=basket.email, payment=payment
+        )
+    elif (
+        basket.version != authorisation.basket_version
+        or pricing.quantize(quote.due_today, quote.currency or "GBP") != authorisation.amount
+        or quote.currency != authorisation.currency
+    ):
+        raise BasketChanged()
+    # The order's writes (the promo code's guarded counter and redemption, the subscriptions or the
+    # change), then the payment's record and the basket's completion, all in this transaction.
     applied = order.apply(basket, items, reads, customer=customer, quote=quote, now=now)
-    request, result = _pay(basket=basket, quote=quote, payment=payment)
-    recorded = _record_payment(basket, request, result)
+    recorded = payment_record(authorisation=authorisation, basket=basket, customer=customer)
+    if authorisation.needs_capture:
+        transaction.on_commit(partial(payment_capture, payment_id=recorded.id), robust=True)
 
     if basket.customer_id is None:
         basket.customer = customer
@@ -341,18 +461,24 @@ def basket_complete(
     )
 
 
-def _lock_basket(
-    actor: Actor, basket_id: uuid.UUID | None, *, any_basket: bool, customer_details: Mapping[str, str] | None
+def _find_basket(
+    actor: Actor,
+    basket_id: uuid.UUID | None,
+    *,
+    any_basket: bool,
+    customer_details: Mapping[str, str] | None,
+    lock: bool,
 ) -> Basket:
-    """The basket, locked, with what completing it reads of its customer, subscription (and its
-    offer) and promo code; BasketNotFound (404) when the caller cannot see it."""
+    """The basket (locked with `lock`), with what completing it reads of its customer,
+    subscription (and its offer) and promo code; BasketNotFound (404) when the caller cannot see it."""
     baskets = Basket.objects.all() if any_basket else selectors.visible_baskets(actor)
-    basket = lock_basket(
-        baskets.select_related(
-            "customer", "for_subscription__customer", "for_subscription__offer", "promo_code"
-        ).annotate(**{EMAIL_HAS_CUSTOMER: _email_has_customer(customer_details)}),
-        basket_id,
-    )
+    queryset = baskets.select_related(
+        "customer", "for_subscription__customer", "for_subscription__offer", "promo_code"
+    ).annotate(**{EMAIL_HAS_CUSTOMER: _email_has_customer(customer_details)})
+    if lock:
+        basket = lock_basket(queryset, basket_id)
+    else:
+        basket = None if basket_id is None else next(iter(queryset.filter(pk=basket_id).order_by()), None)
     if basket is None:
         raise BasketNotFound(BASKET_NOT_FOUND)
     return basket
@@ -387,11 +513,15 @@ def _merge_customer_details(basket: Basket, details: Mapping[str, str] | None) -
 
 def _require_email(basket: Basket) -> None:
     if not basket.email:
-        raise ApplicationError(
-            "customerDetails.email is required to place an order.",
-            code=BasketCodes.CUSTOMER_EMAIL_REQUIRED,
-            details={"customerDetails.email": "This field is required."},
-        )
+        raise _email_required()
+
+
+def _email_required() -> ApplicationError:
+    return ApplicationError(
+        "customerDetails.email is required to place an order.",
+        code=BasketCodes.CUSTOMER_EMAIL_REQUIRED,
+        details={"customerDetails.email": "This field is required."},
+    )
 
 
 def _email_has_customer(customer_details: Mapping[str, str] | None) -> Case:
@@ -420,41 +550,3 @@ def _order_customer(basket: Basket) -> Customer:
     return subscription_services.customer_get_or_create(
         email=basket.email, details=details, known_absent=not getattr(basket, EMAIL_HAS_CUSTOMER)
     )
-
-
-def _pay(
-    *, basket: Basket, quote: BasketQuote, payment: Mapping[str, str] | None
-) -> tuple[PaymentRequest, PaymentResult]:
-    """Charge what the order costs today (`quote.due_today`) through settings.PAYMENT_GATEWAY;
-    UpstreamUnavailable (502) when the gateway fails, and the caller's transaction rolls back.
-
-    The completion's one outbound call, made after the order's writes and before its record. To
-    authorise before the transaction instead, a caller quotes the basket from unlocked reads
-    (OrderCompletion.read(lock=False), then .quote) and compares that with `quote` under the lock.
-    """
-    request = PaymentRequest(
-        order_id=f"{ORDER_ID_PREFIX}{basket.id}",
-        amount=quote.due_today,
-        currency=quote.currency,
-        customer_email=basket.email,
-        details={key: str(value) for key, value in (payment or {}).items()},
-    )
-    try:
-        return request, payment_gateway().pay(request)
-    except PaymentGatewayError as exc:
-        raise UpstreamUnavailable("The payment gateway failed; no order was placed.") from exc
-
-
-def _record_payment(basket: Basket, request: PaymentRequest, result: PaymentResult) -> Payment:
-    """The Payment row of what the gateway did (one INSERT)."""
-    recorded = Payment(
-        basket=basket,
-        gateway=result.gateway,
-        status=result.status,
-        amount=pricing.quantize(Decimal(request.amount), request.currency or "GBP"),
-        currency=request.currency,
-        reference=result.reference,
-        method=request.details.get("method", ""),
-    )
-    recorded.save(force_insert=True)
-    return recorded

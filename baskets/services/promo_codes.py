@@ -95,6 +95,20 @@ def promo_code_remove(*, actor: Actor, basket_id: uuid.UUID | None, now: datetim
     return BasketChange(basket=basket, items=items, quote=selectors.basket_quote(basket, items, now=now))
 
 
+def _exhausted() -> PromoCodeRefused:
+    return PromoCodeRefused(
+        BasketCodes.PROMO_CODE_EXHAUSTED, "This promo code has been used as many times as it may be."
+    )
+
+
+def promo_code_ensure_available(promo_code: PromoCode) -> None:
+    """PromoCodeRefused promo_code_exhausted (400) when the code as read (no query, no lock) is used
+    up already: an early refusal, before a payment is authorised. promo_code_redeem's guarded count
+    still decides under concurrency."""
+    if promo_code.available_quantity is not None and promo_code.redeemed_count >= promo_code.available_quantity:
+        raise _exhausted()
+
+
 def promo_code_redeem(
     *,
     promo_code: PromoCode,
@@ -118,9 +132,7 @@ def promo_code_redeem(
         .update(redeemed_count=F("redeemed_count") + 1)
     )
     if counted == 0:
-        raise PromoCodeRefused(
-            BasketCodes.PROMO_CODE_EXHAUSTED, "This promo code has been used as many times as it may be."
-        )
+        raise _exhausted()
     redemption = PromoRedemption(
         promo_code=promo_code, basket=basket, customer=customer, amount=amount, currency=currency
     )

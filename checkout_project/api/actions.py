@@ -33,7 +33,9 @@ Why a transaction around the service: with an Idempotency-Key, steps 4-5 run ins
 transaction that inserted the key's record, so the record commits atomically with the write it
 records (and rolls back with it when the service refuses). A concurrent request with the same key
 waits on the record's unique index until then and replays the answer. That is the only
-transaction the API layer opens; every service opens its own for its writes.
+transaction the API layer opens; every service opens its own for its writes. An action declared
+`transactional=False` (POST /api/order, whose service calls the payment gateway before its own
+transaction) claims the key in a short transaction first and stores the answer after, instead.
 """
 
 from __future__ import annotations
@@ -87,6 +89,7 @@ def api_action(
     body: type[Serializer] | None = None,
     query: type[Serializer] | None = None,
     idempotent: bool = False,
+    transactional: bool = True,
     guard: Callable[[Request], None] | None = None,
     if_match: bool = False,
     actor_check: Callable[[Actor], None] | None = None,
@@ -98,7 +101,10 @@ def api_action(
     is the OAuth scope it requires (default: the viewset's `required_scope`, which a subclass may
     change), `also_accepted_scopes` its alternatives. Without them it is a further method of
     another action's route, mapped with DRF's `@<action>.mapping.<method>` above this decorator;
-    that route's scope applies.
+    that route's scope applies. `transactional=False` (with `idempotent`): the service runs with
+    no transaction open, its Idempotency-Key claimed before and answered after in short
+    transactions of their own (checkout_project.api.idempotency.idempotent_outside_transaction):
+    for a service that calls out (the payment gateway) and must not do so inside one.
     """
     if (methods is None) != (url_path is None):
         raise TypeError("api_action: give both methods and url_path (a route), or neither (a mapped method).")
@@ -125,7 +131,9 @@ def api_action(
                 call = Call(actor=actor, request=request, data=valid, if_match=version, path=path)
                 return render(handler(self, call))
 
-            return run_idempotently(request, actor, execute) if idempotent else execute()
+            if not idempotent:
+                return execute()
+            return run_idempotently(request, actor, execute, transactional=transactional)
 
         # Not functools.wraps: the schema reads the action's docstring as its description, and
         # the handler's own attributes are not the view's.

@@ -43,6 +43,7 @@ class ApiCodes(enum.StrEnum):
     THROTTLED = "throttled"
     INVALID_IDEMPOTENCY_KEY = "invalid_idempotency_key"
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    IDEMPOTENCY_KEY_IN_PROGRESS = "idempotency_key_in_progress"
     RECAPTCHA_REQUIRED = "recaptcha_required"
     RECAPTCHA_INVALID = "recaptcha_invalid"
     ERROR = "error"

@@ -22,6 +22,16 @@ class AwareDateTimeField(serializers.DateTimeField):
         return parsed
 
 
+class PlainCharField(serializers.CharField):
+    """A string the database can store: no NUL (DRF refuses it already) and no lone surrogates."""
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if not _encodable(value):
+            raise serializers.ValidationError("Must not contain surrogate characters.")
+        return value
+
+
 class JSONObjectField(serializers.DictField):
     """A free-form JSON object with a size cap (tracking, customFields)."""
 

@@ -6,6 +6,7 @@ from rest_framework import serializers
 _ERROR_DESCRIPTIONS = {
     400: "Malformed JSON, invalid fields, or a business rule refused (code says which)",
     401: "No token, or an unknown, expired or revoked token",
+    402: "The payment was declined (payment_declined) or needs the customer's authentication (payment_requires_action)",
     403: "Valid token without the scope this endpoint needs",
     404: "Not found, or not visible to this caller",
     409: "Basket already completed, or a concurrent change won",

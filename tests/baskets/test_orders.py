@@ -10,7 +10,7 @@ import yaml
 from django.utils import timezone
 
 from baskets.models import Basket, BasketEvent, BasketStatus, Payment, PromoCode, PromoRedemption
-from baskets.payments import PaymentGatewayError
+from baskets.payments import NO_PAYMENT_TAKEN, ManualPaymentGateway, PaymentGatewayError
 from subscriptions import services as catalog_services
 from subscriptions.models import Charge, Customer, Offer, Product, Subscription, SubscriptionAddOn
 from tests.conftest import bearer
@@ -33,11 +33,13 @@ NOW = datetime(2025, 1, 31, 12, tzinfo=UTC)
 PASS = {"HTTP_X_LIMIO_RECAPTCHA": "pass-token"}
 
 
-class FailingGateway:
+class FailingGateway(ManualPaymentGateway):
+    """Fails to authorise (a gateway that calls nothing outside, so a test transaction may wrap it)."""
+
     name = "failing"
 
-    def pay(self, request):
-        raise PaymentGatewayError("the provider timed out")
+    def authorise(self, request):
+        raise PaymentGatewayError(reason="timeout")
 
 
 @pytest.fixture(autouse=True)
@@ -96,14 +98,18 @@ def test_new_order_creates_the_customer_subscription_and_manual_payment(
     assert body["id"] == f"order-{basket.id}"
     assert (body["checkoutId"], body["status"]) == (basket.public_id, "completed")
     assert body["subscriptions"] == [{"id": subscription.public_id, "reference": subscription.reference}]
-    assert body["payment"] == {"gateway": "manual", "status": "manual", "amount": "17.99", "currency": "GBP"}
+    payment = Payment.objects.get()
+    assert body["payment"] == {
+        "id": f"pay-{payment.id}", "gateway": "manual", "status": "manual", "amount": "17.99", "currency": "GBP",
+        "gatewayReference": "PO-42", "refundedAmount": "0.00", "created": "2025-01-31T12:00:00.000Z",
+        "updated": "2025-01-31T12:00:00.000Z", "noPaymentTaken": True, "message": NO_PAYMENT_TAKEN,
+    }  # fmt: skip
     assert body["order"]["completed"] is True
     assert body["order"]["status"] == "completed"
     assert body["order"]["totals"]["dueToday"] == "17.99"
     assert response["ETag"] == '"2"'
-    payment = Payment.objects.get()
     assert (payment.basket_id, payment.gateway, payment.status) == (basket.id, "manual", "manual")
-    assert (payment.amount, payment.currency, payment.method, payment.reference) == (
+    assert (payment.amount, payment.currency, payment.method, payment.gateway_reference) == (
         Decimal("17.99"), "GBP", "invoice", "PO-42",
     )  # fmt: skip
     basket.refresh_from_db()
@@ -223,17 +229,10 @@ def test_promo_code_is_redeemed_with_its_discount(api_client, storefront_token, 
     assert redemption.customer == Customer.objects.get()
 
 
+@pytest.mark.django_db(transaction=True)
 def test_an_exhausted_code_refuses_the_order_and_leaves_the_basket_active(
-    api_client, storefront_token, basket, monkeypatch
+    api_client, storefront_token, basket, asserting_gateway
 ):
-    charged = []
-
-    class Gateway:
-        def pay(self, request):
-            charged.append(request)
-            raise AssertionError("an exhausted code must stop the order before the payment")
-
-    monkeypatch.setattr("baskets.services.completion.payment_gateway", Gateway)
     promo = PromoCodeFactory(code="ONCE", available_quantity=1)
     Basket.objects.filter(pk=basket.pk).update(promo_code=promo)
     PromoCode.objects.filter(pk=promo.pk).update(redeemed_count=1)  # someone else's order took it
@@ -243,8 +242,38 @@ def test_an_exhausted_code_refuses_the_order_and_leaves_the_basket_active(
 
     assert response.status_code == 400
     assert response.json()["code"] == "promo_code_exhausted"
-    assert charged == []  # refused before the payment
+    assert asserting_gateway.calls == []  # refused before the payment
     assert written() == before
+    basket.refresh_from_db()
+    assert (basket.status, basket.version) == ("active", 1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_code_used_up_while_the_payment_is_authorised_voids_it(
+    api_client, storefront_token, basket, asserting_gateway, monkeypatch
+):
+    """The guarded count under the lock decides: a code used up between the authorisation and the
+    order's transaction refuses the order, and the authorisation is voided (nothing captured)."""
+    from baskets.services import completion
+
+    promo = PromoCodeFactory(code="ONCE", available_quantity=1)
+    Basket.objects.filter(pk=basket.pk).update(promo_code=promo)
+    authorise = completion.payment_authorise
+
+    def authorise_then_lose_the_code(**kwargs):
+        authorisation = authorise(**kwargs)
+        PromoCode.objects.filter(pk=promo.pk).update(redeemed_count=1)  # another order took it meanwhile
+        return authorisation
+
+    monkeypatch.setattr(completion, "payment_authorise", authorise_then_lose_the_code)
+    before = written()
+
+    response = submit(api_client, storefront_token, basket)
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "promo_code_exhausted"
+    assert [method for method, _ in asserting_gateway.calls] == ["authorise", "void"]
+    assert written() == {**before, "redeemed": 1}  # only the other order's redemption
     basket.refresh_from_db()
     assert (basket.status, basket.version) == ("active", 1)
 
@@ -378,7 +407,10 @@ def test_update_subscription_order_applies_the_upgrade(api_client, customer, cus
     body = response.json()
     # Jan 31 12:00 in a 2025 term: 335 of 365 days left. Charge 240 * 335/365 = 220.27, credit 120 * 335/365 = 110.14.
     assert body["order"]["totals"]["dueToday"] == "110.13"
-    assert body["payment"] == {"gateway": "manual", "status": "manual", "amount": "110.13", "currency": "GBP"}
+    payment = body["payment"]
+    assert {key: payment[key] for key in ("gateway", "status", "amount", "currency", "noPaymentTaken")} == {
+        "gateway": "manual", "status": "manual", "amount": "110.13", "currency": "GBP", "noPaymentTaken": True,
+    }  # fmt: skip
     assert body["subscriptions"] == [{"id": subscription.public_id, "reference": subscription.reference}]
     assert body["order"]["forSubscription"]["id"] == subscription.public_id
     assert body["order"]["completed"] is True
