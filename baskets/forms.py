@@ -167,3 +167,21 @@ def details_initial(basket) -> dict[str, str]:
         "company_name": basket.company_name,
         "phone": basket.phone,
     }
+
+
+class CardPaymentForm(forms.Form):
+    """What the page's script adds to the order form when the gateway takes cards (Stripe): the
+    PaymentMethod Stripe.js made from the card, or, after 3-D Secure, the PaymentIntent it
+    confirmed. Ids only; whether they pay for this basket is the gateway's to check."""
+
+    payment_method_id = forms.RegexField(regex=r"^pm_[A-Za-z0-9_]{1,250}$", required=False, widget=HiddenInput())
+    payment_intent_id = forms.RegexField(regex=r"^pi_[A-Za-z0-9_]{1,250}$", required=False, widget=HiddenInput())
+
+    def payment(self) -> dict[str, str] | None:
+        """The order's `payment` as baskets.services.basket_complete takes it (None: no card sent)."""
+        data = self.cleaned_data
+        if data.get("payment_intent_id"):
+            return {"paymentIntentId": data["payment_intent_id"]}
+        if data.get("payment_method_id"):
+            return {"paymentMethodId": data["payment_method_id"]}
+        return None

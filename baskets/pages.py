@@ -10,6 +10,11 @@ Form posts are rate-limited per client IP and per basket (settings.THROTTLE_PAGE
 
 They work without JavaScript: plain forms posted with a CSRF token, each answered with a
 redirect back to the page (Post/Redirect/Get) or, when refused, the page again with the errors.
+The one exception is paying by card (PAYMENT_GATEWAY=stripe): Stripe.js, loaded from
+STRIPE_JS_URL (the page's CSP lets in exactly that origin), collects the card, and the page's own
+script (static/checkout/payment.js, no inline script) adds the PaymentMethod's id to the same
+order form; a 3-D Secure check answers the page again with the client secret, the script runs
+Stripe.js's check and posts the form again with the PaymentIntent's id.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib import messages
@@ -31,8 +37,17 @@ from django.views.decorators.http import require_GET, require_POST
 from baskets import selectors, services
 from baskets.api.landing_state import parse_basket_id, set_landing_state, signed_landing_state
 from baskets.api.render import order_to_wire
-from baskets.errors import BasketCompleted, BasketExpired, BasketInvalid, BasketNotFound, PromoCodeRefused
-from baskets.forms import CustomerDetailsForm, PromoCodeForm, details_initial
+from baskets.errors import (
+    BasketCodes,
+    BasketCompleted,
+    BasketExpired,
+    BasketInvalid,
+    BasketNotFound,
+    PaymentDeclined,
+    PaymentRequiresAction,
+    PromoCodeRefused,
+)
+from baskets.forms import CardPaymentForm, CustomerDetailsForm, PromoCodeForm, details_initial
 from baskets.links import TOKEN_PARAMETERS, LinkKind, LinkRefusal, LinkRefused
 from baskets.models import NO_PAYMENT_TAKEN, Basket, BasketStatus, OrderItem, OrderType, Payment, PromoRedemption
 from checkout_project.api.actor import Actor
@@ -49,15 +64,50 @@ CONTENT_SECURITY_POLICY = build_policy(HOSTED_PAGE_CSP)
 # Who changes a basket from the hosted page: the holder of its signed cookie, no application.
 PAGE_ACTOR = Actor()
 
+# Stripe's API when STRIPE_API_BASE does not point elsewhere (where Stripe.js sends the card).
+STRIPE_API_ORIGIN = "https://api.stripe.com"
+
+
+def card_payments_on() -> bool:
+    """Whether the configured gateway takes cards on the page (Stripe, with Stripe.js)."""
+    configured = settings.PAYMENT_GATEWAYS.get(settings.PAYMENT_GATEWAY, settings.PAYMENT_GATEWAY)
+    return configured == settings.PAYMENT_GATEWAYS["stripe"]
+
+
+def no_payment_taken_on() -> bool:
+    """Whether the configured gateway is the manual one, which takes no money."""
+    configured = settings.PAYMENT_GATEWAYS.get(settings.PAYMENT_GATEWAY, settings.PAYMENT_GATEWAY)
+    return configured == settings.PAYMENT_GATEWAYS["manual"]
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def hosted_page_csp() -> dict[str, list[str]]:
+    """HOSTED_PAGE_CSP, widened for Stripe.js when the page takes cards: its script, its card
+    frame and its calls from exactly STRIPE_JS_URL's origin, and its calls to the Stripe API's
+    origin (the same origin when both point at a local fake server). Nothing else."""
+    if not card_payments_on():
+        return HOSTED_PAGE_CSP
+    stripe_js = _origin(settings.STRIPE_JS_URL)
+    api = _origin(settings.STRIPE_API_BASE) if settings.STRIPE_API_BASE else STRIPE_API_ORIGIN
+    policy = {directive: list(sources) for directive, sources in HOSTED_PAGE_CSP.items()}
+    policy["script-src"].append(stripe_js)
+    policy["frame-src"] = [*policy.get("frame-src", []), stripe_js]
+    policy["connect-src"] += list(dict.fromkeys([stripe_js, api]))
+    return policy
+
 
 def hosted_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Never cached (the answers carry a customer's basket or cookie); the hosted pages' CSP."""
+    """Never cached (the answers carry a customer's basket or cookie); the hosted pages' CSP
+    (hosted_page_csp: it follows the gateway configured when the request is answered)."""
 
     @never_cache
-    @csp_override(HOSTED_PAGE_CSP)
     @wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        return view(request, *args, **kwargs)
+        return csp_override(hosted_page_csp())(view)(request, *args, **kwargs)
 
     return wrapped
 
@@ -156,6 +206,53 @@ def _date(moment) -> str:
     return f"{moment:%-d %B %Y}" if moment is not None else ""
 
 
+def _every(count: int, unit: str) -> str:
+    """ "month", "4 weeks": the interval of a recurring charge, as in "every month"."""
+    singular = unit[:-1] if unit.endswith("s") else unit
+    return singular if count == 1 else f"{count} {unit}"
+
+
+def renewal_terms(price: list[dict[str, Any]], currency: str) -> str:
+    """What an offer charges after today's payment, in words, e.g. "then £31.96 every 4 weeks
+    until you cancel" after "£75.00 for 52 weeks"; "" when nothing follows (a one-off charge).
+
+    Today's payment is the first charge's first period; the words say what comes after it."""
+    later: list[str] = []
+    for index, charge in enumerate(price):
+        amount = format_amount(charge["amount"], currency)
+        if charge["type"] != "recurring":
+            if index > 0:
+                later.append(f"{amount} once")
+            continue
+        every = _every(charge.get("repeatInterval") or 1, charge.get("repeatIntervalType") or "months")
+        count = charge.get("repeatCount")
+        if count is None:
+            later.append(f"{amount} every {every} until you cancel")
+            continue
+        remaining = count - 1 if index == 0 else count
+        if remaining == 1:
+            later.append(f"{amount} for one more {every}" if index == 0 else f"{amount} for {every}")
+        elif remaining > 1:
+            later.append(f"{amount} every {every}, {remaining} {'more ' if index == 0 else ''}times")
+    return "then " + ", then ".join(later) if later else ""
+
+
+def _pay_box(*, basket: Basket, due_today: str, terms: list[tuple[str, str]], client_secret: str = "") -> dict:
+    """What the page shows above the button on every gateway (the amount due today, the renewal
+    terms, whom the customer pays) and what its script needs when the page takes a card."""
+    card = card_payments_on()
+    return {
+        "due_today": due_today,
+        "terms": [{"name": name, "words": words} for name, words in terms if words],
+        "merchant": settings.MERCHANT_NAME,
+        "card": card,
+        "no_payment_taken": NO_PAYMENT_TAKEN if no_payment_taken_on() else "",
+        "stripe_js_url": settings.STRIPE_JS_URL if card else "",
+        "stripe_key": settings.STRIPE_PUBLISHABLE_KEY if card else "",
+        "client_secret": client_secret if card else "",
+    }
+
+
 def _new_order_context(basket: Basket, items: list[OrderItem], quote: selectors.BasketQuote) -> dict[str, Any]:
     order = order_to_wire(basket, items, quote)
     currency = basket.currency
@@ -181,6 +278,11 @@ def _new_order_context(basket: Basket, items: list[OrderItem], quote: selectors.
         else {},
         "promo": promo,
         "promo_discount": _promo_terms(promo) if promo else "",
+        "renewal_terms": [
+            (item["offer"]["name"], renewal_terms(item["price"], currency))
+            for item in order["orderItems"]
+            if item["price"] and currency and item.get("orderItemActionType") != "remove"
+        ],
     }
 
 
@@ -230,6 +332,14 @@ def _change_context(state: services.SubscriptionCheckout) -> dict[str, Any]:
             "add_ons": [offer.name for offer, _quantity in state.subscription_add_ons],
         },
         "changes": changes,
+        "renewal_terms": [
+            (
+                item.offer_snapshot.get("name", item.offer_id),
+                renewal_terms(item.offer_snapshot.get("price", []), currency),
+            )
+            for item in state.items
+            if item.action_type != OrderItem.ActionType.REMOVE
+        ],
         "change_totals": {
             "charge": format_amount(totals.charge, currency),
             "credit": format_amount(totals.credit, currency),
@@ -248,6 +358,7 @@ def _render_checkout(
     promo_form: PromoCodeForm | None = None,
     order_error: str | None = None,
     order_findings: list[str] | None = None,
+    client_secret: str = "",
     status: int = 200,
 ) -> HttpResponse:
     items = list(basket.items.all())
@@ -272,6 +383,14 @@ def _render_checkout(
         # A completed change is shown as its order lines: its subscription has moved on since.
         quote = selectors.basket_quote(basket, items, now=timezone.now())
         context.update(_new_order_context(basket, items, quote))
+    context["pay"] = _pay_box(
+        basket=basket,
+        due_today=context["change_totals"]["due_today"]
+        if "change_totals" in context
+        else context["totals"].get("dueToday", ""),
+        terms=context.get("renewal_terms", []),
+        client_secret=client_secret,
+    )
     return render(request, "checkout/checkout.html", context, status=status)
 
 
@@ -323,6 +442,12 @@ def remove_promo_code(request: HttpRequest, basket: Basket) -> HttpResponse:
     return _checkout_redirect(request, "Promo code removed.")
 
 
+CARD_DECLINED = "Your card was declined. No order was placed and nothing was charged: try another card."
+CARD_NEEDS_AUTHENTICATION = "Your bank asks you to confirm this payment. Follow its steps to place your order."
+CARD_REQUIRED = "Enter your card details to pay for your order."
+CARD_NOT_READ = "We could not read your card details. Please enter them again."
+
+
 @require_POST
 @hosted_page
 @throttled_form
@@ -331,11 +456,21 @@ def place_order(request: HttpRequest, basket: Basket) -> HttpResponse:
     """POST /checkout/order: complete the basket through baskets.services.basket_complete.
 
     The same completion as POST /api/order: re-validation, promo redemption, subscriptions,
-    payment. Completing twice shows the confirmation again (a double-clicked button).
+    payment (the card's PaymentMethod or confirmed PaymentIntent, CardPaymentForm). Completing
+    twice shows the confirmation again (a double-clicked button). A declined card (402) shows the
+    page again with the message, the basket as it was; 3-D Secure (402) shows it with the client
+    secret for the page's script.
     """
     form = CustomerDetailsForm(request.POST, remote_ip=client_ip(request))
-    if not form.is_valid():
-        return _render_checkout(request, basket, details_form=form, status=400)
+    card = CardPaymentForm(request.POST)
+    if not form.is_valid() or not card.is_valid():
+        return _render_checkout(
+            request,
+            basket,
+            details_form=form,
+            order_error=None if card.is_valid() else CARD_NOT_READ,
+            status=400,
+        )
     try:
         # The signed cookie names this basket and no other: the customer may complete it.
         services.basket_complete(
@@ -343,7 +478,21 @@ def place_order(request: HttpRequest, basket: Basket) -> HttpResponse:
             basket_id=basket.id,
             any_basket=True,
             customer_details=form.customer_details(),
+            payment=card.payment(),
             link_nonce=basket.link_nonce,  # the cookie's (landing_basket_page): revoked meanwhile stops it
+        )
+    except PaymentDeclined:
+        # Nothing was written (baskets.services): the same basket, the details kept, another card.
+        return _render_checkout(request, basket, details_form=form, order_error=CARD_DECLINED, status=402)
+    except PaymentRequiresAction as action:
+        # The page's script runs the bank's check (Stripe.js) with the secret, then posts again.
+        return _render_checkout(
+            request,
+            basket,
+            details_form=form,
+            order_error=CARD_NEEDS_AUTHENTICATION,
+            client_secret=(action.details or {}).get("clientSecret", ""),
+            status=402,
         )
     except BasketCompleted:
         return redirect("checkout-confirmation")
@@ -370,6 +519,8 @@ def place_order(request: HttpRequest, basket: Basket) -> HttpResponse:
             status=400,
         )
     except ApplicationError as error:
+        if error.code == BasketCodes.PAYMENT_METHOD_REQUIRED:
+            return _render_checkout(request, basket, details_form=form, order_error=CARD_REQUIRED, status=400)
         # Expired (410), a subscription locked or changed meanwhile (423, 409), the gateway (502).
         fresh = selectors.basket_for_checkout_page(basket.id) or basket
         return _render_checkout(request, fresh, details_form=form, order_error=error.message, status=error.status_code)

@@ -454,6 +454,9 @@ def test_an_upgrade_shows_the_current_plan_the_change_and_what_is_due_today(chan
     assert totals["dueToday"] == "45.13"
     assert 'action="/checkout/promo-code"' not in page  # update baskets take no promo code
     assert "Confirm change" in page
+    # Above the button: what is due today and what the new plan charges after it.
+    assert f'<p class="pay-box__due"><span>Due today</span> <strong>£{totals["dueToday"]}</strong></p>' in page
+    assert '<p class="pay-box__terms">then £20.00 every month until you cancel.</p>' in page
 
 
 def test_a_downgrade_takes_effect_at_the_term_end_and_nothing_is_due_today(change):
