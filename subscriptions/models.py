@@ -2,12 +2,16 @@
 
 import secrets
 import uuid
+from datetime import datetime
+from decimal import Decimal
 from typing import ClassVar
 
 from django.conf import settings
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
+
+from subscriptions.pricing import PaidPeriod
 
 
 def new_offer_id() -> str:
@@ -152,10 +156,15 @@ class Customer(models.Model):
     # they always belong to each other. Ids only, never card data.
     payment_customer_id = models.CharField(max_length=255, blank=True)
     default_payment_method_id = models.CharField(max_length=255, blank=True)
+    # Credit left over from subscription changes (API.md §6), used first by later charges; never
+    # paid out, never negative. Written only under the customer's row lock (subscription changes
+    # and renewals lock it with the subscription).
+    balance = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal(0))
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["email"]
+        constraints = [models.CheckConstraint(condition=Q(balance__gte=0), name="customer_balance_non_negative")]
 
     def __str__(self) -> str:
         return self.email
@@ -188,13 +197,24 @@ class Subscription(models.Model):
     )
     pending_change = models.JSONField(null=True, blank=True, help_text="The scheduled change, as ordered")
     pending_change_at = models.DateTimeField(null=True, blank=True)
+    # What the subscription was actually charged for its current billing period (pricing.PaidPeriod,
+    # issue 13): credits are computed from these, never from the price schedule. The billing period
+    # [period_start, period_end) is what one bill covers (a month for a monthly-billed offer) and
+    # may be shorter than the term [term_start, term_end) (the commitment renewals extend);
+    # paid_amount is the value held for [paid_from, period_end). Written with every money event:
+    # purchase, change, renewal (subscriptions.services).
+    paid_amount = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal(0))
+    paid_from = models.DateTimeField()
+    period_start = models.DateTimeField()
+    period_end = models.DateTimeField()
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created"]
         constraints = [
-            models.CheckConstraint(condition=Q(term_end__gt=models.F("term_start")), name="subscription_term")
+            models.CheckConstraint(condition=Q(term_end__gt=models.F("term_start")), name="subscription_term"),
+            models.CheckConstraint(condition=Q(paid_amount__gte=0), name="subscription_paid_non_negative"),
         ]
         indexes = [
             # apply_pending_changes finds the due changes without scanning every subscription.
@@ -208,9 +228,30 @@ class Subscription(models.Model):
     def __str__(self) -> str:
         return self.reference
 
+    def save(self, *args, **kwargs) -> None:
+        # A subscription created without a paid record (staff, demo data) holds nothing paid:
+        # 0.00 for its term, so no credit can ever come from it.
+        paid_from: datetime | None = self.paid_from
+        period_start: datetime | None = self.period_start
+        period_end: datetime | None = self.period_end
+        self.paid_from = paid_from if paid_from is not None else self.term_start
+        self.period_start = period_start if period_start is not None else self.term_start
+        self.period_end = period_end if period_end is not None else self.term_end
+        super().save(*args, **kwargs)
+
     @property
     def public_id(self) -> str:
         return f"sub-{self.id}"
+
+    def paid_period(self) -> PaidPeriod:
+        """The stored record of what was paid for the current billing period."""
+        return PaidPeriod(self.paid_amount, self.paid_from, self.period_start, self.period_end)
+
+    def set_paid_period(self, paid: PaidPeriod) -> list[str]:
+        """Store `paid` on the instance; the fields to save."""
+        self.paid_amount, self.paid_from = paid.amount, paid.paid_from
+        self.period_start, self.period_end = paid.period_start, paid.period_end
+        return ["paid_amount", "paid_from", "period_start", "period_end"]
 
 
 class SubscriptionAddOn(models.Model):

@@ -422,9 +422,18 @@ class ChangeTotals:
     next_charge_at: datetime | None
     next_charge_amount: Decimal
     currency: str
+    # The change made today, priced from what was paid (quote_change): its charges, credit and
+    # balance; None when nothing changes today (a downgrade alone, an empty basket).
+    settlement: ChangeSettlement | None = None
 
     def to_wire(self) -> dict[str, Any]:
         next_at = self.next_charge_at
+        if self.settlement is not None:
+            return {
+                **self.settlement.to_wire(),
+                "nextChargeDate": _iso(next_at) if next_at else None,
+                "nextChargeAmount": money(self.next_charge_amount, self.currency),
+            }
         return {
             "subtotal": money(self.charge, self.currency),
             "discount": money(ZERO, self.currency),
@@ -436,6 +445,7 @@ class ChangeTotals:
             if next_at
             else None,
             "nextChargeAmount": money(self.next_charge_amount, self.currency),
+            "charges": [],
         }
 
 

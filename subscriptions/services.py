@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 
 from checkout_project.locks import lock_skipping_locked
 from subscriptions.models import Charge, Customer, Offer, Product, Subscription, SubscriptionAddOn
-from subscriptions.pricing import add_interval, charge_to_wire
+from subscriptions.pricing import PaidPeriod, add_interval, charge_to_wire
 
 logger = logging.getLogger("checkout.subscriptions")
 
@@ -96,12 +96,14 @@ def offer_create(
 def subscription_lock(*, subscription_id) -> Subscription:
     """The subscription row, locked for the caller's transaction (select_for_update).
 
-    No join: under READ COMMITTED a row locked through a join vanishes from the result when a
-    concurrent transaction changed the join key (its offer) and committed first, because
-    PostgreSQL re-checks the new row version against the offer row it had already joined.
+    Joined with its customer only, whose row is locked too: its balance changes with the
+    subscription's money (issue 13), and the join key never changes. Not with the offer: under
+    READ COMMITTED a row locked through a join vanishes from the result when a concurrent
+    transaction changed the join key (its offer) and committed first, because PostgreSQL
+    re-checks the new row version against the offer row it had already joined.
     `subscription.offer` loads on first access (callers that have the offer may set it).
     """
-    return Subscription.objects.select_for_update().get(pk=subscription_id)
+    return Subscription.objects.select_for_update().select_related("customer").get(pk=subscription_id)
 
 
 @transaction.atomic(savepoint=False)  # composed into order completion: no SAVEPOINT round trips
@@ -258,6 +260,20 @@ def customer_get_or_create(
 
 
 @transaction.atomic(savepoint=False)  # composed into order completion: no SAVEPOINT round trips
+@transaction.atomic(savepoint=False)  # composed into order completion: no SAVEPOINT round trips
+def customer_set_balance(*, customer: Customer, balance: Decimal) -> Customer:
+    """Store the customer's balance after a money event (pricing: quote_change, quote_renewal).
+    The caller holds the customer's row lock (subscription_lock joins it). One UPDATE, none when
+    unchanged."""
+    if balance < 0:
+        raise ValueError("A balance is never negative")
+    if customer.balance != balance:
+        customer.balance = balance
+        Customer.objects.filter(pk=customer.pk).update(balance=balance)
+    return customer
+
+
+@transaction.atomic(savepoint=False)  # composed into order completion: no SAVEPOINT round trips
 def customer_save_payment_method(*, customer: Customer, payment_customer_id: str, payment_method_id: str) -> Customer:
     """Keep the gateway's customer and the payment method saved for later charges (renewals made
     without the customer present) on `customer`; both together, so they always belong to each
@@ -283,26 +299,35 @@ class NewSubscription:
     term_length: int
     term_type: str
     add_ons: dict[str, int] = field(default_factory=dict)
+    paid: PaidPeriod | None = None  # what was charged for it (pricing.purchase_paid_period)
 
 
 @transaction.atomic(savepoint=False)  # composed into order completion: no SAVEPOINT round trips
 def subscriptions_create(
     *, customer: Customer, orders: Sequence[NewSubscription], start: datetime
 ) -> list[Subscription]:
-    """Create the subscriptions of an order, each starting at `start` for its offer's term.
+    """Create the subscriptions of an order, each starting at `start` for its offer's term, each
+    with the paid record of what the order charged for it (`paid`; none: 0.00 for its term).
 
     Two INSERTs whatever the number of subscriptions and add-ons (one without add-ons).
     """
-    subscriptions = [
-        Subscription(
-            customer=customer,
-            offer_id=order.offer_id,
-            quantity=order.quantity,
-            term_start=start,
-            term_end=add_interval(start, order.term_length, order.term_type),
+    subscriptions = []
+    for order in orders:
+        term_end = add_interval(start, order.term_length, order.term_type)
+        paid = order.paid or PaidPeriod(Decimal(0), start, start, term_end)
+        subscriptions.append(
+            Subscription(
+                customer=customer,
+                offer_id=order.offer_id,
+                quantity=order.quantity,
+                term_start=start,
+                term_end=term_end,
+                paid_amount=paid.amount,
+                paid_from=paid.paid_from,
+                period_start=paid.period_start,
+                period_end=paid.period_end,
+            )
         )
-        for order in orders
-    ]
     Subscription.objects.bulk_create(subscriptions)
     SubscriptionAddOn.objects.bulk_create(
         [
@@ -325,21 +350,27 @@ def subscription_renew(
     add_ons: dict[str, int],
     now: datetime,
     current_add_on_ids: Iterable[str] | None = None,
+    paid: PaidPeriod | None = None,
 ) -> Subscription:
     """Extend the subscription's term by `term_length` `term_type` and move it onto the renewal offer,
     quantity and add-ons (add-ons not renewed are removed).
 
-    The term runs on from the current term end; a lapsed subscription starts a fresh term now.
+    A renewal starts a new term: from the current term end while that is ahead (an early
+    renewal), else (lapsed) now; `paid` (pricing.quote_renewal's) is the paid record of that term.
     The caller must hold the subscription's row lock (subscription_lock). `current_add_on_ids`:
     the subscription's add-ons when the caller read them under that lock
     (selectors.subscription_add_ons_for_renewal); otherwise they are read here (one query). The
     term, the offer and the quantity are written by one UPDATE.
     """
     if subscription.term_end > now:
+        subscription.term_start = subscription.term_end
         subscription.term_end = add_interval(subscription.term_end, term_length, term_type)
     else:
         subscription.term_start = now
         subscription.term_end = add_interval(now, term_length, term_type)
+    also_save = ["term_start", "term_end"]
+    if paid is not None:
+        also_save += subscription.set_paid_period(paid)
     if current_add_on_ids is None:
         current_add_on_ids = subscription.add_ons.values_list("offer_id", flat=True)
     return subscription_apply_change(
@@ -348,5 +379,5 @@ def subscription_renew(
         quantity=quantity,
         add_add_ons=add_ons,
         remove_add_on_ids=set(current_add_on_ids) - set(add_ons),
-        also_save=["term_start", "term_end"],
+        also_save=also_save,
     )

@@ -15,8 +15,9 @@ from oauth2_provider.models import AccessToken, Application
 
 from baskets.models import Basket, OrderItem, PromoCode
 from checkout_project.api.models import ClientProfile
+from subscriptions import pricing
 from subscriptions import services as catalog_services
-from subscriptions.models import Customer, Offer, Product, Subscription
+from subscriptions.models import Customer, Offer, Product, Subscription, SubscriptionAddOn
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -118,14 +119,36 @@ class OfferFactory(factory.django.DjangoModelFactory):
         )
 
 
+def paid_for_term(offer: Offer, quantity: int, start, end) -> Decimal:
+    line = pricing.Line.from_snapshot(offer.snapshot, quantity)
+    periods, per = pricing.periods_in(start, end, line.interval)
+    return pricing.quantize(line.period_price() * periods / per, offer.currency)
+
+
+def subscription_add_on(subscription: Subscription, offer: Offer, quantity: int = 1) -> SubscriptionAddOn:
+    """Give `subscription` an add-on bought with it: the add-on's price for the term joins its paid
+    amount (add-ons are folded into the one paid record, pricing.quote_change)."""
+    add_on = SubscriptionAddOn.objects.create(subscription=subscription, offer=offer, quantity=quantity)
+    subscription.paid_amount += paid_for_term(offer, quantity, subscription.period_start, subscription.period_end)
+    Subscription.objects.filter(pk=subscription.pk).update(paid_amount=subscription.paid_amount)
+    return add_on
+
+
 class SubscriptionFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Subscription
 
     customer = factory.SubFactory(CustomerFactory)
     offer = factory.SubFactory(OfferFactory)
+    quantity = 1
     term_start = factory.LazyFunction(lambda: timezone.now() - timedelta(days=30))
     term_end = factory.LazyAttribute(lambda o: o.term_start + timedelta(days=365))
+    # Bought at term start and paid for the whole term: its first period's price for every billing
+    # interval of the term (pricing.PaidPeriod; issue 13's credits come from this).
+    paid_amount = factory.LazyAttribute(lambda o: paid_for_term(o.offer, o.quantity, o.term_start, o.term_end))
+    paid_from = factory.SelfAttribute("term_start")
+    period_start = factory.SelfAttribute("term_start")
+    period_end = factory.SelfAttribute("term_end")
 
 
 class BasketFactory(factory.django.DjangoModelFactory):

@@ -3,9 +3,9 @@
 from datetime import UTC, datetime
 
 from baskets.models import Basket
-from subscriptions.models import Subscription, SubscriptionAddOn
+from subscriptions.models import Subscription
 from tests.conftest import bearer
-from tests.factories import SubscriptionFactory
+from tests.factories import SubscriptionFactory, subscription_add_on
 
 URL = "/api/checkout/subscription"
 PASS = {"HTTP_X_LIMIO_RECAPTCHA": "pass-token"}  # the offline reCAPTCHA verifier passes "pass…"
@@ -30,5 +30,5 @@ def subscription_of_2025(customer, offer, add_on) -> Subscription:
         term_start=datetime(2025, 1, 1, tzinfo=UTC),
         term_end=datetime(2026, 1, 1, tzinfo=UTC),
     )
-    SubscriptionAddOn.objects.create(subscription=subscription, offer=add_on)
+    subscription_add_on(subscription, add_on)
     return subscription

@@ -143,41 +143,85 @@ def _price(item: OrderItem) -> list[dict[str, Any]]:
 
 
 def _change_quote(items: Sequence[OrderItem], change: SubscriptionChange, now: datetime) -> BasketQuote:
-    """Each change priced against the subscription's term (pro rata from `now`, or at its end),
-    and the totals: the charges less the credits, and the next renewal's first charge."""
+    """The change priced from what the subscription was actually paid (its PaidPeriod) and the
+    customer's balance (pricing.quote_change, issue 13): an upgrade and add-ons today, a
+    downgrade at the term end; the totals with the charges breakdown and the next renewal charge.
+
+    The customer is read with the subscription (no query: subscription_lock and the basket reads
+    join it)."""
     subscription, options = change.subscription, change.options
     current = subscription.offer
     currency = current.currency
-    term_start, term_end = subscription.term_start, subscription.term_end
-    quotes: dict[uuid.UUID, pricing.ChangeQuote] = {}
-    for item in items:
-        price = _price(item)
-        if item.action_type == OrderItem.ActionType.ADD and item.type == Offer.Type.OFFER:
-            if is_deferred(item, subscription):
-                quotes[item.id] = pricing.quote_downgrade(
-                    new_price=price, term_end=term_end, currency=currency, new_quantity=item.quantity
-                )
-            else:
-                quotes[item.id] = pricing.quote_upgrade(
-                    current_price=current.snapshot.get("price", []), new_price=price, term_start=term_start,
-                    term_end=term_end, at=now, currency=currency, quantity=subscription.quantity,
-                    new_quantity=item.quantity,
-                )  # fmt: skip
-        elif item.action_type == OrderItem.ActionType.ADD:
-            quotes[item.id] = pricing.quote_add_on(
-                price=price, term_start=term_start, term_end=term_end, at=now, currency=currency,
-                quantity=item.quantity,
-            )  # fmt: skip
-        elif item.type == Offer.Type.ADD_ON and not is_deferred(item, subscription):
-            quotes[item.id] = pricing.quote_removal(
-                price=price, term_start=term_start, term_end=term_end, at=now, currency=currency,
-                quantity=item.quantity,
-            )  # fmt: skip
-
-    # What the subscription has at its next renewal: the new offer (or the current one), the
-    # add-ons it keeps and the add-ons the basket adds.
+    term_end = subscription.term_end
     added_offer = added_offer_item(items)
-    removed_add_ons = {i.offer_id for i in items if i.type == Offer.Type.ADD_ON and i.action_type == "remove"}
+    deferred = added_offer is not None and is_deferred(added_offer, subscription)
+    removed_ids = {i.offer_id for i in items if i.type == Offer.Type.ADD_ON and i.action_type == "remove"}
+    added = [i for i in items if i.type == Offer.Type.ADD_ON and i.action_type == OrderItem.ActionType.ADD]
+    removed = [
+        i
+        for i in items
+        if i.type == Offer.Type.ADD_ON and i.action_type == "remove" and not is_deferred(i, subscription)
+    ]
+    kept = [
+        pricing.Line.from_snapshot(options.offers[add_on].snapshot, quantity)
+        for add_on, quantity in sorted(options.add_ons.items())
+        if add_on not in removed_ids and add_on in options.offers
+    ]
+    new_offer = (
+        pricing.Line.from_snapshot(added_offer.offer_snapshot, added_offer.quantity)
+        if added_offer is not None and not deferred
+        else None
+    )
+    quotes: dict[uuid.UUID, pricing.ChangeQuote] = {}
+    settlement = None
+    if new_offer is not None or added or removed:
+        settlement = pricing.quote_change(
+            paid=subscription.paid_period(),
+            at=now,
+            currency=currency,
+            current_offer=pricing.Line.from_snapshot(current.snapshot, subscription.quantity),
+            new_offer=new_offer,
+            kept_add_ons=kept,
+            added_add_ons=[pricing.Line.from_snapshot(i.offer_snapshot, i.quantity) for i in added],
+            removed_add_ons=[pricing.Line.from_snapshot(i.offer_snapshot, i.quantity) for i in removed],
+            balance=subscription.customer.balance,
+        )
+        # Each item's own part, for the item lines: its charge (in the settlement's `charged`
+        # order: the new offer, the kept add-ons, the added ones) and its share of the credit: a
+        # removed add-on its co-termed value (never more than the credit left), the new offer
+        # the rest. The settlement's totals are what is charged.
+        credit_left = settlement.credit
+        period = subscription.paid_period()
+        for item in removed:
+            value = pricing.co_term_value(
+                pricing.Line.from_snapshot(item.offer_snapshot, item.quantity),
+                period_start=period.period_start, period_end=period.period_end, at=now,
+            )  # fmt: skip
+            credit = min(pricing.quantize_down(value, currency), credit_left)
+            credit_left -= credit
+            quotes[item.id] = pricing.ChangeQuote(
+                effective_at=now, credit=credit, charge=pricing.ZERO, due_today=pricing.ZERO, next_charge_at=None,
+                next_charge_amount=pricing.ZERO, currency=currency,
+            )  # fmt: skip
+        charged_items: list[OrderItem | None] = [*added]
+        if new_offer is not None:
+            charged_items = [added_offer, *([None] * len(kept)), *added]
+        for charged_item, line in zip(charged_items, settlement.charges, strict=True):
+            if charged_item is None:
+                continue
+            credit = credit_left if charged_item is added_offer else pricing.ZERO
+            quotes[charged_item.id] = pricing.ChangeQuote(
+                effective_at=now, credit=credit, charge=line.amount, due_today=max(line.amount - credit, pricing.ZERO),
+                next_charge_at=settlement.next_charge_at, next_charge_amount=settlement.next_charge_amount,
+                currency=currency,
+            )  # fmt: skip
+    if added_offer is not None and deferred:
+        quotes[added_offer.id] = pricing.quote_downgrade(
+            new_price=_price(added_offer), term_end=term_end, currency=currency, new_quantity=added_offer.quantity
+        )
+
+    # The next charge: after a new billing cycle, the settlement's (the new period's end);
+    # otherwise everything the subscription has at its next renewal, from the period's end.
     renewal: list[tuple[list[dict[str, Any]], int]] = [
         (_price(added_offer), added_offer.quantity)
         if added_offer
@@ -186,8 +230,15 @@ def _change_quote(items: Sequence[OrderItem], change: SubscriptionChange, now: d
     renewal += [
         (options.offers[add_on].snapshot.get("price", []), quantity)
         for add_on, quantity in options.add_ons.items()
-        if add_on not in removed_add_ons and add_on in options.offers
+        if add_on not in removed_ids and add_on in options.offers
     ]
-    renewal += [(_price(i), i.quantity) for i in items if i.type == Offer.Type.ADD_ON and i.action_type == "add"]
-    totals = pricing.change_totals(quotes.values(), renewal, renews_at=term_end, currency=currency)
+    renewal += [(_price(i), i.quantity) for i in added]
+    renews_at = settlement.next_charge_at if settlement is not None and not deferred else term_end
+    totals = pricing.change_totals(quotes.values(), renewal, renews_at=renews_at, currency=currency)
+    if settlement is not None:
+        totals = pricing.ChangeTotals(
+            charge=settlement.subtotal, credit=settlement.credit, due_today=settlement.due_today,
+            next_charge_at=totals.next_charge_at, next_charge_amount=totals.next_charge_amount,
+            currency=currency, settlement=settlement,
+        )  # fmt: skip
     return BasketQuote(totals=totals, change_quotes=quotes)

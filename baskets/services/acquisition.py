@@ -29,6 +29,7 @@ from baskets.selectors import BasketQuote, basket_items, basket_limits_exceeded,
 from baskets.services.lifecycle import basket_check_version, basket_ensure_mutable, basket_record_event
 from checkout_project.api.actor import Actor
 from checkout_project.api.errors import ApplicationError
+from subscriptions import pricing
 from subscriptions import services as subscription_services
 from subscriptions.models import Customer, Offer, Subscription
 from subscriptions.selectors import customer_by_id_or_email, offers_by_id, offers_with_cross_sells
@@ -460,14 +461,44 @@ def _add(
 # --- Completing a new order (baskets.services.completion) ------------------------------------------
 
 
-def order_subscriptions_create(*, customer: Customer, items: Sequence[OrderItem], now: datetime) -> list[Subscription]:
+def order_subscriptions_create(
+    *, customer: Customer, items: Sequence[OrderItem], now: datetime, quote: BasketQuote | None = None
+) -> list[Subscription]:
     """A `new` order's subscriptions: one per offer item, starting `now`, with the add-on items
-    under it as its add-ons (quantities of the same add-on summed)."""
+    under it as its add-ons (quantities of the same add-on summed), each with the paid record of
+    what `quote` charged for it: its lines' first period less its share of the promo code's
+    discount (split among the subscriptions in proportion to their discounted lines, in minor
+    units that add up to the discount), for its offer's billing interval (issue 13)."""
     add_ons: dict[uuid.UUID, dict[str, int]] = {}
     for item in items:
         if item.parent_id is not None:
             parent_add_ons = add_ons.setdefault(item.parent_id, {})
             parent_add_ons[item.offer_id] = parent_add_ons.get(item.offer_id, 0) + item.quantity
+    offers = [item for item in items if item.type == OrderItem.Type.OFFER]
+    paid: list[pricing.PaidPeriod | None] = [None] * len(offers)
+    if quote is not None and isinstance(quote.totals, pricing.Totals):
+        totals = quote.totals
+        currency = quote.currency or "GBP"
+        discount = quote.promo_code.discount if quote.promo_code is not None else None
+        subtotals, eligible = [], []
+        for offer_item in offers:
+            lines = [i for i in items if i.id == offer_item.id or i.parent_id == offer_item.id]
+            amounts = [(pricing.first_period_amount(i.offer_snapshot.get("price", [])) * i.quantity, i) for i in lines]
+            subtotals.append(sum((amount for amount, _ in amounts), pricing.ZERO))
+            eligible.append(
+                sum((a for a, i in amounts if discount is not None and discount.applies_to(i.offer_id)), pricing.ZERO)
+            )
+        off = totals.subtotal - totals.total if discount is not None else pricing.ZERO
+        shares = pricing.split_amount(max(off, pricing.ZERO), eligible, currency) if offers else []
+        paid = [
+            pricing.purchase_paid_period(
+                charged=max(pricing.quantize(subtotal, currency) - share, pricing.ZERO),
+                start=now,
+                interval=pricing.Line.from_snapshot(offer_item.offer_snapshot).interval,
+                currency=currency,
+            )
+            for offer_item, subtotal, share in zip(offers, subtotals, shares, strict=True)
+        ]
     orders = [
         subscription_services.NewSubscription(
             offer_id=item.offer_id,
@@ -475,8 +506,8 @@ def order_subscriptions_create(*, customer: Customer, items: Sequence[OrderItem]
             term_length=item.offer_snapshot["term"]["length"],
             term_type=item.offer_snapshot["term"]["type"],
             add_ons=add_ons.get(item.id, {}),
+            paid=item_paid,
         )
-        for item in items
-        if item.type == OrderItem.Type.OFFER
+        for item, item_paid in zip(offers, paid, strict=True)
     ]
     return subscription_services.subscriptions_create(customer=customer, orders=orders, start=now)

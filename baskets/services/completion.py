@@ -179,7 +179,7 @@ class NewOrder:
         now: datetime,
     ) -> AppliedOrder:
         redemption = _redeem_promo_code(basket, customer, quote)
-        subscriptions = acquisition.order_subscriptions_create(customer=customer, items=items, now=now)
+        subscriptions = acquisition.order_subscriptions_create(customer=customer, items=items, now=now, quote=quote)
         for hook in configured_completion_hooks():
             hook(basket=basket, subscriptions=subscriptions)
         return AppliedOrder(subscriptions, {"totals": quote.totals.to_wire()}, redemption)
@@ -211,8 +211,10 @@ class SubscriptionChangeOrder:
         now: datetime,
     ) -> AppliedOrder:
         assert reads.change is not None  # read() always reads the change
+        totals = quote.totals
+        settlement = totals.settlement if isinstance(totals, pricing.ChangeTotals) else None
         deferred = subscription_change.subscription_change_apply(
-            basket=basket, items=items, change=reads.change, now=now
+            basket=basket, items=items, change=reads.change, now=now, settlement=settlement
         )
         subscription = reads.change.subscription
         return AppliedOrder(
@@ -229,7 +231,8 @@ class RenewalOrder:
         return OrderReads(subscription=renewal.renewal_read(basket, lock=lock))
 
     def quote(self, basket: Basket, items: Sequence[OrderItem], reads: OrderReads, *, now: datetime) -> BasketQuote:
-        return selectors.basket_quote(basket, items, now=now)
+        assert reads.subscription is not None  # read() always reads the subscription
+        return renewal.renewal_quote(basket, items, reads.subscription, now=now)
 
     def apply(
         self,
@@ -243,7 +246,9 @@ class RenewalOrder:
     ) -> AppliedOrder:
         assert reads.subscription is not None  # read() always reads the subscription
         # The subscription's checks (409, 423) answer before an exhausted promo code.
-        subscription = renewal.renewal_apply(basket=basket, items=items, subscription=reads.subscription, now=now)
+        subscription = renewal.renewal_apply(
+            basket=basket, items=items, subscription=reads.subscription, now=now, quote=quote
+        )
         redemption = _redeem_promo_code(basket, customer, quote)
         event_data = {"totals": quote.totals.to_wire(), "renewal": subscription.public_id}
         return AppliedOrder([subscription], event_data, redemption)

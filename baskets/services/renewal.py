@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
@@ -21,6 +22,7 @@ from baskets.services.lifecycle import basket_record_event
 from baskets.services.subscription_change import subscription_ensure_unlocked, subscription_with_due_change_applied
 from checkout_project.api.actor import Actor
 from checkout_project.api.errors import ApplicationError
+from subscriptions import pricing
 from subscriptions import selectors as subscription_selectors
 from subscriptions import services as subscription_services
 from subscriptions.models import Subscription
@@ -205,15 +207,59 @@ def renewal_read(basket: Basket, *, lock: bool) -> Subscription:
     return subscription
 
 
+def renewal_settlement(
+    subscription: Subscription, items: Sequence[OrderItem], total: Decimal, *, now: datetime
+) -> pricing.RenewalSettlement:
+    """What renewing `subscription` with the basket's `items` at `now` settles (pricing.quote_renewal):
+    the order's `total` charged, the customer's balance used first; the paid record of the new term.
+
+    A renewal starts a new term of the renewed offer's term length, from the current term end while
+    that is ahead, else from `now` (as subscription_renew moves the term); the unused value of
+    what was paid before is carried into it when renewing early."""
+    main = next(item for item in items if item.type == OrderItem.Type.OFFER)
+    term = (int(main.offer_snapshot["term"]["length"]), str(main.offer_snapshot["term"]["type"]))
+    held = subscription.paid_period()
+    currency = str(main.offer_snapshot.get("currency") or "GBP")
+    return pricing.quote_renewal(
+        # Held until the term end: what a renewal moves on from.
+        paid=pricing.PaidPeriod(
+            held.amount, held.paid_from, held.period_start, max(subscription.term_end, held.paid_from)
+        ),
+        charge=max(total, pricing.ZERO),
+        interval=term,
+        at=now,
+        currency=currency,
+        balance=subscription.customer.balance,
+    )
+
+
+def renewal_quote(
+    basket: Basket, items: Sequence[OrderItem], subscription: Subscription, *, now: datetime
+) -> BasketQuote:
+    """The renewal basket's quote, with the customer's balance used first for what is due today."""
+    quote = basket_quote(basket, items, now=now)
+    totals = quote.totals
+    if not isinstance(totals, pricing.Totals) or subscription.customer.balance <= 0:
+        return quote
+    settlement = renewal_settlement(subscription, items, totals.total, now=now)
+    return replace(quote, totals=replace(totals, due_today=settlement.due_today))
+
+
 def renewal_apply(
-    *, basket: Basket, items: Sequence[OrderItem], subscription: Subscription, now: datetime
+    *,
+    basket: Basket,
+    items: Sequence[OrderItem],
+    subscription: Subscription,
+    now: datetime,
+    quote: BasketQuote | None = None,
 ) -> Subscription:
     """Renew `subscription` (locked by renewal_read) as the locked, validated renewal basket says.
 
     Raises SubscriptionNotActive (409), SubscriptionLocked (423) and SubscriptionChanged (409:
     _ensure_renewal_still_applies, then, after reading the subscription's add-ons (one query),
     _ensure_renewal_keeps_add_ons) before it writes; then extends the term onto the basket's offer
-    with the basket's add-ons. The caller completes the basket.
+    with the basket's add-ons, storing the new term's paid record and the customer's balance
+    (renewal_settlement of the `quote`'s total). The caller completes the basket.
     """
     if subscription.status != Subscription.Status.ACTIVE:
         raise SubscriptionNotActive()
@@ -230,6 +276,10 @@ def renewal_apply(
         subscription=subscription, renewal_offer_id=main.offer_id
     )
     _ensure_renewal_keeps_add_ons(add_ons, current)
+    settlement = None
+    if quote is not None and isinstance(quote.totals, pricing.Totals):
+        settlement = renewal_settlement(subscription, items, quote.totals.total, now=now)
+        subscription_services.customer_set_balance(customer=subscription.customer, balance=settlement.balance)
     return subscription_services.subscription_renew(
         subscription=subscription,
         offer_id=main.offer_id,
@@ -239,4 +289,5 @@ def renewal_apply(
         add_ons=add_ons,
         now=now,
         current_add_on_ids=current,
+        paid=settlement.paid if settlement is not None else None,
     )

@@ -110,7 +110,7 @@ def _update_baskets(actor: Actor) -> QuerySet[Basket]:
     return (
         visible_baskets(actor)
         .filter(order_type=OrderType.UPDATE_SUBSCRIPTION)
-        .select_related("for_subscription__offer")
+        .select_related("for_subscription__offer", "for_subscription__customer")
     )
 
 
@@ -632,7 +632,12 @@ def _ensure_still_applicable(
 
 
 def subscription_change_apply(
-    *, basket: Basket, items: Sequence[OrderItem], change: SubscriptionChange, now: datetime
+    *,
+    basket: Basket,
+    items: Sequence[OrderItem],
+    change: SubscriptionChange,
+    now: datetime,
+    settlement: pricing.ChangeSettlement | None = None,
 ) -> bool:
     """Apply a locked, validated update basket's change to its subscription, locked and read by
     subscription_change_read; whether the change waits for the term end (a downgrade).
@@ -643,6 +648,11 @@ def subscription_change_apply(
     (offer, quantity, add-ons; add-ons the new offer does not sell removed), a downgrade becomes
     its pending change (pending_offer / pending_change / pending_change_at = term end), and the
     immediate items take today as their effective date. The caller completes the basket.
+
+    `settlement` (the completion's quote of the change made today, pricing.quote_change) is stored:
+    the subscription's paid record, the customer's balance, and for a new billing cycle (an
+    upgrade to another billing interval) the term, which then starts now and ends with the new
+    period.
     """
     subscription, options = change.subscription, change.options
     subscription_ensure_unlocked(subscription, now)
@@ -651,6 +661,13 @@ def subscription_change_apply(
     deferred = added_offer is not None and is_deferred(added_offer, subscription)
     new_add_ons = {i.offer_id: i.quantity for i in items if i.type == Offer.Type.ADD_ON and i.action_type == "add"}
     auto_removed = [i.offer_id for i in items if i.type == Offer.Type.ADD_ON and i.action_type == "remove"]
+    money: list[str] = []
+    if settlement is not None:
+        money = subscription.set_paid_period(settlement.paid)
+        if settlement.new_period:
+            subscription.term_start, subscription.term_end = now, settlement.paid.period_end
+            money += ["term_start", "term_end"]
+        subscription_services.customer_set_balance(customer=subscription.customer, balance=settlement.balance)
     if added_offer is not None and not deferred:
         subscription_services.subscription_apply_change(
             subscription=subscription,
@@ -658,12 +675,15 @@ def subscription_change_apply(
             quantity=added_offer.quantity,
             add_add_ons=new_add_ons,
             remove_add_on_ids=auto_removed,
+            also_save=money,
         )
         if added_offer.offer_id in options.offers:
             # The new offer is loaded already: rendering the response needs no query for it.
             subscription.offer = options.offers[added_offer.offer_id]
     else:
-        subscription_services.subscription_apply_change(subscription=subscription, add_add_ons=new_add_ons)
+        subscription_services.subscription_apply_change(
+            subscription=subscription, add_add_ons=new_add_ons, also_save=money
+        )
     if added_offer is not None and deferred:
         subscription_services.subscription_schedule_change(
             subscription=subscription,

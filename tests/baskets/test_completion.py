@@ -78,8 +78,8 @@ def test_a_subscription_change_charges_what_it_was_quoted(api_client, customer, 
     quote = quoted_before_completing(basket)
     body = complete(api_client, customer_token, basket)
 
-    # 335 of 365 days left: charge 220.27, credit 110.14 (test_orders' upgrade).
-    assert quote.due_today == Decimal("110.13") == Payment.objects.get().amount
+    # 335 of 365 days left: charge 220.27, credit 110.13 (rounded down; test_orders' upgrade).
+    assert quote.due_today == Decimal("110.14") == Payment.objects.get().amount
     assert quote.totals.to_wire() == body["order"]["totals"]
     assert {str(item_id): q.to_wire() for item_id, q in quote.change_quotes.items()} == {
         item["id"]: item["proration"] for item in body["order"]["orderItems"] if item["proration"] is not None

@@ -405,11 +405,12 @@ def test_update_subscription_order_applies_the_upgrade(api_client, customer, cus
 
     assert response.status_code == 200, response.json()
     body = response.json()
-    # Jan 31 12:00 in a 2025 term: 335 of 365 days left. Charge 240 * 335/365 = 220.27, credit 120 * 335/365 = 110.14.
-    assert body["order"]["totals"]["dueToday"] == "110.13"
+    # Jan 31 12:00 in a 2025 term: 335 of 365 days left. Charge 240 * 335/365 = 220.27; credit for
+    # the 120.00 paid, 120 * 335/365 = 110.136… → 110.13 (credits round down, issue 13; was 110.14).
+    assert body["order"]["totals"]["dueToday"] == "110.14"
     payment = body["payment"]
     assert {key: payment[key] for key in ("gateway", "status", "amount", "currency", "noPaymentTaken")} == {
-        "gateway": "manual", "status": "manual", "amount": "110.13", "currency": "GBP", "noPaymentTaken": True,
+        "gateway": "manual", "status": "manual", "amount": "110.14", "currency": "GBP", "noPaymentTaken": True,
     }  # fmt: skip
     assert body["subscriptions"] == [{"id": subscription.public_id, "reference": subscription.reference}]
     assert body["order"]["forSubscription"]["id"] == subscription.public_id

@@ -17,7 +17,7 @@ from django.utils.csp import build_policy
 from baskets.api.landing_state import landing_state_value
 from baskets.models import Basket, BasketEvent, BasketStatus, Payment, PromoRedemption
 from baskets.pages import CONTENT_SECURITY_POLICY
-from subscriptions.models import Customer, Subscription, SubscriptionAddOn
+from subscriptions.models import Customer, Subscription
 from tests.conftest import bearer
 from tests.factories import (
     INTRO_THEN_RECURRING,
@@ -26,6 +26,7 @@ from tests.factories import (
     OrderItemFactory,
     PromoCodeFactory,
     SubscriptionFactory,
+    subscription_add_on,
 )
 from tests.pages import CHECKOUT_DETAILS
 
@@ -412,7 +413,7 @@ def change(monkeypatch, api_client, client, customer, customer_token):
         customer=customer, offer=current, term_start=datetime(2025, 1, 1, tzinfo=UTC),
         term_end=datetime(2026, 1, 1, tzinfo=UTC),
     )  # fmt: skip
-    SubscriptionAddOn.objects.create(subscription=subscription, offer=archive)
+    subscription_add_on(subscription, archive)
     pass_header = {"HTTP_X_LIMIO_RECAPTCHA": "pass-token"}
     body = {"order": {"order_type": "update_subscription", "forSubscription": {"id": subscription.public_id}}}
     response = api_client.post(

@@ -114,8 +114,9 @@ def test_a_renewal_completes_and_extends_the_term_once(api_client, backoffice_to
     assert response.status_code == 200, response.json()
     assert response.json()["payment"]["amount"] == "12.50"
     after = written_for(subscription, basket)
+    # A renewal starts a new term: from the old term end (issue 13; the start used to stay put).
     assert after["plan"] == (
-        catalog["current"].id, 1, datetime(2025, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC)
+        catalog["current"].id, 1, datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC)
     )  # fmt: skip
     assert after["add_ons"] == [(catalog["archive"].id, 1)]
     assert after["basket"] == (BasketStatus.COMPLETED, 2, ["created", "completed"])
@@ -227,7 +228,8 @@ def test_add_ons_the_renewal_offer_does_not_sell_are_dropped_without_a_refusal(
 
     assert response.status_code == 200, response.json()
     after = written_for(subscription, renewal)
-    assert after["plan"] == (successor.id, 1, datetime(2025, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
+    # A renewal starts a new term: from the old term end (issue 13).
+    assert after["plan"] == (successor.id, 1, datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
     assert after["add_ons"] == [(catalog["archive"].id, 1)]
     assert after["basket"] == (BasketStatus.COMPLETED, 2, ["created", "completed"])
 

@@ -941,8 +941,9 @@ def test_a_downgrade_built_before_a_renewal_is_409_instead_of_taking_effect_now(
     response = order(api_client, customer_token, downgrade_basket)
 
     assert_refused_as_changed(response, before, subscription, downgrade_basket)
+    # The renewal started a new term at the old term end (issue 13).
     assert before["plan"] == (
-        catalog["current"].id, 1, datetime(2025, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC),
+        catalog["current"].id, 1, datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC),
     )  # fmt: skip
     assert before["pending"] == (None, None, None)
     assert [basket.order_type for basket in Basket.objects.filter(payment__isnull=False)] == [OrderType.RENEW]
