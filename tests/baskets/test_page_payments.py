@@ -223,3 +223,65 @@ def test_a_malformed_card_id_is_refused_and_nothing_is_written(customer_client, 
     assert response.status_code == 400
     assert "We could not read your card details. Please enter them again." in page_text(response)
     assert written(basket) == before
+
+
+# --- Stripe: the server's answers to the page, against localstripe ---------------------------------
+# (transactional tests: basket_complete calls the gateway with no database transaction open)
+
+
+def card(client, number: str) -> str:
+    """A PaymentMethod, as the page's script has Stripe.js make it in the customer's browser."""
+    method = client.v1.payment_methods.create(
+        params={"type": "card", "card": {"number": number, "exp_month": 12, "exp_year": 2034, "cvc": "123"}}
+    )
+    return method.id
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_declined_card_shows_the_page_again_with_the_message_and_nothing_is_written(
+    customer_client, basket, stripe_client
+):
+    from tests.stripe_server import CARD_DECLINED_ON_CHARGE
+
+    before = written(basket)
+
+    response = customer_client.post(
+        "/checkout/order", {**CHECKOUT_DETAILS, "payment_method_id": card(stripe_client, CARD_DECLINED_ON_CHARGE)}
+    )
+
+    assert response.status_code == 402
+    page = page_text(response)
+    assert "Your card was declined. No order was placed and nothing was charged: try another card." in page
+    assert 'value="grace@example.com"' in page  # the details kept for the next card
+    assert "data-client-secret" not in page
+    assert written(basket) == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_card_needing_3d_secure_hands_the_page_its_client_secret(customer_client, basket, stripe_client):
+    from tests.stripe_server import CARD_NEEDS_3DS
+
+    before = written(basket)
+
+    response = customer_client.post(
+        "/checkout/order", {**CHECKOUT_DETAILS, "payment_method_id": card(stripe_client, CARD_NEEDS_3DS)}
+    )
+
+    assert response.status_code == 402
+    page = page_text(response)
+    assert "Your bank asks you to confirm this payment." in page
+    secret = re.search(r'data-client-secret="(pi_\w+?)_secret_\w+"', page)
+    assert secret is not None
+    assert stripe_client.v1.payment_intents.retrieve(secret.group(1)).status == "requires_action"
+    assert written(basket) == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_stripe_and_no_card_sent_the_page_asks_for_one(customer_client, basket, stripe_settings):
+    before = written(basket)
+
+    response = customer_client.post("/checkout/order", CHECKOUT_DETAILS)
+
+    assert response.status_code == 400
+    assert "Enter your card details to pay for your order." in page_text(response)
+    assert written(basket) == before
