@@ -346,6 +346,22 @@ def _change_context(state: services.SubscriptionCheckout) -> dict[str, Any]:
             "due_today": format_amount(totals.due_today, currency),
             "next_charge": format_amount(totals.next_charge_amount, currency),
             "next_charge_at": _date(totals.next_charge_at),
+            # What each amount pays for, and the balance (issue 13: a change says what it charges for).
+            "charges": [
+                {
+                    "description": charge.description,
+                    "period_start": _date(charge.period_start),
+                    "period_end": _date(charge.period_end),
+                    "amount": format_amount(charge.amount, currency),
+                }
+                for charge in (totals.settlement.charges if totals.settlement else ())
+            ],
+            "balance_applied": format_amount(totals.settlement.balance_applied, currency)
+            if totals.settlement and totals.settlement.balance_applied
+            else "",
+            "balance": format_amount(totals.settlement.balance, currency)
+            if totals.settlement and totals.settlement.balance
+            else "",
         },
     }
 

@@ -101,10 +101,20 @@ class UpdateOrderItemSerializer(schemas.OrderItemSerializer):
     proration = QuoteSerializer(allow_null=True)
 
 
+class ChargeLineSerializer(serializers.Serializer):
+    description = serializers.CharField()
+    periodStart = serializers.DateTimeField()
+    periodEnd = serializers.DateTimeField()
+    amount = serializers.CharField()
+
+
 class ChangeTotalsSerializer(schemas.TotalsSerializer):
     credit = serializers.CharField()
     nextChargeDate = serializers.DateTimeField(allow_null=True)
     nextChargeAmount = serializers.CharField()
+    charges = ChargeLineSerializer(many=True, help_text="What each amount pays for (API.md §6)")
+    balanceApplied = serializers.CharField(required=False, help_text="Paid from the customer's balance")
+    balance = serializers.CharField(required=False, help_text="The customer's balance after the change")
 
 
 class ForSubscriptionOutSerializer(serializers.Serializer):

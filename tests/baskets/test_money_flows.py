@@ -7,6 +7,7 @@ with a renewal basket, and stored on the subscription (its paid record) and the 
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -21,6 +22,10 @@ from tests.factories import INTRO_THEN_RECURRING, BasketFactory, OfferFactory, O
 from tests.subscription_flows import PASS, change_basket
 
 pytestmark = pytest.mark.django_db
+
+
+def page_text(response) -> str:
+    return re.sub(r"\s+", " ", response.content.decode())
 
 
 def d(*args) -> datetime:
@@ -231,3 +236,28 @@ def test_annual_to_monthly_names_the_period_and_the_balance_pays_the_renewal(
     assert Customer.objects.get(pk=customer.pk).balance == Decimal("0.00")
     assert paid(subscription)[0] == Decimal("29.99")
     assert Basket.objects.filter(status=BasketStatus.COMPLETED).count() == 3
+
+
+def test_the_hosted_page_names_the_period_a_change_charges_for(
+    api_client, client, clock, storefront_app, storefront_token, customer, customer_token, digital_annual, premium
+):
+    subscription = buy(api_client, storefront_app, storefront_token, customer, digital_annual)
+    clock.now = d(2025, 7, 2)
+    keep_tokens_valid()
+    body = {"order": {"order_type": "update_subscription", "forSubscription": {"id": subscription.public_id}}}
+    initiated = api_client.post("/api/checkout/subscription", body, format="json", **bearer(customer_token), **PASS)
+    assert initiated.status_code == 200, initiated.json()
+    client.cookies["limio_state"] = initiated.cookies["limio_state"].value
+    actions = [{"orderItemActionType": "add", "offer": {"id": premium.id}}]
+    changed = api_client.put(
+        "/api/checkout/subscription", {"order": {"orderItems": actions}}, format="json", **bearer(customer_token),
+        **PASS,
+    )  # fmt: skip
+    assert changed.status_code == 200, changed.json()
+
+    page = page_text(client.get("/checkout/"))
+
+    assert "<dt>Premium, 2 July 2025 to 2 August 2025</dt><dd>£29.99</dd>" in page
+    assert "<dt>Credit for your current plan</dt><dd>£37.60</dd>" in page
+    assert '<dd class="totals__due">£0.00</dd>' in page
+    assert "<dt>Credit kept as your balance</dt><dd>£7.61</dd>" in page
