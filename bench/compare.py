@@ -1,10 +1,11 @@
 """Two versions of the code, benchmarked in turn on the same machine: `python bench/compare.py --old DIR`.
 
 A refactoring is judged against the code it replaces, measured in the same session: a shared
-machine's speed drifts by more than the differences that matter. This runs `bench/run.py` of the
-old tree and of the new one (this checkout, or --new) alternately, --pairs times, each against a
-database of its own (their migrations may differ), and prints, per flow, the requests/s of every
-run and the median ratio new/old, plus the acquisition steps' p50/p99.
+machine's speed drifts by more than the differences that matter. This runs this checkout's
+`bench/run.py` (one driver for both) against the old tree's server and the new one's (this
+checkout, or --new) alternately, --pairs times, each against a database of its own (their
+migrations may differ), and prints, per flow, the requests/s and the server CPU per request of
+every run and the median ratios new/old, plus the steps' p50/p99.
 
 The old tree is any checkout, e.g. `git worktree add --detach ../checkout-old <commit>`; both run
 with this interpreter, so it needs both trees' dependencies.
@@ -32,8 +33,9 @@ def run(tree: Path, database_url: str, args: argparse.Namespace) -> dict[str, An
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as output:
         path = output.name
     command = [
-        sys.executable, str(tree / "bench" / "run.py"), "--flows", args.flows, "--users", str(args.users),
-        "--duration", str(args.duration), "--rounds", str(args.rounds), "--output", path,
+        sys.executable, str(ROOT / "bench" / "run.py"), "--app", str(tree),
+        "--flows", args.flows, "--users", str(args.users), "--duration", str(args.duration),
+        "--rounds", str(args.rounds), "--output", path,
     ]  # fmt: skip
     print(f"[compare] {tree} on {database_url.rsplit('/', 1)[-1]}", file=sys.stderr, flush=True)
     subprocess.run(
@@ -75,11 +77,18 @@ def main() -> int:
         old = [result[flow]["requests_per_s"] for result in runs["old"]]
         new = [result[flow]["requests_per_s"] for result in runs["new"]]
         ratios = [n / o for n, o in zip(new, old, strict=True) if o]
+        old_cpu = [result[flow].get("server_cpu_ms_per_request") for result in runs["old"]]
+        new_cpu = [result[flow].get("server_cpu_ms_per_request") for result in runs["new"]]
+        cpu_ratios = [n / o for n, o in zip(new_cpu, old_cpu, strict=True) if n and o]
         summary["flows"][flow] = {
             "old_requests_per_s": old,
             "new_requests_per_s": new,
             "ratio_new_old_per_pair": [round(r, 3) for r in ratios],
             "median_ratio": round(statistics.median(ratios), 3) if ratios else None,
+            "old_server_cpu_ms_per_request": old_cpu,
+            "new_server_cpu_ms_per_request": new_cpu,
+            "cpu_ratio_new_old_per_pair": [round(r, 3) for r in cpu_ratios],
+            "median_cpu_ratio": round(statistics.median(cpu_ratios), 3) if cpu_ratios else None,
             "errors": {name: [result[flow]["errors"] for result in results] for name, results in runs.items()},
             "steps": {
                 name: {

@@ -29,6 +29,7 @@ import re
 import statistics
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +54,8 @@ class Config:
     deep_cursor: str
     page_size: int
     ping_cookie: str
+    # {pid: CPU seconds} of the server's processes (bench/server_cpu.py), sampled around each slice.
+    server_cpu: Callable[[], dict[int, float]] | None = None
 
 
 @dataclass
@@ -63,6 +66,7 @@ class Recorder:
     flows: int = 0
     requests: int = 0
     measuring: bool = False
+    server_cpu_s: float | None = None
 
     def record(self, step: str, seconds: float, ok: bool, detail: str = "") -> None:
         if not self.measuring:
@@ -237,6 +241,7 @@ async def run_slice(name: str, config: Config, recorder: Recorder, *, duration: 
         # Warm-up: connections open, workers warm, caches filled; nothing recorded.
         warm_deadline = time.monotonic() + warmup
         await asyncio.gather(*(user(warm_deadline) for _ in range(config.users)))
+        cpu_before = config.server_cpu() if config.server_cpu else None
         recorder.measuring = True
         started = time.monotonic()
         deadline = started + duration
@@ -250,6 +255,10 @@ async def run_slice(name: str, config: Config, recorder: Recorder, *, duration: 
                 raise task.exception()
         elapsed = time.monotonic() - started
         recorder.measuring = False
+        if config.server_cpu and cpu_before is not None:
+            cpu_after = config.server_cpu()
+            spent = sum(seconds - cpu_before.get(pid, 0.0) for pid, seconds in cpu_after.items())
+            recorder.server_cpu_s = (recorder.server_cpu_s or 0.0) + spent
     return elapsed
 
 
@@ -260,6 +269,12 @@ def phase_result(recorder: Recorder, elapsed: float) -> dict[str, Any]:
         "flows_per_s": round(recorder.flows / elapsed, 2),
         "requests": recorder.requests,
         "requests_per_s": round(recorder.requests / elapsed, 2),
+        # Server CPU (gunicorn + the database's backends, not the driver) per request, in ms.
+        "server_cpu_ms_per_request": (
+            round(recorder.server_cpu_s * 1000 / recorder.requests, 3)
+            if recorder.server_cpu_s is not None and recorder.requests
+            else None
+        ),
         "errors": sum(recorder.errors.values()),
         "errors_by_step": dict(recorder.errors),
         "error_samples": recorder.error_samples,

@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import driver  # noqa: E402
+from bench.server_cpu import ServerCPU  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/checkout_bench"
 DEEP_PAGES = 5000
@@ -63,9 +64,9 @@ def server_env(database_url: str) -> dict[str, str]:
     return env
 
 
-def manage(env: dict[str, str], *args: str) -> str:
+def manage(app: Path, env: dict[str, str], *args: str) -> str:
     result = subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), *args], env=env, cwd=ROOT, check=True, capture_output=True, text=True
+        [sys.executable, str(app / "manage.py"), *args], env=env, cwd=app, check=True, capture_output=True, text=True
     )
     return result.stdout
 
@@ -189,17 +190,24 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=0, help="gunicorn workers (default: gunicorn.conf.py's)")
     parser.add_argument("--flows", default="floor,acquisition,subscription,abandoned")
     parser.add_argument("--output", default=str(ROOT / "bench" / "last-run.json"))
+    parser.add_argument(
+        "--app",
+        type=Path,
+        default=ROOT,
+        help="the checkout whose server is measured (default: this one; bench/compare.py measures another)",
+    )
     args = parser.parse_args()
+    app = args.app.resolve()
 
     database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
     env = server_env(database_url)
     create_database(database_url)
     log("migrating")
-    manage(env, "migrate", "--no-input")
-    demo = json.loads(manage(env, "seed_demo", "--json"))
+    manage(app, env, "migrate", "--no-input")
+    demo = json.loads(manage(app, env, "seed_demo", "--json"))
     log(f"seeding baskets up to {args.baskets}")
     started = time.monotonic()
-    manage(env, "seed_bench_baskets", "--count", str(args.baskets))
+    manage(app, env, "seed_bench_baskets", "--count", str(args.baskets))
     seed_seconds = round(time.monotonic() - started, 1)
     analyze(database_url)
     cursor, ping_basket = deep_cursor(database_url, args.page_size)
@@ -210,13 +218,15 @@ def main() -> int:
         server_environment["GUNICORN_WORKERS"] = str(args.workers)
     log("starting gunicorn")
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "checkout_project.wsgi", "-c", str(ROOT / "gunicorn.conf.py")],
-        cwd=ROOT,
+        [sys.executable, "-m", "gunicorn", "checkout_project.wsgi", "-c", str(app / "gunicorn.conf.py")],
+        cwd=app,
         env=server_environment,
         start_new_session=True,  # its own process group: stop() ends the master and its workers
     )
+    server_cpu: ServerCPU | None = None
     try:
         wait_ready(base_url, server)
+        server_cpu = ServerCPU(server.pid, database_url)
         offers = {offer["path"]: offer for offer in demo["offers"]}
         config = driver.Config(
             base_url=base_url,
@@ -232,17 +242,25 @@ def main() -> int:
             deep_cursor=cursor,
             page_size=args.page_size,
             ping_cookie=ping_basket,
+            server_cpu=server_cpu.sample,
         )
         phases = [name.strip() for name in args.flows.split(",") if name.strip()]
         log(f"running {', '.join(phases)}: {args.users} users, {args.duration:g} s each in {args.rounds} rounds")
         results = asyncio.run(driver.run_all(config, phases, rounds=max(1, args.rounds)))
     finally:
+        if server_cpu is not None:
+            server_cpu.close()
         stop(server)
 
     workers = int(server_environment.get("GUNICORN_WORKERS", 2 * (os.cpu_count() or 1)))
     report: dict[str, Any] = {
         "machine": machine(),
-        "server": {"gunicorn_workers": workers, "database": urlsplit(database_url).path.lstrip("/")},
+        "server": {
+            "app": str(app),
+            "gunicorn_workers": workers,
+            "database": urlsplit(database_url).path.lstrip("/"),
+            "cpu_measured": "gunicorn master and workers + PostgreSQL client backends of this database (/proc)",
+        },
         "settings": {
             "users": args.users,
             "duration_s": args.duration,
