@@ -27,6 +27,14 @@ def bearer(token) -> dict[str, str]:
     return {"HTTP_AUTHORIZATION": f"Bearer {token.token}"}
 
 
+def succeeded(response, status: int = 200):
+    """A setup request's response, once it is known to have done its part (`status`): a test that
+    then asserts that something is absent or unchanged must not pass because its setup failed."""
+    body = response.content[:2000]
+    assert response.status_code == status, f"setup request answered {response.status_code}: {body!r}"
+    return response
+
+
 @pytest.fixture
 def storefront_app():
     return ApplicationFactory(name="storefront", scopes="checkout")

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 from django.contrib import admin
+from django.contrib.admin.utils import quote
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -84,7 +85,9 @@ def test_changelist_and_change_form_open(staff_client, one_of_each, model):
 
     assert changelist.status_code == 200
     assert change_form.status_code == 200
-    assert str(obj.pk) in changelist.content.decode()
+    # The object is a row of the list, and the row links to its change form.
+    assert obj.pk in [row.pk for row in changelist.context["cl"].result_list]
+    assert f'href="{admin_url(model, "change", quote(obj.pk))}"' in changelist.content.decode()
 
 
 @pytest.mark.parametrize(
@@ -178,15 +181,20 @@ def test_adding_a_product_in_the_admin_changes_the_version(staff_client, offer):
 
 
 def test_offer_version_and_snapshot_are_read_only(staff_client, offer):
+    before = (offer.version, offer.snapshot)
     url = admin_url(Offer, "change", offer.pk)
-    data = form_data(staff_client.get(url))
-    data.update({"version": "f" * 40, "snapshot": "{}"})
+    page = staff_client.get(url)
+    assert page.status_code == 200
+    assert {"version", "snapshot"}.isdisjoint(page.context["adminform"].form.fields)
+    data = form_data(page)
+    data.update({"version": "f" * 40, "snapshot": '{"name": "Tampered"}'})
 
-    staff_client.post(url, data)
+    response = staff_client.post(url, data)
 
+    # Saved (the form is otherwise unchanged), the posted version and snapshot ignored.
+    assert response.status_code == 302, response.context["adminform"].form.errors
     offer.refresh_from_db()
-    assert offer.version != "f" * 40
-    assert offer.snapshot["name"] == offer.name
+    assert (offer.version, offer.snapshot) == before
 
 
 def test_creating_an_offer_in_the_admin_gives_it_a_version(staff_client):

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
-from django.db import IntegrityError, OperationalError, connection
+from django.db import connection
 
 from baskets.models import Basket, BasketEvent, OrderItem, Payment, PromoCode, PromoRedemption
 from subscriptions.models import Customer, Subscription, SubscriptionAddOn
@@ -42,31 +42,73 @@ def basket_state(basket: Basket) -> dict:
     }
 
 
+# What the database answers when it refuses a write: (SQLSTATE on PostgreSQL, its message).
+REFUSALS = {
+    "deadlock": ("40P01", "deadlock detected"),  # OperationalError
+    "timeout": ("57014", "canceling statement due to statement timeout"),  # OperationalError
+    "unique": ("23505", "duplicate key value violates unique constraint"),  # IntegrityError
+}
+OPERATIONAL = {"deadlock", "timeout"}
+
+
 @contextmanager
-def failing_statement(table: str, error: Exception):
-    """The database raises `error` on the statement that inserts into `table`, as it would mid-write
-    (the writes before it have run)."""
+def database_refuses_insert(table: str, refusal: str, *, when: str = "1 = 1"):
+    """The database itself fails the INSERT into `table` for which the SQL condition `when` holds.
 
-    def fail(execute, sql, params, many, context):
-        if f'INSERT INTO "{table}"' in sql:
-            raise error
-        return execute(sql, params, many, context)
+    A trigger created for the test raises inside the database, on a statement the server received:
+    PostgreSQL aborts the transaction (as on a real deadlock, timeout or constraint violation), so
+    only a rollback of the whole transaction can undo its earlier writes. `when` is evaluated by
+    the failing statement (`NEW` is the row being inserted): a condition on the transaction's
+    earlier writes proves they were made, and visible, before the failure. On SQLite the trigger
+    RAISEs (IntegrityError), or calls a function that raises (OperationalError)."""
+    sqlstate, message = REFUSALS[refusal]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "CREATE FUNCTION test_refuse_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                f"IF {when} THEN RAISE EXCEPTION '{message}' USING ERRCODE = '{sqlstate}'; END IF; "
+                "RETURN NEW; END $$"
+            )
+            cursor.execute(
+                f'CREATE TRIGGER test_refuse_insert BEFORE INSERT ON "{table}" '
+                "FOR EACH ROW EXECUTE FUNCTION test_refuse_insert()"
+            )
+        else:
+            if refusal in OPERATIONAL:
+                raise_it = "SELECT test_refuse_insert()"
 
-    with connection.execute_wrapper(fail):
+                def refuse():
+                    raise RuntimeError(message)  # sqlite3 reports it as an OperationalError
+
+                connection.connection.create_function("test_refuse_insert", 0, refuse)
+            else:
+                raise_it = f"SELECT RAISE(ABORT, '{message}')"  # a constraint failure: IntegrityError
+            cursor.execute(
+                f'CREATE TRIGGER test_refuse_insert BEFORE INSERT ON "{table}" '
+                f"FOR EACH ROW WHEN {when} BEGIN {raise_it}; END"
+            )
+    try:
         yield
+    finally:
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute(f'DROP TRIGGER test_refuse_insert ON "{table}"')
+                cursor.execute("DROP FUNCTION test_refuse_insert()")
+            else:
+                cursor.execute("DROP TRIGGER test_refuse_insert")
 
 
 # --- A database error mid-request ---------------------------------------------------------------
 
 DATABASE_ERRORS = [
     pytest.param(
-        OperationalError("server closed the connection unexpectedly"),
+        "deadlock",
         503,
         {"message": "The database is unavailable; nothing was changed. Try again.", "code": "database_unavailable"},
         id="operational-503",
     ),
     pytest.param(
-        IntegrityError("duplicate key value violates unique constraint"),
+        "unique",
         500,
         {"message": "Internal server error.", "code": "server_error"},
         id="integrity-500",
@@ -75,19 +117,25 @@ DATABASE_ERRORS = [
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize(("error", "status", "body"), DATABASE_ERRORS)
+@pytest.mark.parametrize(("refusal", "status", "body"), DATABASE_ERRORS)
 def test_a_database_error_after_the_items_were_written_leaves_the_basket_as_it_was(
-    api_client, storefront_token, offer, add_on, error, status, body
+    api_client, storefront_token, offer, add_on, refusal, status, body
 ):
     basket = BasketFactory(application=storefront_token.application, version=4)
     first = OrderItemFactory(basket=basket, offer=offer, position=0, quantity=1)
     second = OrderItemFactory(basket=basket, offer=OfferFactory(name="Second", path="/offers/second"), position=1)
     BasketEvent.objects.create(basket=basket, kind="created", version=4)
     before = basket_state(basket)
-    # The event is the last write of an update: the items were deleted, inserted and updated and
-    # the basket's version bumped by then.
+    # The event is the last write of an update: it fails only once this transaction has deleted the
+    # second item, inserted the add-on, set the first item's quantity and bumped the version.
+    written = (
+        "(SELECT version FROM baskets_basket WHERE id = NEW.basket_id) = 5"
+        " AND (SELECT count(*) FROM baskets_orderitem WHERE basket_id = NEW.basket_id AND parent_id IS NULL) = 1"
+        " AND (SELECT count(*) FROM baskets_orderitem WHERE basket_id = NEW.basket_id AND parent_id IS NOT NULL) = 1"
+        " AND (SELECT max(quantity) FROM baskets_orderitem WHERE basket_id = NEW.basket_id) = 3"
+    )
     api_client.cookies["limio_state"] = basket.public_id
-    with failing_statement("baskets_basketevent", error):
+    with database_refuses_insert("baskets_basketevent", refusal, when=written):
         response = api_client.put(
             "/api/checkout/update",
             {"order": {"orderItems": [
@@ -112,8 +160,13 @@ def test_a_database_error_while_replacing_the_landing_basket_leaves_it_as_it_was
     basket = BasketFactory(application=storefront_token.application, email="ada@example.com")
     OrderItemFactory(basket=basket, offer=offer, position=0, quantity=2)
     before = basket_state(basket)
+    # The event is the last write: by then the basket took the new e-mail and its items were replaced.
+    written = (
+        "(SELECT email FROM baskets_basket WHERE id = NEW.basket_id) = 'grace@example.com'"
+        " AND (SELECT sum(quantity) FROM baskets_orderitem WHERE basket_id = NEW.basket_id) = 5"
+    )
     api_client.cookies["limio_state"] = basket.public_id
-    with failing_statement("baskets_basketevent", OperationalError("deadlock detected")):
+    with database_refuses_insert("baskets_basketevent", "deadlock", when=written):
         response = api_client.post(
             "/api/checkout/initiate",
             {
@@ -140,7 +193,13 @@ def test_a_database_error_late_in_completion_leaves_no_order_behind(api_client, 
     basket = BasketFactory(application=storefront_token.application, promo_code=promo)
     OrderItemFactory(basket=basket, offer=offer)
     before = basket_state(basket)
-    with failing_statement("baskets_payment", OperationalError("canceling statement due to timeout")):
+    written = (
+        "EXISTS (SELECT 1 FROM subscriptions_customer WHERE email = 'new.buyer@example.com')"
+        " AND EXISTS (SELECT 1 FROM subscriptions_subscription)"
+        " AND EXISTS (SELECT 1 FROM baskets_promoredemption)"
+        " AND (SELECT redeemed_count FROM baskets_promocode) = 1"
+    )
+    with database_refuses_insert("baskets_payment", "timeout", when=written):
         response = api_client.post(
             "/api/order",
             {"checkoutId": basket.public_id, "customerDetails": {"email": "new.buyer@example.com"}},
@@ -169,10 +228,27 @@ def test_a_database_error_late_in_completion_leaves_no_order_behind(api_client, 
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(
-    "table", ["subscriptions_subscription", "subscriptions_subscriptionaddon", "baskets_promoredemption"]
+    ("table", "written"),
+    [
+        # Each fails once the writes before it in the order's transaction were made.
+        (
+            "baskets_promoredemption",
+            "(SELECT redeemed_count FROM baskets_promocode) = 1 AND EXISTS (SELECT 1 FROM subscriptions_customer)",
+        ),
+        (
+            "subscriptions_subscription",
+            "(SELECT redeemed_count FROM baskets_promocode) = 1 AND EXISTS (SELECT 1 FROM baskets_promoredemption)"
+            " AND EXISTS (SELECT 1 FROM subscriptions_customer)",
+        ),
+        (
+            "subscriptions_subscriptionaddon",
+            "EXISTS (SELECT 1 FROM subscriptions_subscription) AND EXISTS (SELECT 1 FROM baskets_promoredemption)",
+        ),
+    ],
+    ids=["baskets_promoredemption", "subscriptions_subscription", "subscriptions_subscriptionaddon"],
 )
 def test_a_database_error_writing_the_order_never_charges(
-    api_client, storefront_token, offer, add_on, asserting_gateway, table
+    api_client, storefront_token, offer, add_on, asserting_gateway, table, written
 ):
     """The money is only authorised before the order's writes: when the database refuses them,
     the authorisation is voided and nothing is captured (the capture comes after the commit)."""
@@ -181,7 +257,7 @@ def test_a_database_error_writing_the_order_never_charges(
     OrderItemFactory(basket=basket, offer=add_on, position=1, parent=parent)
     before = basket_state(basket)
 
-    with failing_statement(table, OperationalError("canceling statement due to timeout")):
+    with database_refuses_insert(table, "timeout", when=written):
         response = api_client.post(
             "/api/order",
             {"checkoutId": basket.public_id, "customerDetails": {"email": "buyer@example.com"}},
@@ -193,6 +269,8 @@ def test_a_database_error_writing_the_order_never_charges(
     assert [method for method, _ in asserting_gateway.calls] == ["authorise", "void"]
     assert basket_state(basket) == before
     assert (Subscription.objects.count(), Payment.objects.count(), PromoRedemption.objects.count()) == (0, 0, 0)
+    assert (Customer.objects.count(), SubscriptionAddOn.objects.count()) == (0, 0)
+    assert PromoCode.objects.get().redeemed_count == 0
 
     response = api_client.post(
         "/api/order",
@@ -207,7 +285,7 @@ def test_a_database_error_writing_the_order_never_charges(
 
 @pytest.mark.django_db
 def test_a_database_error_is_logged_with_its_traceback(api_client, storefront_token, offer, caplog):
-    with failing_statement("baskets_basketevent", OperationalError("connection refused")):
+    with database_refuses_insert("baskets_basketevent", "timeout"):
         response = api_client.post(
             "/api/checkout/initiate",
             {"order": {"orderItems": [{"offer": {"id": offer.id}}]}},

@@ -1,4 +1,9 @@
-"""Concurrency helpers for the PostgreSQL tests: work in parallel threads, a row lock held by another."""
+"""Concurrency helpers for the PostgreSQL tests: work in parallel threads, a row lock held by another.
+
+The threads started here register the PostgreSQL session (backend PID) each one opens, for as long
+as it runs: `wait_until_waiting_on_a_lock` looks only at those sessions and the test's own, never
+at another test's or another program's on the same server.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,33 @@ from contextlib import contextmanager
 from django.db import connection, transaction
 from django.db.models import QuerySet
 
+# The backend PIDs of the PostgreSQL sessions opened by the threads of this module that are running.
+_sessions: set[int] = set()
+_sessions_lock = threading.Lock()
+
+
+@contextmanager
+def _session_of_the_test() -> Iterator[None]:
+    """The calling thread's database session counts as one of the test's while the block runs."""
+    pid = None
+    if connection.vendor == "postgresql":
+        connection.ensure_connection()
+        pid = connection.connection.info.backend_pid
+        with _sessions_lock:
+            _sessions.add(pid)
+    try:
+        yield
+    finally:
+        if pid is not None:
+            with _sessions_lock:
+                _sessions.discard(pid)
+
+
+def sessions_of_the_test() -> list[int]:
+    """The backend PIDs of the sessions the running threads of this module opened."""
+    with _sessions_lock:
+        return sorted(_sessions)
+
 
 def in_threads(count: int, work) -> list:
     """`work(index)` in `count` threads started together; their results in order (re-raises the first error)."""
@@ -19,8 +51,9 @@ def in_threads(count: int, work) -> list:
 
     def worker(index: int) -> None:
         try:
-            barrier.wait(timeout=30)
-            results[index] = work(index)
+            with _session_of_the_test():
+                barrier.wait(timeout=30)
+                results[index] = work(index)
         except BaseException as exc:  # re-raised in the test thread below
             errors.append(exc)
         finally:
@@ -53,7 +86,7 @@ def held_open(work) -> Iterator[None]:
 
     def run() -> None:
         try:
-            with transaction.atomic():
+            with _session_of_the_test(), transaction.atomic():
                 work()
                 done.set()
                 release.wait(timeout=30)
@@ -82,7 +115,8 @@ def started(work) -> Callable[[], object]:
 
     def run() -> None:
         try:
-            outcome["value"] = work()
+            with _session_of_the_test():
+                outcome["value"] = work()
         except BaseException as exc:  # re-raised by the caller below
             outcome["error"] = exc
         finally:
@@ -102,15 +136,25 @@ def started(work) -> Callable[[], object]:
 
 
 def wait_until_waiting_on_a_lock(timeout: float = 10) -> None:
-    """Until some PostgreSQL session waits for a lock (pg_locks), so a test knows the race is on."""
+    """Until a session of this test's threads (started, held_open, in_threads) waits for a lock
+    that a session of this test holds (another thread's, or the test's own connection), so the
+    test knows its race is on. Lock waits of other sessions on the server (another test run,
+    another program) do not count."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
-            if cursor.fetchone()[0]:
-                return
+        waiters = sessions_of_the_test()
+        if waiters:
+            with connection.cursor() as cursor:
+                own = connection.connection.info.backend_pid
+                cursor.execute(
+                    "SELECT count(*) FROM pg_locks WHERE NOT granted AND pid = ANY(%s)"
+                    " AND pg_blocking_pids(pid) && %s::int[]",
+                    [waiters, [*waiters, own]],
+                )
+                if cursor.fetchone()[0]:
+                    return
         time.sleep(0.02)
-    raise AssertionError("nobody ever waited for a lock")
+    raise AssertionError("no session of this test ever waited for a lock another of its sessions held")
 
 
 def row_locks_held(queryset: QuerySet):

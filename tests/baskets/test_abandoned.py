@@ -470,10 +470,12 @@ def test_feed_reads_never_change_baskets(api_client, backoffice_token, storefron
     basket = BasketFactory(created=at(0))
     before = Basket.objects.values().get(pk=basket.pk)
 
-    get(api_client, backoffice_token)
-    get(api_client, storefront_token)
-    api_client.get(URL)
+    read = get(api_client, backoffice_token)
+    refused = [get(api_client, storefront_token).status_code, api_client.get(URL).status_code]
 
+    assert read.status_code == 200
+    assert [item["id"] for item in read.json()["items"]] == [basket.public_id]
+    assert refused == [403, 401]
     assert Basket.objects.values().get(pk=basket.pk) == before
 
 

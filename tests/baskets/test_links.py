@@ -496,7 +496,8 @@ def test_links_revoked_while_the_customer_is_on_the_page_stop_the_order(client, 
 
 
 def test_a_fresh_link_after_revoking_opens_the_page_and_completes_the_order(client, basket):
-    client.get(link_path(basket, RECOVER))
+    assert client.get(link_path(basket, RECOVER)).status_code == 302
+    assert client.get("/checkout/").status_code == 200
     revoked = revoke(basket)
     assert client.get("/checkout/").status_code == 410
 

@@ -456,10 +456,11 @@ def test_a_lapsed_subscription_renews_from_now(api_client, backoffice_token, cus
     subscription = SubscriptionFactory(
         customer=customer, offer=offer, term_start=NOW - timedelta(days=400), term_end=NOW - timedelta(days=35)
     )
-    api_client.post(
+    initiated = api_client.post(
         "/api/admin/checkout/initiate/renew", {"subscriptionId": subscription.public_id}, format="json",
         **bearer(backoffice_token),
     )  # fmt: skip
+    assert initiated.status_code == 200, initiated.json()
 
     response = submit(api_client, backoffice_token, Basket.objects.get())
 

@@ -58,7 +58,9 @@ def test_a_partial_then_a_full_refund_from_the_admin(client, staff, payment, ass
     event = BasketEvent.objects.get(kind="payment_refund")
     assert (event.staff_user, event.data["amount"]) == (staff, "5.00")
 
-    client.post(refund_url(payment), {"amount": ""})  # empty: the rest
+    response = client.post(refund_url(payment), {"amount": ""})  # empty: the rest
+
+    assert response.status_code == 302
 
     payment.refresh_from_db()
     assert (payment.status, payment.refunded_amount) == ("refunded", Decimal("17.99"))

@@ -116,10 +116,10 @@ def test_events_out_of_order_never_move_a_payment_backwards(client, payment):
 
 def test_a_partial_refund_then_the_rest(client, payment):
     Payment.objects.filter(pk=payment.pk).update(status="captured")
-    post(client, refund_event("evt_1", 700))
+    assert post(client, refund_event("evt_1", 700)).json()["outcome"] == "applied"
     assert state(payment) == ("captured", Decimal("7.00"))
 
-    post(client, refund_event("evt_2", 1799))
+    assert post(client, refund_event("evt_2", 1799)).json()["outcome"] == "applied"
 
     assert state(payment) == ("refunded", Decimal("17.99"))
 

@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from baskets.admin import PromoCodeForm
-from baskets.models import Basket, BasketEvent, BasketStatus, PromoCode
+from baskets.models import Basket, BasketEvent, BasketStatus, PromoCode, PromoRedemption
 from tests.conftest import bearer
 from tests.factories import (
     AccessTokenFactory,
@@ -154,7 +154,7 @@ def test_a_new_code_replaces_the_old(api_client, backoffice_token, basket):
 
 def test_reading_the_basket_elsewhere_shows_the_code(api_client, storefront_token, backoffice_token, basket, offer):
     PromoCodeFactory(code="SPRING20")
-    apply(api_client, backoffice_token, "SPRING20", basket.public_id)
+    assert apply(api_client, backoffice_token, "SPRING20", basket.public_id).status_code == 200
     api_client.cookies["limio_state"] = basket.public_id
 
     # The owner changes the basket: the discount follows the new items.
@@ -216,9 +216,44 @@ def test_refusals_are_400_with_their_code_and_change_nothing(api_client, backoff
     assert promo.redeemed_count == setup.get("promo", {}).get("redeemed_count", 0)
 
 
-def test_exhaustion_is_reached_at_the_last_redemption(api_client, backoffice_token, basket):
-    PromoCodeFactory(code="LASTONE", available_quantity=2, redeemed_count=1)
-    assert apply(api_client, backoffice_token, "LASTONE", basket.public_id).status_code == 200
+def test_exhaustion_is_reached_at_the_last_redemption(api_client, backoffice_token, storefront_token, offer):
+    """Three redemptions allowed: the orders redeem them one by one; the third (the last) goes
+    through, and then the code is refused, when applied and when an order that holds it completes."""
+    promo = PromoCodeFactory(code="LASTONE", available_quantity=3)
+
+    def basket_with_the_code(n: int) -> Basket:
+        basket = BasketFactory(application=storefront_token.application, created=NOW, email=f"buyer{n}@example.com")
+        OrderItemFactory(basket=basket, offer=offer)
+        response = apply(api_client, backoffice_token, "LASTONE", basket.public_id)
+        assert response.status_code == 200, response.json()
+        return basket
+
+    def order(basket: Basket):
+        body = {"checkoutId": basket.public_id}
+        return api_client.post("/api/order", body, format="json", **bearer(storefront_token))
+
+    held_too_long = basket_with_the_code(0)  # applied while codes remain, completed after the last one
+    for n in (1, 2, 3):
+        response = order(basket_with_the_code(n))
+        assert response.status_code == 200, (n, response.json())
+        promo.refresh_from_db()
+        assert promo.redeemed_count == n
+    assert PromoRedemption.objects.filter(promo_code=promo).count() == 3
+
+    late = BasketFactory(application=storefront_token.application, created=NOW)
+    OrderItemFactory(basket=late, offer=offer)
+    refused = apply(api_client, backoffice_token, "LASTONE", late.public_id)
+    assert (refused.status_code, refused.json()["code"]) == (400, "promo_code_exhausted")
+    late.refresh_from_db()
+    assert late.promo_code_id is None
+
+    refused = order(held_too_long)
+    assert (refused.status_code, refused.json()["code"]) == (400, "promo_code_exhausted")
+    held_too_long.refresh_from_db()
+    assert held_too_long.status == BasketStatus.ACTIVE
+    promo.refresh_from_db()
+    assert promo.redeemed_count == 3
+    assert PromoRedemption.objects.filter(promo_code=promo).count() == 3
 
 
 def test_update_subscription_baskets_take_no_promo_code(api_client, backoffice_token, storefront_app, offer):

@@ -72,8 +72,9 @@ def test_each_request_gets_a_new_id(client):
 def test_a_successful_probe_is_not_logged(client, caplog):
     caplog.set_level(logging.INFO, logger=LOGGER)
 
-    client.get("/healthz")
+    response = client.get("/healthz")
 
+    assert response.status_code == 200
     assert request_records(caplog) == []
 
 

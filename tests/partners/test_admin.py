@@ -3,11 +3,20 @@ subscriptions; offers list their eligible partners; baskets show their partner."
 
 from __future__ import annotations
 
+from html.parser import HTMLParser
+
 import pytest
 from django.urls import reverse
 
 from partners.models import Partner, PartnerClient, PartnerEligibleOffer, PartnerSubscription
-from tests.factories import ApplicationFactory, OfferFactory, ProductFactory, SubscriptionFactory, UserFactory
+from tests.factories import (
+    ApplicationFactory,
+    BasketFactory,
+    OfferFactory,
+    ProductFactory,
+    SubscriptionFactory,
+    UserFactory,
+)
 from tests.partners.conftest import partner_basket
 
 pytestmark = pytest.mark.django_db
@@ -76,13 +85,56 @@ def test_the_offer_page_lists_its_eligible_partners(staff_client, partner, offer
     assert "Acme Reseller" in page
 
 
+class ResultRows(HTMLParser):
+    """The rows of an admin changelist's result table: per row, each cell's text by its field name
+    (the `field-<name>` class the admin gives every cell)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[dict[str, str]] = []
+        self._in_table = self._in_body = False
+        self._cell: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        if tag == "table" and attributes.get("id") == "result_list":
+            self._in_table = True
+        elif self._in_table and tag == "tbody":
+            self._in_body = True
+        elif self._in_body and tag == "tr" and self._cell is None:
+            self.rows.append({})
+        elif self._in_body and tag in {"td", "th"} and self.rows:
+            classes = (attributes.get("class") or "").split()
+            fields = [name.removeprefix("field-") for name in classes if name.startswith("field-")]
+            self._cell = fields[0] if fields else ""
+            self.rows[-1][self._cell] = ""
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "table":
+            self._in_table = self._in_body = False
+        elif tag in {"td", "th"}:
+            self._cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self._in_body and self._cell is not None and self.rows:
+            self.rows[-1][self._cell] += data.strip()
+
+
+def result_rows(response) -> list[dict[str, str]]:
+    parser = ResultRows()
+    parser.feed(response.content.decode())
+    return parser.rows
+
+
 def test_the_basket_list_shows_the_partner(staff_client, token, offer):
-    partner_basket(token, offer)
+    basket = partner_basket(token, offer)
+    other = BasketFactory()  # no partner
 
     response = staff_client.get(reverse("admin:baskets_basket_changelist"))
 
     assert response.status_code == 200
-    assert "Acme Reseller" in response.content.decode()
+    partners = {row["public_id"]: row["partner"] for row in result_rows(response)}
+    assert partners == {basket.public_id: "Acme Reseller", other.public_id: "-"}
 
 
 def test_the_add_on_page_lists_its_eligible_partners(staff_client, partner):

@@ -9,7 +9,7 @@ from baskets.api.landing_state import landing_state_value
 from baskets.models import Basket, BasketEvent, OrderItem
 from partners.models import PartnerEligibleOffer
 from subscriptions.models import Subscription
-from tests.conftest import bearer
+from tests.conftest import bearer, succeeded
 from tests.factories import AccessTokenFactory, SubscriptionFactory
 from tests.partners.conftest import RECAPTCHA, partner_subscription
 
@@ -87,7 +87,7 @@ def test_initiate_needs_the_recaptcha_token(api_client, token, subscription):
 
 
 def test_get_returns_the_partners_update_basket(api_client, token, subscription):
-    basket_id = initiate(api_client, token, {"id": subscription.public_id}).json()["id"]
+    basket_id = succeeded(initiate(api_client, token, {"id": subscription.public_id})).json()["id"]
 
     response = api_client.get(URL, **bearer(token))
 
@@ -97,7 +97,7 @@ def test_get_returns_the_partners_update_basket(api_client, token, subscription)
 
 
 def test_put_upgrades_and_adds_an_add_on(api_client, token, subscription, catalog):
-    initiate(api_client, token, {"id": subscription.public_id})
+    succeeded(initiate(api_client, token, {"id": subscription.public_id}))
     basket = Basket.objects.get()
 
     response = put(api_client, token, basket, [add(catalog["upgrade"]), add(catalog["add_on"])])
@@ -113,7 +113,7 @@ def test_put_upgrades_and_adds_an_add_on(api_client, token, subscription, catalo
 def test_put_refuses_an_upgrade_the_partner_may_not_sell(
     api_client, partner, other_partner, token, subscription, catalog, refusal
 ):
-    initiate(api_client, token, {"id": subscription.public_id})
+    succeeded(initiate(api_client, token, {"id": subscription.public_id}))
     basket = Basket.objects.get()
     upgrade = catalog["upgrade"]
     if refusal == "offer_not_eligible":
@@ -134,9 +134,9 @@ def test_put_refuses_an_upgrade_the_partner_may_not_sell(
 def test_completing_a_partner_update_basket_changes_the_partners_subscription(
     api_client, backoffice_token, token, subscription, catalog
 ):
-    initiate(api_client, token, {"id": subscription.public_id})
+    succeeded(initiate(api_client, token, {"id": subscription.public_id}))
     basket = Basket.objects.get()
-    put(api_client, token, basket, [add(catalog["upgrade"])])
+    succeeded(put(api_client, token, basket, [add(catalog["upgrade"])]))
 
     response = api_client.post(
         "/api/order", {"checkoutId": basket.public_id}, format="json", **bearer(backoffice_token)
@@ -150,9 +150,9 @@ def test_completing_a_partner_update_basket_changes_the_partners_subscription(
 def test_a_partner_update_basket_is_revalidated_for_the_partner_on_completion(
     api_client, backoffice_token, partner, token, subscription, catalog
 ):
-    initiate(api_client, token, {"id": subscription.public_id})
+    succeeded(initiate(api_client, token, {"id": subscription.public_id}))
     basket = Basket.objects.get()
-    put(api_client, token, basket, [add(catalog["upgrade"])])
+    succeeded(put(api_client, token, basket, [add(catalog["upgrade"])]))
     partner.blocked_products.add(catalog["upgrade"].products.get())
 
     response = api_client.post(

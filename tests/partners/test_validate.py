@@ -52,7 +52,10 @@ def test_a_valid_basket(api_client, token, basket, offer):
 
 
 def test_validate_changes_nothing(api_client, token, basket):
-    validate(api_client, token, basket.public_id)
+    response = validate(api_client, token, basket.public_id)
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["checkout"]["valid"] is True
 
     basket.refresh_from_db()
     assert (basket.version, basket.status, basket.updated) == (1, "active", NOW)
