@@ -5,7 +5,8 @@ Its table (`checkout_cache`, checkout_project.api.models.CacheEntry) is created 
 a fresh install needs no other server. Django's own `incr` is a read then a write (two requests
 at once lose a count) and every `add` or `set` first counts the whole table; a throttle check
 here is one statement instead: an upsert that opens the window or counts into it, and returns
-the count.
+the count. On PostgreSQL the table is UNLOGGED (migration 0003): that statement commits without
+waiting for a disk flush, and a crash empties the cache, which holds nothing that must survive.
 """
 
 from __future__ import annotations

@@ -22,6 +22,8 @@ from django.test.utils import CaptureQueriesContext
 from checkout_project.api.cache import DatabaseCache
 from checkout_project.api.models import CacheEntry
 from checkout_project.api.throttling import window_wait
+from tests.conftest import bearer
+from tests.statements import DataStatements
 
 ROOT = Path(__file__).resolve().parents[2]
 # 20 seconds into a minute: the current window ends in 40 seconds.
@@ -32,6 +34,8 @@ NOW = 1_700_000_000.0 - (1_700_000_000 % 60) + 20
 WORKER = """
 import json, os, time
 from checkout_project.api.throttling import window_wait
+from tests.conftest import bearer
+from tests.statements import DataStatements
 time.sleep(max(0.0, float(os.environ["WORKER_START_AT"]) - time.time()))
 now, n = float(os.environ["WORKER_NOW"]), int(os.environ["WORKER_REQUESTS"])
 allowed = sum(window_wait("anonymous", "ip:198.51.100.7", "50/min", now) is None for _ in range(n))
@@ -128,3 +132,31 @@ def test_two_processes_count_into_one_counter(tmp_path):
     assert [worker.returncode for worker in workers] == [0, 0], outputs
     allowed = [json.loads(stdout.strip().splitlines()[-1])["allowed"] for stdout, _ in outputs]
     assert sum(allowed) == 50, allowed
+
+
+def statements_and_status(request) -> tuple[int, int]:
+    """The data statements a request sends and its status."""
+    with DataStatements(connection) as captured:
+        response = request()
+    return len(captured), response.status_code
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("url", "token", "counters"),
+    [
+        ("/api/checkout/abandoned", "backoffice_token", 1),  # the application's counter for its scope
+        ("/api/checkout/subscription", "customer_token", 2),  # and the customer's own
+    ],
+)
+def test_throttling_adds_one_statement_per_counter_to_a_request(settings, api_client, request, url, token, counters):
+    """What the query budgets (throttling off) leave out: one statement per counter, no more."""
+    credentials = bearer(request.getfixturevalue(token))
+    caches["default"].clear()
+    without, status = statements_and_status(lambda: api_client.get(url, **credentials))
+    settings.THROTTLE_ENABLED = True
+
+    with_throttling, throttled_status = statements_and_status(lambda: api_client.get(url, **credentials))
+
+    assert throttled_status == status != 429
+    assert with_throttling == without + counters
