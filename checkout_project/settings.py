@@ -72,7 +72,7 @@ if not DEBUG and (len(SECRET_KEY) < SECRET_KEY_MIN_LENGTH or len(set(SECRET_KEY)
     raise ImproperlyConfigured(
         f"DJANGO_SECRET_KEY must be at least {SECRET_KEY_MIN_LENGTH} random characters when DJANGO_DEBUG is off "
         f"(it signs sessions, the limio_state cookie and links); it has {len(SECRET_KEY)}. "
-        """Make one with: python -c 'import secrets; print(secrets.token_urlsafe(50))'"""
+        "Make one with: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
     )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")

@@ -84,10 +84,10 @@ class CheckoutOAuth2Validator(OAuth2Validator):
         """DOT's client authentication, costing an unknown client id as much as a wrong secret.
 
         A wrong secret of a known client costs one hash of the secret (a third of a second of
-        CPU with Django's default hasher); an unknown client id cost nothing, which told a
-        caller which client ids exist and made guessing cheap. Like Django's ModelBackend for an
-        unknown user, a request naming no known client hashes the presented secret once, with
-        the hasher client secrets are stored with.
+        CPU with Django's default hasher); left alone, an unknown client id would cost nothing,
+        telling a caller by the time taken which client ids exist. Like Django's ModelBackend for
+        an unknown user, a request naming no known client hashes the presented secret once, with
+        the default hasher (the one client secrets are stored with).
         """
         if super().authenticate_client(request, *args, **kwargs):
             return True

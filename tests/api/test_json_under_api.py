@@ -4,6 +4,8 @@ routed (even /api without its slash), a wrong method on the plain views, a crash
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.conf import settings
 from django.test import Client, RequestFactory
@@ -87,3 +89,45 @@ def test_the_500_handler_keeps_the_html_page_elsewhere():
 
     assert response.status_code == 500
     assert response["Content-Type"].startswith("text/html")
+
+
+def api_paths() -> list[str]:
+    """A concrete path for every route under /api (router routes and plain ones)."""
+    from django.urls import URLPattern, URLResolver, get_resolver
+
+    def walk(patterns, prefix: str = "") -> list[str]:
+        found = []
+        for pattern in patterns:
+            route = prefix + str(pattern.pattern)
+            if isinstance(pattern, URLResolver):
+                found += walk(pattern.url_patterns, route)
+            elif isinstance(pattern, URLPattern):
+                found.append(route)
+        return found
+
+    paths = set()
+    for route in walk(get_resolver().url_patterns):
+        path = "/" + route.replace("^", "").replace("$", "")
+        path = re.sub(r"\(\?P<\w+>[^)]*\)", "basket-00000000000000000000000000000000", path)
+        path = re.sub(r"<(\w+:)?\w+>", "x", path)
+        if path.startswith("/api"):
+            paths.add(path)
+    return sorted(paths)
+
+
+# Pages for a browser by design (API.md §5; the API docs): their GET answers HTML.
+HTML_BY_DESIGN = {"/api/checkout/recover", "/api/checkout/assisted", "/api/docs/"}
+
+
+@pytest.mark.parametrize("path", api_paths())
+@pytest.mark.parametrize("method", ["GET", "POST", "PUT", "PATCH", "DELETE"])
+def test_every_refusal_under_api_is_json_in_the_error_shape(path, method):
+    if method == "GET" and path in HTML_BY_DESIGN:
+        pytest.skip("a browser page by design")
+    client = Client(enforce_csrf_checks=True, raise_request_exception=False)
+
+    response = client.generic(method, path, "x=%00", content_type="application/x-www-form-urlencoded")
+
+    if response.status_code >= 400:
+        assert response["Content-Type"] == "application/json", (response.status_code, response.content[:200])
+        assert {"message", "code"} <= set(response.json())
