@@ -365,6 +365,13 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
     "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
     "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    # The rest of RFC 9700 that `check --deploy` asks for: the `iss` parameter on authorization
+    # responses (RFC 9207, against mix-up attacks); access and refresh tokens stored only as
+    # their SHA-256 checksum (a leaked database gives no usable token; requests are looked up
+    # by checksum already); a replayed refresh token revokes its whole family.
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
 }
 
 SPECTACULAR_SETTINGS = {

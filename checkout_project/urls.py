@@ -15,6 +15,7 @@ from baskets.api.order_views import AdminPromoCodeViewSet, OrderViewSet
 from baskets.api.subscription_views import SubscriptionCheckoutViewSet
 from baskets.api.views import CheckoutViewSet
 from baskets.api.webhook_views import stripe_webhook
+from checkout_project.api.errors import require_get
 from checkout_project.api.oauth_views import IntrospectTokenView, token_view
 from checkout_project.api.throttling import throttle_posts
 from checkout_project.health import healthz, readyz
@@ -57,7 +58,12 @@ urlpatterns = [
     path("api/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # Swagger UI's page carries an inline script and styles: a relaxed policy for this path only.
-    path("api/docs/", csp_override(API_DOCS_CSP)(SpectacularSwaggerView.as_view(url_name="schema")), name="docs"),
+    # GET only: another method gets the API's JSON 405, not the page's HTML renderer.
+    path(
+        "api/docs/",
+        require_get(csp_override(API_DOCS_CSP)(SpectacularSwaggerView.as_view(url_name="schema"))),
+        name="docs",
+    ),
     # The contract's token URL has no trailing slash; a POST cannot follow APPEND_SLASH's redirect.
     # Throttled per client IP and client id (checkout_project.api.oauth_views), with or without
     # the slash: DOT's own "oauth2/token/" below is never reached.
