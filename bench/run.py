@@ -51,7 +51,7 @@ def server_env(database_url: str) -> dict[str, str]:
     env.update(
         DATABASE_URL=database_url,
         DJANGO_DEBUG="0",
-        DJANGO_SECRET_KEY=os.environ.get("BENCH_SECRET_KEY", "benchmark-only-secret-key-not-for-production"),
+        DJANGO_SECRET_KEY=os.environ.get("BENCH_SECRET_KEY", "benchmark-only-secret-key-not-for-production-0123456789"),
         ALLOWED_HOSTS="127.0.0.1,localhost",
         THROTTLE_ENABLED="0",
         RECAPTCHA_ENABLED="1",

@@ -19,20 +19,31 @@ def env_bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-def env_int(name: str, default: int) -> int:
+def env_int(name: str, default: int, *, minimum: int, maximum: int) -> int:
+    """An integer from `minimum` to `maximum`, or the default; anything else stops the start naming `name`.
+
+    Every number has bounds: a negative lifetime or one too big for a timedelta would otherwise be
+    accepted, or fail later with an error that does not say which variable is wrong.
+    """
     value = os.environ.get(name, "")
     try:
-        return int(value) if value.strip() else default
+        number = int(value) if value.strip() else default
     except ValueError as exc:
         raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from exc
+    if not minimum <= number <= maximum:
+        raise ImproperlyConfigured(f"{name} must be from {minimum} to {maximum}, got {number}.")
+    return number
 
 
-def env_float(name: str) -> float | None:
+def env_float(name: str, *, minimum: float, maximum: float) -> float | None:
     value = os.environ.get(name, "")
     try:
-        return float(value) if value.strip() else None
+        number = float(value) if value.strip() else None
     except ValueError as exc:
         raise ImproperlyConfigured(f"{name} must be a number, got {value!r}") from exc
+    if number is not None and not minimum <= number <= maximum:  # NaN fails this too
+        raise ImproperlyConfigured(f"{name} must be from {minimum} to {maximum}, got {value.strip()}.")
+    return number
 
 
 def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
@@ -55,6 +66,14 @@ if not SECRET_KEY:
             "DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off (set DJANGO_DEBUG=1 for development)."
         )
     SECRET_KEY = "django-insecure-development-only-key-do-not-use-in-production"
+# Django's own bar for a key (check --deploy, security.W009): at least 50 characters, 5 different ones.
+SECRET_KEY_MIN_LENGTH = 50
+if not DEBUG and (len(SECRET_KEY) < SECRET_KEY_MIN_LENGTH or len(set(SECRET_KEY)) < 5):
+    raise ImproperlyConfigured(
+        f"DJANGO_SECRET_KEY must be at least {SECRET_KEY_MIN_LENGTH} random characters when DJANGO_DEBUG is off "
+        f"(it signs sessions, the limio_state cookie and links); it has {len(SECRET_KEY)}. "
+        "Make one with: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+    )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
@@ -92,6 +111,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # The admin's lists: a NUL in the query string is a 400, not PostgreSQL's error in a 500.
+    "checkout_project.middleware.AdminQueryNulGuardMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -117,10 +138,12 @@ TEMPLATES = [
     },
 ]
 
+# Seconds a connection is kept between requests (0: closed after each), at most a day.
+DATABASE_CONN_MAX_AGE = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0, maximum=86400)
 DATABASES = {
     "default": dj_database_url.config(
         default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
+        conn_max_age=DATABASE_CONN_MAX_AGE,
         conn_health_checks=True,
     )
 }
@@ -147,9 +170,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "")
 if DATABASE_REPLICA_URL:
     DATABASES["replica"] = {
-        **dj_database_url.parse(
-            DATABASE_REPLICA_URL, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60), conn_health_checks=True
-        ),
+        **dj_database_url.parse(DATABASE_REPLICA_URL, conn_max_age=DATABASE_CONN_MAX_AGE, conn_health_checks=True),
         "TEST": {"MIRROR": "default"},  # the test suite reads the replica alias from the test database
     }
     _postgresql_options(DATABASES["replica"])
@@ -182,10 +203,26 @@ WHITENOISE_USE_FINDERS = True
 # --- Security -------------------------------------------------------------------------
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
+# Under /api a failed CSRF check is the API's JSON 403, never Django's HTML page.
+CSRF_FAILURE_VIEW = "checkout_project.api.errors.csrf_failure"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
-if env_bool("SECURE_PROXY_SSL_HEADER", False):
+# Behind a TLS-terminating proxy that sends X-Forwarded-Proto: https (SECURE_PROXY_SSL_HEADER=1),
+# plain-http requests are redirected to https and every https answer carries HSTS, by default.
+# Each is also its own switch (TLS ended by gunicorn itself, or HSTS set by the proxy).
+BEHIND_TLS_PROXY = env_bool("SECURE_PROXY_SSL_HEADER", False)
+if BEHIND_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", BEHIND_TLS_PROXY)
+# The load balancer probes the app servers over plain http, without the proxy's header.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+# Seconds browsers remember to use https only (0: no Strict-Transport-Security header); two years at most.
+SECURE_HSTS_SECONDS = env_int(
+    "SECURE_HSTS_SECONDS", 365 * 24 * 3600 if BEHIND_TLS_PROXY else 0, minimum=0, maximum=2 * 365 * 24 * 3600
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+# Consent to the browsers' preload list: opt-in, as leaving the list again takes months.
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 # Our pages load only their own static files: no inline scripts or styles, nothing from elsewhere,
 # no framing. The hosted checkout pages add form-action 'self' (baskets.pages); /api/docs/ relaxes
 # styles for Swagger UI (checkout_project.urls). reCAPTCHA's sources are added below when it is on.
@@ -201,13 +238,11 @@ SECURE_CSP: dict[str, list[str]] = {
 }
 
 # --- Checkout domain ---------------------------------------------------------------------
-BASKET_LIFETIME = timedelta(days=env_int("BASKET_LIFETIME_DAYS", 14))
-LINK_LIFETIME = timedelta(days=env_int("LINK_LIFETIME_DAYS", 30))
-IDEMPOTENCY_KEY_LIFETIME = timedelta(hours=env_int("IDEMPOTENCY_KEY_LIFETIME_HOURS", 24))
+BASKET_LIFETIME = timedelta(days=env_int("BASKET_LIFETIME_DAYS", 14, minimum=1, maximum=3650))
+LINK_LIFETIME = timedelta(days=env_int("LINK_LIFETIME_DAYS", 30, minimum=1, maximum=3650))
+IDEMPOTENCY_KEY_LIFETIME = timedelta(hours=env_int("IDEMPOTENCY_KEY_LIFETIME_HOURS", 24, minimum=1, maximum=24 * 365))
 # The most order items a basket holds (API.md §4 Limits): every write refuses a basket over it.
-BASKET_MAX_ITEMS = env_int("BASKET_MAX_ITEMS", 50)
-if not 1 <= BASKET_MAX_ITEMS <= 1000:
-    raise ImproperlyConfigured(f"BASKET_MAX_ITEMS must be from 1 to 1000, got {BASKET_MAX_ITEMS}.")
+BASKET_MAX_ITEMS = env_int("BASKET_MAX_ITEMS", 50, minimum=1, maximum=1000)
 LANDING_STATE_COOKIE = "limio_state"
 LANDING_STATE_COOKIE_SECURE = not DEBUG
 # Where recovery and assisted links send the customer (the hosted checkout page, or your own).
@@ -246,18 +281,14 @@ STRIPE_PUBLISHABLE_KEY = os.environ.get("STRIPE_PUBLISHABLE_KEY", "").strip()
 STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "").strip()
 STRIPE_API_BASE = env_url("STRIPE_API_BASE").rstrip("/")
 STRIPE_JS_URL = env_url("STRIPE_JS_URL", "https://js.stripe.com/v3/")
-STRIPE_TIMEOUT_SECONDS = env_int("STRIPE_TIMEOUT_SECONDS", 10)
-STRIPE_MAX_NETWORK_RETRIES = env_int("STRIPE_MAX_NETWORK_RETRIES", 1)
+STRIPE_TIMEOUT_SECONDS = env_int("STRIPE_TIMEOUT_SECONDS", 10, minimum=1, maximum=120)
+STRIPE_MAX_NETWORK_RETRIES = env_int("STRIPE_MAX_NETWORK_RETRIES", 1, minimum=0, maximum=5)
 # The merchant's name as the customer sees it above the pay button.
 MERCHANT_NAME = os.environ.get("MERCHANT_NAME", "").strip()
 if STRIPE_SECRET_KEY and not STRIPE_SECRET_KEY.startswith(("sk_", "rk_")):
     raise ImproperlyConfigured("STRIPE_SECRET_KEY must be a Stripe secret key (sk_... or a restricted rk_...).")
 if STRIPE_PUBLISHABLE_KEY and not STRIPE_PUBLISHABLE_KEY.startswith("pk_"):
     raise ImproperlyConfigured("STRIPE_PUBLISHABLE_KEY must be a Stripe publishable key (pk_...).")
-if not 1 <= STRIPE_TIMEOUT_SECONDS <= 120:
-    raise ImproperlyConfigured("STRIPE_TIMEOUT_SECONDS must be from 1 to 120.")
-if not 0 <= STRIPE_MAX_NETWORK_RETRIES <= 5:
-    raise ImproperlyConfigured("STRIPE_MAX_NETWORK_RETRIES must be from 0 to 5.")
 if _payment_gateway == "stripe":
     # Like reCAPTCHA: a gateway switched on without its keys refuses to start rather than fail orders.
     required = {"STRIPE_SECRET_KEY": STRIPE_SECRET_KEY, "STRIPE_PUBLISHABLE_KEY": STRIPE_PUBLISHABLE_KEY}
@@ -282,8 +313,8 @@ if os.environ.get("RECAPTCHA_VERIFIER", "google") not in _RECAPTCHA_VERIFIERS:
 RECAPTCHA_VERIFIER = _RECAPTCHA_VERIFIERS[os.environ.get("RECAPTCHA_VERIFIER", "google")]
 RECAPTCHA_PUBLIC_KEY = os.environ.get("RECAPTCHA_PUBLIC_KEY", "")
 RECAPTCHA_PRIVATE_KEY = os.environ.get("RECAPTCHA_PRIVATE_KEY", "")
-RECAPTCHA_VERIFY_REQUEST_TIMEOUT = env_int("RECAPTCHA_TIMEOUT_SECONDS", 5)
-RECAPTCHA_MIN_SCORE = env_float("RECAPTCHA_MIN_SCORE")
+RECAPTCHA_VERIFY_REQUEST_TIMEOUT = env_int("RECAPTCHA_TIMEOUT_SECONDS", 5, minimum=1, maximum=60)
+RECAPTCHA_MIN_SCORE = env_float("RECAPTCHA_MIN_SCORE", minimum=0.0, maximum=1.0)
 if RECAPTCHA_ENABLED and RECAPTCHA_VERIFIER.endswith("DjangoRecaptchaVerifier") and not RECAPTCHA_PRIVATE_KEY:
     raise ImproperlyConfigured(
         "reCAPTCHA is on (the default when DJANGO_DEBUG is off): set RECAPTCHA_PUBLIC_KEY and "
@@ -334,6 +365,13 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
     "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
     "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    # The rest of RFC 9700 that `check --deploy` asks for: the `iss` parameter on authorization
+    # responses (RFC 9207, against mix-up attacks); access and refresh tokens stored only as
+    # their SHA-256 checksum (a leaked database gives no usable token; requests are looked up
+    # by checksum already); a replayed refresh token revokes its whole family.
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
 }
 
 SPECTACULAR_SETTINGS = {
@@ -371,10 +409,12 @@ SPECTACULAR_SETTINGS = {
 
 # --- Operations: cache, throttling, logs ----------------------------------------------
 # Addresses of the proxies/load balancers in front (X-Forwarded-For) for throttling and logs.
-TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=10)
 
-# LocMemCache is per process: with several workers or servers set CACHE_URL=redis://host:6379/0
-# so they share the throttle counters.
+# The cache holds the throttle counters, so every worker of every app server must share it. The
+# default is the database (the table checkout_cache, made by `migrate`): no other server to run,
+# and a throttle check is one statement (checkout_project.api.cache). CACHE_URL=redis://host:6379/0
+# moves it to Redis, for many app servers or very high request rates.
 CACHE_URL = os.environ.get("CACHE_URL", "")
 if CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
     CACHES = {
@@ -388,7 +428,15 @@ if CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
 elif CACHE_URL:
     raise ImproperlyConfigured(f"CACHE_URL must be a redis://, rediss:// or unix:// URL, got {CACHE_URL!r}")
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {
+        "default": {
+            "BACKEND": "checkout_project.api.cache.DatabaseCache",
+            "LOCATION": "checkout_cache",
+            # Django culls (on set) once a cache holds more entries than this; a counter per
+            # client IP, user and basket is one entry, and `expire_baskets` purges expired ones.
+            "OPTIONS": {"MAX_ENTRIES": 1_000_000},
+        }
+    }
 
 THROTTLE_ENABLED = env_bool("THROTTLE_ENABLED", True)
 # GET /api/_bench/ping, the benchmark's floor (bench/run.py sets it). Off: never in production.
@@ -401,8 +449,10 @@ THROTTLE_CACHE = "default"
 def env_rate(name: str, default: str) -> str:
     """A throttle rate; a bad one is refused at start-up rather than on the first request."""
     rate = os.environ.get(name, "").strip() or default
-    if not re.fullmatch(r"[0-9]+/(s|sec|second|m|min|minute|h|hour|d|day)", rate):
+    if not re.fullmatch(r"[0-9]{1,9}/(s|sec|second|m|min|minute|h|hour|d|day)", rate):
         raise ImproperlyConfigured(f"{name} must look like '600/min', got {rate!r}")
+    if int(rate.split("/")[0]) < 1:
+        raise ImproperlyConfigured(f"{name} must allow at least 1 request, got {rate!r}")
     return rate
 
 
@@ -420,10 +470,14 @@ THROTTLE_RATES = {
 # client IP, and on the hosted checkout pages per basket too. A customer posts a handful of
 # times a minute (a promo code, the details form again after a mistake); these stop guessing
 # promo codes or passwords at machine speed. The two login forms share one counter per IP.
+# POST /oauth2/token counts per client IP ("token") and per client id ("token:client"): each
+# request hashes a client secret (a third of a second of CPU), and a client needs a token an hour.
 THROTTLE_PAGE_RATES = {
     "pages": env_rate("THROTTLE_RATE_PAGES", "30/min"),
     "pages:basket": env_rate("THROTTLE_RATE_PAGES_BASKET", "10/min"),
     "login": env_rate("THROTTLE_RATE_LOGIN", "10/min"),
+    "token": env_rate("THROTTLE_RATE_TOKEN", "30/min"),
+    "token:client": env_rate("THROTTLE_RATE_TOKEN_CLIENT", "30/min"),
 }
 
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "") or ("text" if DEBUG else "json")

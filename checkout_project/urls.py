@@ -4,9 +4,9 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.utils.csp import CSP
 from django.views.decorators.csp import csp_override
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from oauth2_provider import urls as oauth2_urls
-from oauth2_provider import views as oauth2_views
 from rest_framework.routers import SimpleRouter
 
 from baskets import pages
@@ -15,7 +15,8 @@ from baskets.api.order_views import AdminPromoCodeViewSet, OrderViewSet
 from baskets.api.subscription_views import SubscriptionCheckoutViewSet
 from baskets.api.views import CheckoutViewSet
 from baskets.api.webhook_views import stripe_webhook
-from checkout_project.api.oauth_views import IntrospectTokenView
+from checkout_project.api.errors import require_get
+from checkout_project.api.oauth_views import IntrospectTokenView, token_view
 from checkout_project.api.throttling import throttle_posts
 from checkout_project.health import healthz, readyz
 from partners.api import PartnerCheckoutViewSet, PartnerSubscriptionCheckoutViewSet
@@ -44,8 +45,9 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     # Followed from e-mails in a browser: plain views answering HTML, no OAuth (API.md §5).
-    path("api/checkout/recover", pages.recovery_link, name="checkout-recover"),
-    path("api/checkout/assisted", pages.assisted_link, name="checkout-assisted"),
+    # GET only (any other method: the API's JSON 405), so no CSRF check: a POST gets that 405.
+    path("api/checkout/recover", csrf_exempt(pages.recovery_link), name="checkout-recover"),
+    path("api/checkout/assisted", csrf_exempt(pages.assisted_link), name="checkout-assisted"),
     path("checkout/", pages.checkout_page, name="checkout-page"),
     path("checkout/promo-code", pages.apply_promo_code, name="checkout-promo-code"),
     path("checkout/promo-code/remove", pages.remove_promo_code, name="checkout-promo-code-remove"),
@@ -56,9 +58,17 @@ urlpatterns = [
     path("api/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # Swagger UI's page carries an inline script and styles: a relaxed policy for this path only.
-    path("api/docs/", csp_override(API_DOCS_CSP)(SpectacularSwaggerView.as_view(url_name="schema")), name="docs"),
+    # GET only: another method gets the API's JSON 405, not the page's HTML renderer.
+    path(
+        "api/docs/",
+        require_get(csp_override(API_DOCS_CSP)(SpectacularSwaggerView.as_view(url_name="schema"))),
+        name="docs",
+    ),
     # The contract's token URL has no trailing slash; a POST cannot follow APPEND_SLASH's redirect.
-    path("oauth2/token", oauth2_views.TokenView.as_view(), name="oauth2-token"),
+    # Throttled per client IP and client id (checkout_project.api.oauth_views), with or without
+    # the slash: DOT's own "oauth2/token/" below is never reached.
+    path("oauth2/token", token_view, name="oauth2-token"),
+    path("oauth2/token/", token_view),
     path("oauth2/introspect/", IntrospectTokenView.as_view(), name="oauth2-introspect"),
     # Only authorize, token, revoke and introspect: no self-service application management.
     path("oauth2/", include((oauth2_urls.base_urlpatterns, "oauth2_provider"), namespace="oauth2_provider")),

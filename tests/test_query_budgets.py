@@ -10,6 +10,11 @@ to the URLconf without a row.
 The budgets are the counts measured on PostgreSQL, the production database; SQLite sends the
 same statements (the same ORM calls, one code path), so the same budgets hold there.
 
+Throttling is off in the test settings, so the budgets leave out the throttle checks: with the
+default database cache each check is one more statement per counter the request counts against
+(one per request; two for a customer token), sent before the endpoint's own work and outside
+its transaction (tests/ops/test_shared_cache.py proves the exact difference).
+
 `transaction=True`: each request runs outside pytest-django's wrapping transaction, so a
 service's `transaction.atomic()` is the outermost one, as in production (inside a test
 transaction it would become SAVEPOINT / RELEASE pairs production never sends).

@@ -257,8 +257,13 @@ def require_get(view):
     return wrapped
 
 
+def is_api_path(path: str) -> bool:
+    """Whether `path` is the API's (`/api` and below): its every answer is JSON in the error shape."""
+    return path == "/api" or path.startswith("/api/")
+
+
 def handler404(request, exception=None):
-    if request.path.startswith("/api/") or request.path.startswith("/oauth2/"):
+    if is_api_path(request.path) or request.path.startswith("/oauth2/"):
         return _json_error(request, 404, "Not found.", ApiCodes.NOT_FOUND)
     from django.views.defaults import page_not_found
 
@@ -266,7 +271,7 @@ def handler404(request, exception=None):
 
 
 def handler500(request):
-    if request.path.startswith("/api/"):
+    if is_api_path(request.path):
         return _json_error(request, 500, "Internal server error.", ApiCodes.SERVER_ERROR)
     from django.views.defaults import server_error
 
@@ -274,7 +279,7 @@ def handler500(request):
 
 
 def handler400(request, exception=None):
-    if request.path.startswith("/api/"):
+    if is_api_path(request.path):
         return _json_error(request, 400, "Bad request.", ApiCodes.BAD_REQUEST)
     from django.views.defaults import bad_request
 
@@ -282,8 +287,18 @@ def handler400(request, exception=None):
 
 
 def handler403(request, exception=None):
-    if request.path.startswith("/api/"):
+    if is_api_path(request.path):
         return _json_error(request, 403, "Forbidden.", ApiCodes.FORBIDDEN)
     from django.views.defaults import permission_denied
 
     return permission_denied(request, exception)
+
+
+def csrf_failure(request, reason: str = ""):
+    """settings.CSRF_FAILURE_VIEW: under /api a form post without a CSRF token (the plain views
+    there answer GET only) gets the API's JSON 403; elsewhere Django's own page."""
+    if is_api_path(request.path):
+        return _json_error(request, 403, "Forbidden: this request failed the CSRF check.", ApiCodes.FORBIDDEN)
+    from django.views.csrf import csrf_failure as django_csrf_failure
+
+    return django_csrf_failure(request, reason)

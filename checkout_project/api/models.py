@@ -1,4 +1,4 @@
-"""API plumbing state: which scopes an OAuth client may be granted, and idempotency records."""
+"""API plumbing state: which scopes an OAuth client may be granted, idempotency records, the cache's table."""
 
 from django.conf import settings
 from django.db import models
@@ -43,3 +43,23 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.client_key} {self.key}"
+
+
+class CacheEntry(models.Model):
+    """A row of the default cache (checkout_project.api.cache.DatabaseCache, LOCATION `checkout_cache`).
+
+    The same columns as Django's `createcachetable` makes; declared as a model so that `migrate`
+    creates the table on every database, whichever cache the settings name at the time, and so
+    that the test database is flushed with the rest. Only the cache backend reads and writes it.
+    """
+
+    cache_key = models.CharField(max_length=255, primary_key=True)
+    value = models.TextField()
+    expires = models.DateTimeField(db_index=True)
+
+    class Meta:
+        db_table = "checkout_cache"
+        verbose_name_plural = "cache entries"
+
+    def __str__(self) -> str:
+        return self.cache_key

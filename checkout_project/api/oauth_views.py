@@ -1,9 +1,49 @@
 """OAuth endpoints that differ from django-oauth-toolkit's defaults."""
 
-from django.http import JsonResponse
+import hashlib
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.cache import add_never_cache_headers
 from oauth2_provider import views as oauth2_views
 
-from checkout_project.api.auth import CheckoutOAuth2Validator
+from checkout_project.api.auth import CheckoutOAuth2Validator, basic_auth_credentials
+from checkout_project.api.throttling import throttle_posts
+
+# The OAuth error (RFC 6749 §5.2 shape) of a refused token request: RFC 8628's "slow down",
+# the registered token-endpoint error for a client asking too often.
+OAUTH_SLOW_DOWN = "slow_down"
+
+
+def token_client_counter(request: HttpRequest) -> list[tuple[str, str]]:
+    """The per-client-id counter of a token request: the id of its HTTP Basic credentials, else of its body.
+
+    Known or not: guessing the secrets of made-up client ids counts like guessing a real one's.
+    The id is hashed into the key, which stays short whatever the caller sends.
+    """
+    basic = basic_auth_credentials(request.META.get("HTTP_AUTHORIZATION", ""))
+    client_id = basic[0] if basic is not None else request.POST.get("client_id", "")
+    if not client_id:
+        return []
+    return [("token:client", "client:" + hashlib.sha256(client_id.encode("utf-8", "surrogatepass")).hexdigest())]
+
+
+def token_too_many_requests(request: HttpRequest, seconds: int) -> HttpResponse:
+    """429 in the token endpoint's own error shape (`{"error": ...}`), not the API's."""
+    body = {
+        "error": OAUTH_SLOW_DOWN,
+        "error_description": f"Too many token requests; try again in {seconds} seconds.",
+    }
+    response = JsonResponse(body, status=429)
+    response["Retry-After"] = str(seconds)
+    add_never_cache_headers(response)
+    return response
+
+
+# POST /oauth2/token: each request hashes a client secret, so it counts per client IP and per
+# client id (THROTTLE_PAGE_RATES["token"], ["token:client"]) before any of that work is done.
+token_view = throttle_posts("token", more=token_client_counter, refuse=token_too_many_requests)(
+    oauth2_views.TokenView.as_view()
+)
 
 
 class IntrospectTokenView(oauth2_views.IntrospectTokenView):

@@ -1,11 +1,12 @@
 """Request rates per OAuth application and scope (API.md §1: 429 with Retry-After), and per
 client IP (and basket) for the form posts of the plain Django pages (`throttle_posts`).
 
-Counters live in Django's cache: per process with the default LocMemCache, shared by every
-app server when CACHE_URL points at Redis. Each (scope, caller) pair gets a fixed window of
-the rate's period, counted with the cache's atomic `add`/`incr`, so concurrent requests on
-several servers never lose a count (a list-of-timestamps sliding log would). The price of
-fixed windows: a client can send up to twice the rate across a window boundary.
+Counters live in Django's cache (THROTTLE_CACHE), which every worker and app server shares: by
+default the database cache (checkout_project.api.cache: one upsert per counter), or Redis when
+CACHE_URL points at one (its atomic `add`/`incr`). Each (scope, caller) pair gets a fixed window
+of the rate's period, counted atomically, so concurrent requests on several servers never lose
+a count (a list-of-timestamps sliding log would). The price of fixed windows: a client can send
+up to twice the rate across a window boundary.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from django.utils.cache import add_never_cache_headers
 from redis.exceptions import RedisError
 from rest_framework.throttling import BaseThrottle
 
+from checkout_project.api.cache import DatabaseCache
 from checkout_project.api.client_ip import client_ip
 
 logger = logging.getLogger(__name__)
@@ -50,16 +52,25 @@ def window_wait(scope: str, caller: str, rate: str, now: float) -> float | None:
     The wait is the seconds until the window ends. Raises RedisError when the cache is unreachable.
     """
     limit, period = parse_rate(rate)
-    window = int(now // period)
-    if count_request(f"throttle:{scope}:{caller}:{period}:{window}", period) <= limit:
+    if count_request(f"throttle:{scope}:{caller}:{period}", period, now) <= limit:
         return None
-    return (window + 1) * period - now
+    return window_ends(period, now) - now
 
 
-def count_request(key: str, period: int) -> int:
-    """Count one more request in the window `key`; the count so far."""
+def window_ends(period: int, now: float) -> int:
+    """When the fixed window of `period` seconds that `now` falls in ends (a Unix time)."""
+    return (int(now // period) + 1) * period
+
+
+def count_request(key: str, period: int, now: float) -> int:
+    """Count one more request in the counter `key`'s current window of `period` seconds; the count so far."""
     cache = caches[settings.THROTTLE_CACHE]
-    # The key outlives its window a little so a slow clock on another server still counts into it.
+    if isinstance(cache, DatabaseCache):
+        # One row per counter, reset when a new window opens: one statement per check.
+        return cache.count(key, window_ends=window_ends(period, now), now=now)
+    # One key per window. It outlives its window a little so a slow clock on another server
+    # still counts into it.
+    key = f"{key}:{int(now // period)}"
     if cache.add(key, 1, timeout=period + 5):
         return 1
     try:
@@ -163,14 +174,18 @@ _Response = TypeVar("_Response", bound=HttpResponseBase)
 
 
 def throttle_posts(
-    scope: str, *, more: Callable[[HttpRequest], Iterable[tuple[str, str]]] | None = None
+    scope: str,
+    *,
+    more: Callable[[HttpRequest], Iterable[tuple[str, str]]] | None = None,
+    refuse: Callable[[HttpRequest, int], HttpResponse] | None = None,
 ) -> Callable[[Callable[..., _Response]], Callable[..., _Response | HttpResponse]]:
     """Limit a plain view's POSTs per client IP (`scope`) and per the pairs `more(request)` names.
 
-    A refused post reaches no view code (it changes nothing) and gets 429 with Retry-After and
-    a small HTML page, never the API's JSON. Off with THROTTLE_ENABLED; an unreachable cache
-    lets posts through, as on the API.
+    A refused post reaches no view code (it changes nothing) and gets 429 with Retry-After:
+    `refuse(request, seconds)`, by default a small HTML page, never the API's JSON. Off with
+    THROTTLE_ENABLED; an unreachable cache lets posts through, as on the API.
     """
+    refusal = refuse or too_many_requests
 
     def decorate(view: Callable[..., _Response]) -> Callable[..., _Response | HttpResponse]:
         @wraps(view)
@@ -183,7 +198,7 @@ def throttle_posts(
                     logger.warning("throttling skipped: cache unavailable (%s)", exc.__class__.__name__)
                     wait = None
                 if wait is not None:
-                    return too_many_requests(request, retry_after(wait))
+                    return refusal(request, retry_after(wait))
             return view(request, *args, **kwargs)
 
         return wrapped

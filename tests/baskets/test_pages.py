@@ -528,7 +528,7 @@ def test_google_recaptcha_adds_its_sources_to_the_policy(monkeypatch):
     from pathlib import Path
 
     settings_file = Path(__file__).resolve().parents[2] / "checkout_project" / "settings.py"
-    monkeypatch.setenv("DJANGO_SECRET_KEY", "x")
+    monkeypatch.setenv("DJANGO_SECRET_KEY", "k" * 40 + "0123456789")
 
     def policy(**env):
         for name, value in env.items():

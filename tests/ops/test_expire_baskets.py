@@ -47,7 +47,7 @@ def test_overdue_active_baskets_expire_and_nothing_else_changes():
 
     output = run()
 
-    assert output == "Expired 1 basket(s); purged 0 idempotency record(s)."
+    assert output == "Expired 1 basket(s); purged 0 idempotency record(s) and 0 expired cache row(s)."
     overdue.refresh_from_db()
     assert (overdue.status, overdue.version) == (BasketStatus.EXPIRED, 5)
     assert overdue.updated >= now
@@ -70,7 +70,7 @@ def test_old_idempotency_records_are_purged_and_fresh_ones_kept(settings):
 
     output = run("--json")
 
-    assert json.loads(output) == {"expired_baskets": 0, "purged_idempotency_records": 3}
+    assert json.loads(output) == {"expired_baskets": 0, "purged_idempotency_records": 3, "purged_cache_entries": 0}
     assert list(IdempotencyRecord.objects.values_list("pk", flat=True)) == [fresh.pk]
     assert not IdempotencyRecord.objects.filter(pk__in=[record.pk for record in stale]).exists()
 
@@ -83,7 +83,7 @@ def test_it_works_in_batches_until_none_are_left():
 
     output = run("--batch-size", "2", "--json")
 
-    assert json.loads(output) == {"expired_baskets": 7, "purged_idempotency_records": 5}
+    assert json.loads(output) == {"expired_baskets": 7, "purged_idempotency_records": 5, "purged_cache_entries": 0}
     assert set(Basket.objects.values_list("status", flat=True)) == {BasketStatus.EXPIRED}
     assert BasketEvent.objects.filter(kind="expired").count() == 7
 

@@ -91,3 +91,21 @@ def test_the_environment_overrides_the_defaults(monkeypatch):
 def test_a_non_integer_is_refused(monkeypatch):
     with pytest.raises(ValueError):
         load(monkeypatch, GUNICORN_WORKERS="lots")
+
+
+NUMBERS = (
+    "GUNICORN_WORKERS",
+    "GUNICORN_THREADS",
+    "GUNICORN_TIMEOUT",
+    "GUNICORN_GRACEFUL_TIMEOUT",
+    "GUNICORN_KEEPALIVE",
+    "GUNICORN_MAX_REQUESTS",
+    "GUNICORN_MAX_REQUESTS_JITTER",
+)
+
+
+@pytest.mark.parametrize("name", NUMBERS)
+@pytest.mark.parametrize("value", ["-5", "99999999999", "many"])
+def test_a_number_out_of_its_bounds_stops_gunicorn_naming_the_variable(monkeypatch, name, value):
+    with pytest.raises(ValueError, match=name):
+        load(monkeypatch, **{name: value})

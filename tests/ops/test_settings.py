@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import logging
+import os
 import runpy
+import subprocess
+import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -11,6 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 SETTINGS_FILE = Path(__file__).resolve().parents[2] / "checkout_project" / "settings.py"
 OPERATIONS_VARIABLES = (
+    "ALLOWED_HOSTS",
     "CACHE_URL",
     "DATABASE_URL",
     "DATABASE_REPLICA_URL",
@@ -21,12 +27,17 @@ OPERATIONS_VARIABLES = (
     "DJANGO_DEBUG",
     "THROTTLE_ENABLED",
     "TRUSTED_PROXY_COUNT",
+    "SECURE_PROXY_SSL_HEADER",
+    "SECURE_SSL_REDIRECT",
+    "SECURE_HSTS_SECONDS",
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+    "SECURE_HSTS_PRELOAD",
 )
 
 
 def load_settings(monkeypatch, **env) -> dict:
     """The settings module's names as a fresh process with this environment would see them."""
-    monkeypatch.setenv("DJANGO_SECRET_KEY", "x")
+    monkeypatch.setenv("DJANGO_SECRET_KEY", "k" * 40 + "0123456789")
     monkeypatch.setenv("RECAPTCHA_ENABLED", "0")
     for name in OPERATIONS_VARIABLES:
         monkeypatch.delenv(name, raising=False)
@@ -47,7 +58,9 @@ def test_the_defaults(monkeypatch):
         "anonymous": "60/min",
         "customer": "300/min",
     }
-    assert loaded["CACHES"]["default"]["BACKEND"] == "django.core.cache.backends.locmem.LocMemCache"
+    # Shared by every worker and app server, made by `migrate`: no server to run besides the database.
+    assert loaded["CACHES"]["default"]["BACKEND"] == "checkout_project.api.cache.DatabaseCache"
+    assert loaded["CACHES"]["default"]["LOCATION"] == "checkout_cache"
     assert loaded["LOG_FORMAT"] == "json"
     assert loaded["TRUSTED_PROXY_COUNT"] == 0
     assert loaded["MIDDLEWARE"][0] == "checkout_project.middleware.RequestLogMiddleware"
@@ -146,3 +159,152 @@ def test_basket_max_items_defaults_to_fifty_and_comes_from_the_environment(monke
 def test_basket_max_items_must_be_a_bounded_positive_integer(monkeypatch, value):
     with pytest.raises(ImproperlyConfigured, match="BASKET_MAX_ITEMS"):
         load_settings(monkeypatch, BASKET_MAX_ITEMS=value)
+
+
+# --- Every number is bounded ---------------------------------------------------------------------
+
+
+def number_variables() -> list[str]:
+    """Every variable settings.py reads with env_int or env_float (parsed, so a new one is covered)."""
+    tree = ast.parse(SETTINGS_FILE.read_text(encoding="utf-8"))
+    return sorted(
+        {
+            node.args[0].value
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in {"env_int", "env_float"}
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        }
+    )
+
+
+def test_the_number_variables_are_found():
+    assert {"BASKET_LIFETIME_DAYS", "LINK_LIFETIME_DAYS", "IDEMPOTENCY_KEY_LIFETIME_HOURS"} <= set(number_variables())
+    assert len(number_variables()) >= 10
+
+
+@pytest.mark.parametrize("name", number_variables())
+@pytest.mark.parametrize("value", ["-5", "99999999999", "1e400", "nan"])
+def test_a_number_out_of_its_bounds_stops_the_start_naming_the_variable(monkeypatch, name, value):
+    # Before: BASKET_LIFETIME_DAYS=-5 was accepted and 99999999999 died in timedelta with a bare OverflowError.
+    with pytest.raises(ImproperlyConfigured, match=name):
+        load_settings(monkeypatch, **{name: value})
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "setting", "expected"),
+    [
+        ("BASKET_LIFETIME_DAYS", "1", "BASKET_LIFETIME", timedelta(days=1)),
+        ("BASKET_LIFETIME_DAYS", "3650", "BASKET_LIFETIME", timedelta(days=3650)),
+        ("LINK_LIFETIME_DAYS", "7", "LINK_LIFETIME", timedelta(days=7)),
+        ("IDEMPOTENCY_KEY_LIFETIME_HOURS", "48", "IDEMPOTENCY_KEY_LIFETIME", timedelta(hours=48)),
+        ("DATABASE_CONN_MAX_AGE", "0", "DATABASE_CONN_MAX_AGE", 0),
+        ("RECAPTCHA_MIN_SCORE", "1", "RECAPTCHA_MIN_SCORE", 1.0),
+        ("TRUSTED_PROXY_COUNT", "2", "TRUSTED_PROXY_COUNT", 2),
+    ],
+)
+def test_numbers_within_their_bounds_are_read(monkeypatch, name, value, setting, expected):
+    assert load_settings(monkeypatch, **{name: value})[setting] == expected
+
+
+@pytest.mark.parametrize("rate", ["0/min", "1234567890/min"])
+def test_a_rate_allowing_nothing_or_absurdly_much_stops_the_start(monkeypatch, rate):
+    with pytest.raises(ImproperlyConfigured, match="THROTTLE_RATE_ANONYMOUS"):
+        load_settings(monkeypatch, THROTTLE_RATE_ANONYMOUS=rate)
+
+
+# --- The secret key -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", ["x", "short-but-not-empty", "k" * 49, "ab" * 30])
+def test_a_weak_secret_key_stops_the_start_with_debug_off(monkeypatch, key):
+    with pytest.raises(ImproperlyConfigured, match="DJANGO_SECRET_KEY must be at least 50 random characters"):
+        load_settings(monkeypatch, DJANGO_SECRET_KEY=key)
+
+
+def test_a_long_secret_key_starts_and_debug_takes_any(monkeypatch):
+    key = "0123456789abcdefghij" * 3
+    assert load_settings(monkeypatch, DJANGO_SECRET_KEY=key)["SECRET_KEY"] == key
+    assert load_settings(monkeypatch, DJANGO_SECRET_KEY="x", DJANGO_DEBUG="1")["SECRET_KEY"] == "x"
+
+
+# --- HTTPS behind a TLS proxy -------------------------------------------------------------------
+
+
+def test_behind_a_tls_proxy_http_redirects_to_https_and_hsts_is_on(monkeypatch):
+    loaded = load_settings(monkeypatch, SECURE_PROXY_SSL_HEADER="1")
+
+    assert loaded["SECURE_PROXY_SSL_HEADER"] == ("HTTP_X_FORWARDED_PROTO", "https")
+    assert loaded["SECURE_SSL_REDIRECT"] is True
+    assert loaded["SECURE_HSTS_SECONDS"] == 31536000
+    assert loaded["SECURE_HSTS_INCLUDE_SUBDOMAINS"] is True
+    assert loaded["SECURE_HSTS_PRELOAD"] is False
+    # The balancer's probes come over plain http to the app server.
+    assert loaded["SECURE_REDIRECT_EXEMPT"] == [r"^healthz$", r"^readyz$"]
+
+
+def test_without_a_tls_proxy_nothing_redirects_and_each_switch_is_configurable(monkeypatch):
+    plain = load_settings(monkeypatch)
+    assert "SECURE_PROXY_SSL_HEADER" not in plain
+    assert (plain["SECURE_SSL_REDIRECT"], plain["SECURE_HSTS_SECONDS"]) == (False, 0)
+
+    tuned = load_settings(
+        monkeypatch, SECURE_SSL_REDIRECT="1", SECURE_HSTS_SECONDS="600", SECURE_HSTS_INCLUDE_SUBDOMAINS="0",
+        SECURE_HSTS_PRELOAD="1",
+    )  # fmt: skip
+    assert (tuned["SECURE_SSL_REDIRECT"], tuned["SECURE_HSTS_SECONDS"]) == (True, 600)
+    assert (tuned["SECURE_HSTS_INCLUDE_SUBDOMAINS"], tuned["SECURE_HSTS_PRELOAD"]) == (False, True)
+    assert (
+        load_settings(monkeypatch, SECURE_PROXY_SSL_HEADER="1", SECURE_SSL_REDIRECT="0")["SECURE_SSL_REDIRECT"] is False
+    )
+
+
+PRODUCTION_ENVIRONMENT = {
+    "DJANGO_SECRET_KEY": "production-like-key-" + "7f3a9c2e5b8d1f4a6c0e9b2d5f8a1c4e7b0d3f6a9c2e5b8d",
+    "ALLOWED_HOSTS": "checkout.example.com",
+    "SECURE_PROXY_SSL_HEADER": "1",
+    "SECURE_HSTS_PRELOAD": "1",
+    "RECAPTCHA_PUBLIC_KEY": "site-key",
+    "RECAPTCHA_PRIVATE_KEY": "secret-key",
+}
+
+
+def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+    """`manage.py <args>` with the production settings module and only `env` set of ours."""
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if name in {"PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV", "PYTHONPATH"}
+    }
+    environment |= {"DJANGO_SETTINGS_MODULE": "checkout_project.settings", **env}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=SETTINGS_FILE.parents[1], env=environment,
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_check_deploy_finds_nothing_with_production_settings():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION_ENVIRONMENT)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues (0 silenced)." in result.stdout
+
+
+def test_check_deploy_with_the_defaults_asks_only_for_the_preload_consent():
+    environment = {name: value for name, value in PRODUCTION_ENVIRONMENT.items() if name != "SECURE_HSTS_PRELOAD"}
+
+    result = manage("check", "--deploy", **environment)
+
+    output = result.stdout + result.stderr  # a warning goes to stderr, the all-clear to stdout
+    assert result.returncode == 0, output
+    assert "System check identified 1 issue (0 silenced)." in output
+    assert "(security.W021)" in output
+
+
+def test_a_short_secret_key_stops_manage_py_naming_the_variable():
+    result = manage("check", **{**PRODUCTION_ENVIRONMENT, "DJANGO_SECRET_KEY": "too-short-for-production"})
+
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY must be at least 50 random characters" in result.stderr

@@ -443,11 +443,19 @@ def test_the_page_rates_come_from_the_environment(monkeypatch):
         "pages": "30/min",
         "pages:basket": "10/min",
         "login": "10/min",
+        "token": "30/min",  # POST /oauth2/token per client IP and per client id
+        "token:client": "30/min",
     }
     loaded = load_settings(
         monkeypatch, THROTTLE_RATE_PAGES="100/hour", THROTTLE_RATE_PAGES_BASKET="5/min", THROTTLE_RATE_LOGIN="20/hour"
     )
-    assert loaded["THROTTLE_PAGE_RATES"] == {"pages": "100/hour", "pages:basket": "5/min", "login": "20/hour"}
+    assert loaded["THROTTLE_PAGE_RATES"] == {
+        "pages": "100/hour",
+        "pages:basket": "5/min",
+        "login": "20/hour",
+        "token": "30/min",
+        "token:client": "30/min",
+    }
 
 
 @pytest.mark.parametrize("name", ["THROTTLE_RATE_PAGES", "THROTTLE_RATE_PAGES_BASKET", "THROTTLE_RATE_LOGIN"])
