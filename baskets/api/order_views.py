@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema, extend_schema_field
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
@@ -95,22 +96,32 @@ class PaymentOutSerializer(serializers.Serializer):
     message = serializers.CharField(required=False, help_text='"No payment taken" with the manual gateway')
 
 
-@extend_schema_field(
-    PolymorphicProxySerializer(
-        component_name="SubmittedOrder",
-        # A subscription change renders with its proration, change totals and subscription; a new
-        # or renewal order as any basket's order. Tried in this order by clients without
-        # discriminator support: the change's required fields rule it out for the others.
-        serializers={
-            "update_subscription": SubscriptionChangeOrderSerializer,
-            "new": schemas.OrderSerializer,
-            "renew": schemas.OrderSerializer,
-        },
-        resource_type_field_name="order_type",
-    )
-)
 class SubmittedOrderField(serializers.DictField):
-    """The completed basket's order: its shape depends on its `order_type`."""
+    """The completed basket's order: its shape depends on its `order_type` (SubmittedOrderExtension)."""
+
+
+class SubmittedOrderExtension(OpenApiSerializerFieldExtension):
+    """A subscription change renders with its items' proration, the change totals and the
+    subscription; a new or renewal order as any basket's order. `anyOf`, with the discriminator: a
+    change order also has every property of an order, so a validator without discriminator support
+    would find both branches valid, which `oneOf` forbids. Clients that try the branches in order
+    try the change first: its required fields rule it out for the others."""
+
+    target_class = SubmittedOrderField
+
+    def get_name(self):
+        return "SubmittedOrder"
+
+    def map_serializer_field(self, auto_schema, direction):
+        change = auto_schema.resolve_serializer(SubscriptionChangeOrderSerializer, direction).ref
+        order = auto_schema.resolve_serializer(schemas.OrderSerializer, direction).ref
+        return {
+            "anyOf": [change, order],
+            "discriminator": {
+                "propertyName": "order_type",
+                "mapping": {"update_subscription": change["$ref"], "new": order["$ref"], "renew": order["$ref"]},
+            },
+        }
 
 
 class OrderResponse(serializers.Serializer):

@@ -222,12 +222,13 @@ OAUTH_PATHS: dict[str, dict[str, Any]] = {
             "operationId": "oauth_token",
             "summary": "Get an access token",
             "description": "Client credentials for a storefront, partner or back office "
-            "(`grant_type=client_credentials`, the client's id and secret in the form or as HTTP Basic); "
+            "(`grant_type=client_credentials`, the client's id and secret in the form or as HTTP Basic "
+            "authentication); "
             "authorization code + PKCE for a customer token, after the customer logged in at "
             "/oauth2/authorize on our hosted login page. Tokens live 3600 s. A client asking for no "
             "scope gets none; a scope its profile does not allow is refused (400 invalid_scope).",
             "tags": ["OAuth 2.0"],
-            "security": [{}, {"clientBasic": []}],
+            "security": [],
             "requestBody": {
                 "required": True,
                 "content": {
@@ -276,9 +277,10 @@ OAUTH_PATHS: dict[str, dict[str, Any]] = {
         "post": {
             "operationId": "oauth_revoke_token",
             "summary": "Revoke an access or refresh token",
-            "description": "RFC 7009. The client revokes one of its own tokens; an unknown token is not an error.",
+            "description": "RFC 7009. The client revokes one of its own tokens, authenticating as for /oauth2/token "
+            "(its id and secret in the form or as HTTP Basic); an unknown token is not an error.",
             "tags": ["OAuth 2.0"],
-            "security": [{}, {"clientBasic": []}],
+            "security": [],
             "requestBody": {"required": True, "content": {_FORM: {"schema": _ref("TokenRevocationRequest")}}},
             "responses": {"200": {"description": "Revoked (or unknown): no body"}, **_TOKEN_ERRORS},
         }
@@ -317,11 +319,5 @@ OAUTH_PATHS: dict[str, dict[str, Any]] = {
 def add_oauth_endpoints(result: dict[str, Any], generator, request, public) -> dict[str, Any]:
     """drf-spectacular POSTPROCESSING_HOOKS: document the OAuth endpoints the API's callers use."""
     result.setdefault("paths", {}).update(OAUTH_PATHS)
-    components = result.setdefault("components", {})
-    components.setdefault("schemas", {}).update(OAUTH_COMPONENTS)
-    components.setdefault("securitySchemes", {})["clientBasic"] = {
-        "type": "http",
-        "scheme": "basic",
-        "description": "An OAuth client's id and secret, for the token and revocation endpoints",
-    }
+    result.setdefault("components", {}).setdefault("schemas", {}).update(OAUTH_COMPONENTS)
     return result
