@@ -103,12 +103,10 @@ class ProrationSerializer(serializers.Serializer):
 
 
 class SubscriptionChangeOrderItemSerializer(schemas.OrderItemSerializer):
-    orderItemActionType = serializers.ChoiceField(  # type: ignore[assignment]
+    orderItemActionType = serializers.ChoiceField(
         choices=["add", "remove"], allow_null=True, help_text="add: joins the subscription; remove: leaves it"
     )
-    effectiveDate = serializers.DateTimeField(  # type: ignore[assignment]
-        allow_null=True, help_text="When the change takes effect"
-    )
+    effectiveDate = serializers.DateTimeField(allow_null=True, help_text="When the change takes effect")
     automatic = serializers.BooleanField(help_text="Added by the system (the current offer's removal, add-ons "
                                          "not compatible with the new offer)")  # fmt: skip
     proration = ProrationSerializer(allow_null=True, help_text="What this change costs; null when nothing")
@@ -140,7 +138,7 @@ class ForSubscriptionOutSerializer(serializers.Serializer):
 
 
 class SubscriptionChangeOrderSerializer(schemas.OrderSerializer):
-    order_type = serializers.ChoiceField(choices=["update_subscription"])  # type: ignore[assignment]
+    order_type = serializers.ChoiceField(choices=["update_subscription"])
     orderItems = SubscriptionChangeOrderItemSerializer(many=True)
     totals = ChangeTotalsSerializer()
     forSubscription = ForSubscriptionOutSerializer()

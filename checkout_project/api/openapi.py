@@ -77,6 +77,29 @@ def error_response(status: int, examples: Sequence[OpenApiExample] = ()) -> Open
     return OpenApiResponse(ErrorSerializer, description=_ERROR_DESCRIPTIONS[status], examples=list(examples))
 
 
+def common_error_response(status: int, error_schema: dict[str, Any]) -> dict[str, Any]:
+    """One of COMMON_ERROR_STATUSES / BODY_ERROR_STATUSES as an OpenAPI response object, with the
+    headers the server sends with it."""
+    message, code = _ERROR_EXAMPLES[status]
+    example = {"summary": str(code), "value": error_body(message, str(code))}
+    described: dict[str, Any] = {
+        "description": _ERROR_DESCRIPTIONS[status],
+        "content": {"application/json": {"schema": error_schema, "examples": {str(code): example}}},
+    }
+    headers = {
+        parameter.name: {"schema": _header_schema(parameter), "description": parameter.description}
+        for parameter in COMMON_RESPONSE_HEADERS
+        if isinstance(parameter.response, list) and status in parameter.response
+    }
+    if headers:
+        described["headers"] = headers
+    return described
+
+
+def _header_schema(parameter: OpenApiParameter) -> dict[str, Any]:
+    return parameter.type if isinstance(parameter.type, dict) else {"type": "string"}
+
+
 def responses(
     success_status: int, success, *error_statuses: int, examples: Mapping[int, Sequence[OpenApiExample]] | None = None
 ) -> dict:

@@ -8,7 +8,8 @@ from checkout_project.api.openapi import (
     BODY_ERROR_STATUSES,
     COMMON_ERROR_STATUSES,
     COMMON_RESPONSE_HEADERS,
-    error_response,
+    ErrorSerializer,
+    common_error_response,
 )
 
 
@@ -23,17 +24,22 @@ class ScopedAutoSchema(AutoSchema):
     def get_tags(self):
         return getattr(self.view, "schema_tags", None) or super().get_tags()
 
-    def get_response_serializers(self):
-        """The operation's own responses, and those any API request may get: 405 and 406 (DRF's
-        negotiation), 429 (the throttle), 503 (a database outage), 415 when it reads a body."""
-        described = super().get_response_serializers()
-        if not isinstance(described, dict):
-            return described
+    def get_operation(self, *args, **kwargs):
+        """The operation, with the responses any API request may get besides its own: 405 and 406
+        (DRF's negotiation), 429 (the throttle), 503 (a database outage), and 415 when it reads a
+        body. (Added here: an operation's @extend_schema(responses=…) replaces get_response_serializers.)"""
+        operation = super().get_operation(*args, **kwargs)
+        if operation is None:
+            return None
         statuses = [*COMMON_ERROR_STATUSES]
-        if self.method in {"POST", "PUT", "PATCH"} and self.get_request_serializer() is not None:
+        if "requestBody" in operation:
             statuses.extend(BODY_ERROR_STATUSES)
-        common = {status: error_response(status) for status in statuses if status not in described}
-        return dict(sorted({**described, **common}.items(), key=lambda item: str(item[0])))
+        error = self.resolve_serializer(ErrorSerializer, "response").ref
+        responses = operation["responses"]
+        for status in statuses:
+            responses.setdefault(str(status), common_error_response(status, error))
+        operation["responses"] = dict(sorted(responses.items()))
+        return operation
 
     def get_override_parameters(self):
         # Retry-After (429, 503), WWW-Authenticate (401) and Allow (405) wherever those are answered.

@@ -14,9 +14,13 @@ OPERATIONS = {
 }
 
 
-@pytest.fixture
-def schema(client):
-    response = client.get("/api/schema/")
+@pytest.fixture(scope="module")
+def schema(django_db_setup, django_db_blocker):
+    """The served schema, fetched once for the module (generating it takes a while)."""
+    from django.test import Client
+
+    with django_db_blocker.unblock():
+        response = Client().get("/api/schema/")
     assert response.status_code == 200
     return yaml.safe_load(response.content)
 
