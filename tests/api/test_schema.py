@@ -291,3 +291,58 @@ def test_the_if_match_pattern_accepts_what_the_server_accepts(schema, value, acc
         server_accepts = False
 
     assert (pattern.search(value) is not None, server_accepts) == (accepted, accepted)
+
+
+def _strictly_documented(schema, path, method, response):
+    """The 200's body validates against its operation's schema with no undeclared property, and
+    carries the headers the operation declares (tests/api/test_generated_client.py does the same
+    for the acquisition and subscription flows)."""
+    from tests.api.openapi_json_schema import errors
+
+    assert response.status_code == 200, response.content
+    documented = schema["paths"][path][method]["responses"]["200"]
+    body_schema = documented["content"]["application/json"]["schema"]
+    assert errors(schema, body_schema, response.json(), strict=True) == []
+    declared = {name for name in documented.get("headers", {}) if name != "Idempotent-Replayed"}
+    sent = {name for name in declared if response.has_header(name)} | ({"Set-Cookie"} if response.cookies else set())
+    assert declared <= sent
+    return response.json()
+
+
+def test_the_other_operations_answers_are_all_documented(schema, api_client, backoffice_token, customer, offer, add_on):
+    from tests.conftest import bearer
+    from tests.factories import PromoCodeFactory, SubscriptionFactory, partner_token
+
+    customer.segments = ["loyal"]
+    customer.save()
+    PromoCodeFactory(code="TENOFF", discount_type="amount", percentage=None, amount="1.00", currency="GBP")
+    admin = bearer(backoffice_token)
+    items = {"orderItems": [{"offer": {"id": offer.id}}], "customerDetails": {"email": "ada@example.com"}}
+
+    created = api_client.post("/api/admin/checkout/initiate", {"order": items, "customer": {"email": customer.email}},
+                              format="json", **admin)  # fmt: skip
+    basket_id = _strictly_documented(schema, "/api/admin/checkout/initiate", "post", created)["id"]
+    discounted = api_client.post("/api/admin/v2/promo_code", {"code": "tenoff", "basketId": basket_id},
+                                 format="json", **admin)  # fmt: skip
+    assert _strictly_documented(schema, "/api/admin/v2/promo_code", "post", discounted)["order"]["promoCode"]
+    feed = api_client.get("/api/checkout/abandoned", **admin)
+    assert _strictly_documented(schema, "/api/checkout/abandoned", "get", feed)["items"]
+
+    subscription = SubscriptionFactory(customer=customer, offer=offer)
+    renewal = api_client.post("/api/admin/checkout/initiate/renew", {"subscriptionId": subscription.public_id},
+                              format="json", **admin)  # fmt: skip
+    renewal_id = _strictly_documented(schema, "/api/admin/checkout/initiate/renew", "post", renewal)["id"]
+    renewed = api_client.post("/api/order", {"checkoutId": renewal_id}, format="json", **admin)
+    assert _strictly_documented(schema, "/api/order", "post", renewed)["order"]["order_type"] == "renew"
+
+    partner = bearer(partner_token())
+    initiated = api_client.post("/api/partner/checkout/initiate", {"order": items}, format="json", **partner)
+    body = _strictly_documented(schema, "/api/partner/checkout/initiate", "post", initiated)
+    api_client.cookies["limio_state"] = initiated.cookies["limio_state"].value
+    parent = body["order"]["orderItems"][0]["id"]
+    add = {"orderItemActionType": "add", "offer": {"id": add_on.id}, "type": "add_on", "parentId": parent}
+    updated = api_client.put("/api/partner/checkout/update", {"order": {"orderItems": [add]}}, format="json",
+                             **partner)  # fmt: skip
+    _strictly_documented(schema, "/api/partner/checkout/update", "put", updated)
+    validated = api_client.post(f"/api/partner/checkout/validate/{body['id']}", **partner)
+    assert _strictly_documented(schema, "/api/partner/checkout/validate/{id}", "post", validated)["checkout"]["valid"]
