@@ -389,7 +389,26 @@ SPECTACULAR_SETTINGS = {
         "OrderItemTypeEnum": ["offer", "add_on"],
         "OrderItemActionEnum": ["add", "remove", "update"],
         "OrderItemChangeEnum": ["add", "remove"],
+        "OrderTypeEnum": ["new", "update_subscription", "renew"],
+        "BasketStatusEnum": ["active", "completed", "expired"],
+        "AbandonedBasketStatusEnum": ["active", "expired"],
+        "NewOrderTypeEnum": ["new"],
+        "SubscriptionChangeOrderTypeEnum": ["update_subscription"],
+        "AddActionEnum": ["add"],
+        "RemoveActionEnum": ["remove"],
+        "ChangeQuantityActionEnum": ["update"],
+        "ActionResultStatusEnum": ["applied", "auto"],
+        "DiscountTypeEnum": ["percentage", "amount"],
+        "ApplicationLevelEnum": ["wholeBasket", "selectedItems"],
+        "TermTypeEnum": ["months", "years"],
+        "IdentityTypeEnum": ["customer", "email"],
+        "BlockedProductReasonEnum": ["product_unavailable", "product_blocked"],
     },
+    # The OAuth endpoints (django-oauth-toolkit's views) join the schema after generation.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "checkout_project.api.openapi.add_oauth_endpoints",
+    ],
     "APPEND_COMPONENTS": {
         "securitySchemes": {
             "oauth2": {

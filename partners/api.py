@@ -15,7 +15,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from baskets.api import schemas
+from baskets.api import examples, schemas
 from baskets.api.landing_state import parse_basket_id
 from baskets.api.render import order_to_wire
 from baskets.api.subscription_views import SubscriptionCheckoutViewSet
@@ -24,6 +24,7 @@ from checkout_project.api.actions import Call, api_action, extend_schema_actions
 from checkout_project.api.auth import PARTNER_SCOPE
 from checkout_project.api.errors import ApplicationError
 from checkout_project.api.headers import set_etag
+from checkout_project.api.openapi import ETAG_HEADER
 from checkout_project.api.viewsets import ScopedViewSet
 from partners import selectors, services
 from partners.errors import PartnerCodes
@@ -53,7 +54,7 @@ class BlockedProductSerializer(serializers.Serializer):
     )
 
 
-class ValidationErrorOutSerializer(serializers.Serializer):
+class ValidationFindingOutSerializer(serializers.Serializer):
     orderItemId = serializers.UUIDField(required=False, help_text="Absent for findings about the whole basket")
     code = serializers.CharField(
         help_text="basket_completed, basket_expired, basket_empty, offer_not_found (unpublished), "
@@ -67,7 +68,7 @@ class PartnerCheckoutStateSerializer(serializers.Serializer):
     order = schemas.OrderSerializer()
     valid = serializers.BooleanField(help_text="True when `errors` is empty: the order can be submitted")
     blockedProducts = BlockedProductSerializer(many=True)
-    errors = ValidationErrorOutSerializer(many=True)  # type: ignore[assignment]  # a field, not Serializer.errors
+    errors = ValidationFindingOutSerializer(many=True)  # type: ignore[assignment]  # a field, not Serializer.errors
 
 
 class PartnerValidateResponse(serializers.Serializer):
@@ -126,14 +127,20 @@ class PartnerViewSet(ScopedViewSet):
     initiate=extend_schema(
         operation_id="partner_checkout_initiate",
         summary="Create or update a partner checkout basket",
-        description="As POST /checkout/initiate; the basket belongs to the token's partner organisation. "
+        description="As POST /api/checkout/initiate; the basket belongs to the token's partner organisation. "
         "Offers not eligible for the partner are refused (400 offer_not_eligible), so are offers with a "
-        "product blocked for it (400 product_blocked).",
+        "product blocked for it (400 product_blocked).\n\n"
+        "**Create or update**: a `limio_state` cookie naming an active basket of this partner makes initiate "
+        "replace that basket's items and details. The cookie is read silently: a partner server that keeps "
+        "one cookie jar for several customers merges their baskets. Keep one jar per customer, or send no "
+        "cookie to start a new basket.",
     ),
     update_basket=extend_schema(
         operation_id="partner_checkout_update",
         summary="Add, remove or change order items of the partner's landing-state basket",
-        description="As PUT /checkout/update, on a basket of the token's partner organisation.",
+        description="As PUT /api/checkout/update, on a basket of the token's partner organisation: `add` needs "
+        "an `offer` (eligible for the partner), `remove` the order item's `id`, `update` the `id` and a "
+        "`quantity`; all or nothing, 400 with `details.actions[index]` for an invalid action.",
     ),
 )
 class PartnerCheckoutViewSet(PartnerViewSet, CheckoutViewSet):
@@ -147,9 +154,13 @@ class PartnerCheckoutViewSet(PartnerViewSet, CheckoutViewSet):
     @extend_schema(
         operation_id="partner_checkout_validate",
         summary="Validate a partner checkout basket before submitting its order",
-        description="Re-runs every check order submission runs, plus whether the basket is still open. "
-        "Changes nothing.",
-        parameters=[BASKET_ID_PARAMETER],
+        description="Re-runs every check order submission runs, plus whether the basket is still open: every "
+        "offer still published, at the version added and the price unchanged, eligible for the partner, "
+        "every product available and not blocked for it, quantities within limits, the promo code still "
+        "valid. Answers `valid` and each finding; changes nothing. 400 invalid_basket_id when the id does not "
+        "match the pattern; 404 unless the basket is this partner's.",
+        parameters=[BASKET_ID_PARAMETER, ETAG_HEADER],
+        examples=examples.PARTNER_VALIDATE,
         responses=schemas.responses(200, PartnerValidateResponse, 400, 401, 403, 404),
     )
     # The contract names the path parameter `id`.
@@ -162,14 +173,22 @@ class PartnerCheckoutViewSet(PartnerViewSet, CheckoutViewSet):
     subscription=extend_schema(
         operation_id="partner_checkout_subscription_retrieve",
         summary="Retrieve the partner's subscription checkout basket of the landing state",
+        description="As GET /api/checkout/subscription, for a change basket of the token's partner "
+        "organisation (named by the `limio_state` cookie).",
     ),
     subscription_initiate=extend_schema(
         operation_id="partner_checkout_subscription_initiate",
         summary="Initiate an update-subscription checkout for a subscription of the partner organisation",
+        description="As POST /api/checkout/subscription, with a partner token: the subscription must belong to "
+        "the token's partner organisation (404 otherwise). Sets the `limio_state` cookie naming the change "
+        "basket; 423 while the subscription has a pending change.",
     ),
     subscription_update=extend_schema(
         operation_id="partner_checkout_subscription_update",
         summary="Add or remove offers and add-ons of the partner's subscription checkout basket",
+        description="As PUT /api/checkout/subscription, on a change basket of the token's partner "
+        "organisation: at most one offer add per request; the current offer's removal and incompatible "
+        "add-ons' removals are added automatically.",
     ),
 )
 class PartnerSubscriptionCheckoutViewSet(PartnerViewSet, SubscriptionCheckoutViewSet):

@@ -10,7 +10,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from baskets import services
-from baskets.api import schemas
+from baskets.api import examples, schemas
 from baskets.api.render import order_to_wire
 from baskets.api.serializers import InitiateRequestSerializer
 from baskets.errors import BasketCodes
@@ -18,6 +18,7 @@ from baskets.links import basket_links
 from checkout_project.api.actions import Call, api_action
 from checkout_project.api.errors import ApplicationError, flatten_validation_errors
 from checkout_project.api.headers import set_etag
+from checkout_project.api.openapi import ETAG_HEADER
 from checkout_project.api.viewsets import ScopedViewSet
 
 _SUBSCRIPTION_ID = r"^sub-[0-9a-fA-F-]{32,36}$"
@@ -135,6 +136,13 @@ class AdminCheckoutViewSet(ScopedViewSet):
     @extend_schema(
         operation_id="admin_checkout_initiate",
         summary="Create a basket on a customer's behalf and get its recovery and assisted links",
+        description="For server-side checkout flows and assisted sales: the body is the public initiate's, "
+        "plus an optional owner (`customer: {id}` or `{email}`; a malformed one is 400 invalid_customer). "
+        "Answers the basket's id and a signed recovery link for the customer to resume the checkout, and, "
+        "when the basket has an owner, an assisted checkout link (both valid 30 days). Always creates a "
+        "basket: no landing-state cookie is read or set.",
+        parameters=[ETAG_HEADER],
+        examples=examples.ADMIN_INITIATE,
         responses=schemas.responses(200, AdminInitiateResponse, 400, 401, 403, 422),
     )
     @api_action(
@@ -156,6 +164,12 @@ class AdminCheckoutViewSet(ScopedViewSet):
     @extend_schema(
         operation_id="admin_checkout_initiate_renew",
         summary="Create a renewal basket for a subscription",
+        description="Looks the subscription up by `subscription.id` or `subscription.reference` (or top-level "
+        "`subscriptionId` / `subscriptionReference`) and creates a basket of order_type `renew` with its "
+        "offer (or its renewal offer) and add-ons. Answers the basket, the customer's segments and its "
+        "links. 404 when no such subscription; 409 when it cannot be renewed (not active).",
+        parameters=[ETAG_HEADER],
+        examples=examples.RENEW,
         responses=schemas.responses(200, RenewResponse, 400, 401, 403, 404, 409, 422),
     )
     @api_action(

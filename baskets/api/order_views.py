@@ -4,21 +4,24 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
 from baskets import services
-from baskets.api import schemas
+from baskets.api import examples, schemas
 from baskets.api.landing_state import parse_basket_id
 from baskets.api.render import order_to_wire
 from baskets.api.serializers import CustomerDetailsSerializer
+from baskets.api.subscription_views import SubscriptionChangeOrderSerializer
 from baskets.api.views import basket_response
 from baskets.payments import payment_to_wire
 from checkout_project.api.actions import Call, api_action
 from checkout_project.api.auth import require_customer
 from checkout_project.api.fields import PlainCharField
 from checkout_project.api.headers import set_etag
+from checkout_project.api.openapi import ETAG_HEADER
 from checkout_project.api.viewsets import ScopedViewSet
 
 if TYPE_CHECKING:
@@ -93,12 +96,40 @@ class PaymentOutSerializer(serializers.Serializer):
     message = serializers.CharField(required=False, help_text='"No payment taken" with the manual gateway')
 
 
+class SubmittedOrderField(serializers.DictField):
+    """The completed basket's order: its shape depends on its `order_type` (SubmittedOrderExtension)."""
+
+
+class SubmittedOrderExtension(OpenApiSerializerFieldExtension):
+    """A subscription change renders with its items' proration, the change totals and the
+    subscription; a new or renewal order as any basket's order. `anyOf`, with the discriminator: a
+    change order also has every property of an order, so a validator without discriminator support
+    would find both branches valid, which `oneOf` forbids. Clients that try the branches in order
+    try the change first: its required fields rule it out for the others."""
+
+    target_class = SubmittedOrderField
+
+    def get_name(self):
+        return "SubmittedOrder"
+
+    def map_serializer_field(self, auto_schema, direction):
+        change = auto_schema.resolve_serializer(SubscriptionChangeOrderSerializer, direction).ref
+        order = auto_schema.resolve_serializer(schemas.OrderSerializer, direction).ref
+        return {
+            "anyOf": [change, order],
+            "discriminator": {
+                "propertyName": "order_type",
+                "mapping": {"update_subscription": change["$ref"], "new": order["$ref"], "renew": order["$ref"]},
+            },
+        }
+
+
 class OrderResponse(serializers.Serializer):
     id = serializers.CharField(help_text="order-<uuid>")
-    checkoutId = serializers.CharField()
-    status = serializers.CharField(help_text='"completed"')
-    order = schemas.OrderSerializer()
-    subscriptions = SubscriptionRefOutSerializer(many=True)
+    checkoutId = serializers.CharField(help_text="basket-<uuid>")
+    status = serializers.ChoiceField(choices=["completed"])
+    order = SubmittedOrderField()
+    subscriptions = SubscriptionRefOutSerializer(many=True, help_text="The subscriptions created or changed")
     payment = PaymentOutSerializer()
 
 
@@ -141,7 +172,19 @@ class OrderViewSet(ScopedViewSet):
     @extend_schema(
         operation_id="order_submit",
         summary="Complete a basket: place the order and record its payment",
-        description="Scope `checkout` for a basket the caller owns (API.md §2), or `checkout:admin` for any basket.",
+        description="Completes the basket `checkoutId` names, once: locks it, re-validates it (as partner "
+        "validate does), counts its promo code's redemption, creates the subscription (a new order), changes "
+        "it (a subscription change) or renews it, and marks the basket completed. A second attempt is 409; "
+        "a retry with the same Idempotency-Key gets the first answer.\n\n"
+        "Payment (API.md §10): with the Stripe gateway send `payment.paymentMethodId` (collected with "
+        "Stripe.js) or `payment.paymentIntentId` (confirmed client-side); a declined card is 402 "
+        "payment_declined, 3-D Secure 402 payment_requires_action with the client secret, and the basket "
+        "stays active. The default manual gateway takes no money and says so (`payment.noPaymentTaken`).\n\n"
+        "`order` is shaped by its `order_type`: a subscription change also carries each item's `proration`, "
+        "change totals (`credit`, `nextChargeDate`, `charges`…) and `forSubscription`.\n\n"
+        "Scope `checkout` for a basket the caller owns (API.md §2), or `checkout:admin` for any basket.",
+        parameters=[ETAG_HEADER],
+        examples=examples.SUBMIT_ORDER,
         responses=schemas.responses(200, OrderResponse, 400, 401, 402, 403, 404, 409, 410, 412, 422, 423, 502),
     )
     @api_action(
@@ -175,6 +218,14 @@ class AdminPromoCodeViewSet(ScopedViewSet):
     @extend_schema(
         operation_id="admin_promo_code_apply",
         summary="Apply a promo code to a basket (it replaces the basket's previous code)",
+        description="Validates the code (letters and digits, any case) against the basket and applies it: one "
+        "code per basket, a new one replaces the old. Answers the basket with its totals recalculated and "
+        "`order.promoCode` (the discount, the lines it applies to, until when, and each discounted bill). "
+        "Refusals are 400 with promo_code_unknown, promo_code_inactive, promo_code_not_started, "
+        "promo_code_expired, promo_code_exhausted or promo_code_not_applicable. Redemptions are counted when "
+        "the order completes.",
+        parameters=[ETAG_HEADER],
+        examples=examples.APPLY_PROMO_CODE,
         responses=schemas.responses(200, schemas.BasketResponse, 400, 401, 403, 404, 409, 410, 412, 422),
     )
     @api_action(

@@ -11,7 +11,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from baskets import services
-from baskets.api import schemas
+from baskets.api import examples, schemas
 from baskets.api.landing_state import basket_id_from_cookie, set_landing_state
 from baskets.api.render import offer_to_wire, order_to_wire
 from baskets.api.serializers import ActionsRequestSerializer, OrderItemActionSerializer
@@ -19,6 +19,7 @@ from baskets.api.views import entry_from_request
 from checkout_project.api.actions import Call, api_action
 from checkout_project.api.fields import JSONObjectField
 from checkout_project.api.headers import set_etag
+from checkout_project.api.openapi import ETAG_HEADER, SET_LANDING_STATE_HEADER
 from checkout_project.api.recaptcha import HEADER as RECAPTCHA_HEADER
 from checkout_project.api.recaptcha import verify_request
 from checkout_project.api.viewsets import ScopedViewSet
@@ -26,6 +27,11 @@ from checkout_project.api.viewsets import ScopedViewSet
 RECAPTCHA_PARAMETER = OpenApiParameter(
     RECAPTCHA_HEADER, str, OpenApiParameter.HEADER, required=True, description="reCAPTCHA token for bot prevention"
 )
+# Read into the basket's entry (who came from where), as Limio's page lists them.
+ENTRY_HEADERS = [
+    OpenApiParameter("X-Forwarded-For", str, OpenApiParameter.HEADER, description="Client IP address"),
+    OpenApiParameter("Referer", str, OpenApiParameter.HEADER, description="Referrer URL for journey tracking"),
+]
 
 # --- Input ------------------------------------------------------------------------------------
 
@@ -78,7 +84,7 @@ class SubscriptionUpdateRequestSerializer(ActionsRequestSerializer):
 class OfferOutSerializer(schemas.OfferSummarySerializer):
     type = serializers.ChoiceField(choices=["offer", "add_on"])
     currency = serializers.CharField()
-    term = serializers.DictField()
+    term = schemas.TermSerializer()
     price = schemas.ChargeSerializer(many=True)
 
 
@@ -86,9 +92,9 @@ class SubscriptionAddOnOutSerializer(OfferOutSerializer):
     quantity = serializers.IntegerField()
 
 
-class QuoteSerializer(serializers.Serializer):
+class ProrationSerializer(serializers.Serializer):
     effectiveDate = serializers.DateTimeField()
-    credit = serializers.CharField()
+    credit = serializers.CharField(help_text="For the unused part of what was paid")
     charge = serializers.CharField()
     dueToday = serializers.CharField()
     nextChargeDate = serializers.DateTimeField(allow_null=True)
@@ -96,9 +102,14 @@ class QuoteSerializer(serializers.Serializer):
     currency = serializers.CharField()
 
 
-class UpdateOrderItemSerializer(schemas.OrderItemSerializer):
-    automatic = serializers.BooleanField()
-    proration = QuoteSerializer(allow_null=True)
+class SubscriptionChangeOrderItemSerializer(schemas.OrderItemSerializer):
+    orderItemActionType = serializers.ChoiceField(
+        choices=["add", "remove"], allow_null=True, help_text="add: joins the subscription; remove: leaves it"
+    )
+    effectiveDate = serializers.DateTimeField(allow_null=True, help_text="When the change takes effect")
+    automatic = serializers.BooleanField(help_text="Added by the system (the current offer's removal, add-ons "
+                                         "not compatible with the new offer)")  # fmt: skip
+    proration = ProrationSerializer(allow_null=True, help_text="What this change costs; null when nothing")
 
 
 class ChargeLineSerializer(serializers.Serializer):
@@ -113,24 +124,25 @@ class ChangeTotalsSerializer(schemas.TotalsSerializer):
     nextChargeDate = serializers.DateTimeField(allow_null=True)
     nextChargeAmount = serializers.CharField()
     charges = ChargeLineSerializer(many=True, help_text="What each amount pays for (API.md §6)")
-    balanceApplied = serializers.CharField(required=False, help_text="Paid from the customer's balance")
-    balance = serializers.CharField(required=False, help_text="The customer's balance after the change")
+    balanceApplied = serializers.CharField(
+        required=False, help_text="Paid from the customer's balance (a change made today only)"
+    )
+    balance = serializers.CharField(
+        required=False, help_text="The customer's balance after the change (a change made today only)"
+    )
 
 
 class ForSubscriptionOutSerializer(serializers.Serializer):
-    id = serializers.CharField()
-    reference = serializers.CharField()
+    id = serializers.CharField(help_text="sub-<uuid>")
+    reference = serializers.CharField(help_text="12 upper-case letters and digits")
 
 
-class UpdateOrderOutSerializer(schemas.OrderSerializer):
-    # Plain strings here: a second component with the same choice sets makes drf-spectacular's
-    # enum names collide (the values are those of OrderSerializer).
-    order_type = serializers.CharField(help_text='"update_subscription"')  # type: ignore[assignment]
-    status = serializers.CharField(help_text="active, completed or expired")  # type: ignore[assignment]
-    orderItems = UpdateOrderItemSerializer(many=True)
+class SubscriptionChangeOrderSerializer(schemas.OrderSerializer):
+    order_type = serializers.ChoiceField(choices=["update_subscription"])
+    orderItems = SubscriptionChangeOrderItemSerializer(many=True)
     totals = ChangeTotalsSerializer()
     forSubscription = ForSubscriptionOutSerializer()
-    forSubscriptionOffer = OfferOutSerializer()
+    forSubscriptionOffer = OfferOutSerializer(help_text="The subscription's current offer")
 
 
 class NextActionsSerializer(serializers.Serializer):
@@ -140,22 +152,15 @@ class NextActionsSerializer(serializers.Serializer):
     subscriptionAddOns = SubscriptionAddOnOutSerializer(many=True)
 
 
-class ActionResultOutSerializer(serializers.Serializer):
-    index = serializers.IntegerField()
-    orderItemActionType = serializers.ChoiceField(choices=["add", "remove", "update"])
-    status = serializers.CharField(help_text='"applied" (asked for) or "auto" (added by the system)')
-    orderItemId = serializers.UUIDField()
-
-
 class SubscriptionCheckoutResponse(serializers.Serializer):
-    id = serializers.CharField()
-    order = UpdateOrderOutSerializer()
+    id = serializers.CharField(help_text="basket-<uuid>")
+    order = SubscriptionChangeOrderSerializer()
     nextActions = NextActionsSerializer()
     completed = serializers.BooleanField()
 
 
 class SubscriptionCheckoutUpdateResponse(SubscriptionCheckoutResponse):
-    actionResults = ActionResultOutSerializer(many=True)
+    actionResults = schemas.ActionResultSerializer(many=True)
 
 
 # --- Rendering --------------------------------------------------------------------------------
@@ -221,6 +226,12 @@ class SubscriptionCheckoutViewSet(ScopedViewSet):
     @extend_schema(
         operation_id="checkout_subscription_retrieve",
         summary="Retrieve the subscription checkout basket of the landing state",
+        description="The change basket the `limio_state` cookie names, as PUT last answered it: its items "
+        "with their proration, the change totals, the subscription and its current offer, and what can be "
+        "done next. `completed` is true once the order was submitted. Two reads with the same ETag return "
+        "the same body. Needs a customer token (the subscription's customer).",
+        parameters=[schemas.LANDING_STATE_COOKIE, ETAG_HEADER],
+        examples=examples.SUBSCRIPTION_RETRIEVE,
         responses=schemas.responses(200, SubscriptionCheckoutResponse, 401, 403, 404),
     )
     @api_action(methods=["get"], url_path="subscription", render=checkout_response)
@@ -230,7 +241,13 @@ class SubscriptionCheckoutViewSet(ScopedViewSet):
     @extend_schema(
         operation_id="checkout_subscription_initiate",
         summary="Initiate an update-subscription checkout",
-        parameters=[RECAPTCHA_PARAMETER],
+        description="Creates a basket to change the subscription `order.forSubscription` names (`id`, or "
+        "`name`: its reference), sets the `limio_state` cookie naming it, and answers the (empty) change "
+        "with the subscription's current offer and the upgrades, downgrades, cross-sells and add-ons on "
+        "offer. Needs a customer token whose customer owns the subscription (404 otherwise) and a reCAPTCHA "
+        "token. 423 while the subscription has a pending change (`details.lockedUntil`).",
+        parameters=[RECAPTCHA_PARAMETER, *ENTRY_HEADERS, ETAG_HEADER, SET_LANDING_STATE_HEADER],
+        examples=examples.SUBSCRIPTION_INITIATE,
         responses=schemas.responses(200, SubscriptionCheckoutResponse, 400, 401, 403, 404, 409, 422, 423, 502),
     )
     @subscription.mapping.post
@@ -254,7 +271,15 @@ class SubscriptionCheckoutViewSet(ScopedViewSet):
     @extend_schema(
         operation_id="checkout_subscription_update",
         summary="Add or remove offers and add-ons of the subscription checkout basket",
-        parameters=[RECAPTCHA_PARAMETER],
+        description="Applies the actions to the change basket the `limio_state` cookie names, all or nothing: "
+        "at most one `add` of `type: offer` per request (else 400 multiple_offer_adds). Adding an offer also "
+        "adds the `remove` of the current offer and removes add-ons the new offer does not allow (listed in "
+        "`actionResults` with status `auto`). Upgrades take effect today with proration (credit for the "
+        "unused part of what was paid, charge for the new plan; credit left over becomes the customer's "
+        "balance); downgrades at the end of the current term; add-ons today, prorated to the term end. "
+        "Answers the change re-priced and what can be done next.",
+        parameters=[RECAPTCHA_PARAMETER, schemas.LANDING_STATE_COOKIE, ETAG_HEADER],
+        examples=examples.SUBSCRIPTION_UPDATE,
         responses=schemas.responses(
             200, SubscriptionCheckoutUpdateResponse, 400, 401, 403, 404, 409, 410, 412, 422, 423, 502
         ),

@@ -9,13 +9,14 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
 from baskets import selectors, services
-from baskets.api import schemas
+from baskets.api import examples, schemas
 from baskets.api.landing_state import basket_id_from_cookie, set_landing_state
 from baskets.api.render import abandoned_item_to_wire, order_to_wire
 from baskets.api.serializers import AbandonedQuerySerializer, InitiateRequestSerializer, UpdateRequestSerializer
 from checkout_project.api.actions import Call, api_action
 from checkout_project.api.auth import require_customer
 from checkout_project.api.headers import set_etag
+from checkout_project.api.openapi import ETAG_HEADER, SET_LANDING_STATE_HEADER
 from checkout_project.api.viewsets import ScopedViewSet
 
 # --- Rendering --------------------------------------------------------------------------------
@@ -73,6 +74,19 @@ class CheckoutViewSet(ScopedViewSet):
     @extend_schema(
         operation_id="checkout_initiate",
         summary="Create or update a basket",
+        description="Creates a basket with these order items and details, answers it with its ETag, and sets "
+        "the `limio_state` cookie naming it, which the update and order calls use.\n\n"
+        "**Create or update**: when the request carries a `limio_state` cookie for an active basket this "
+        "caller owns, that basket's items and details are *replaced* instead (same id, version + 1). The "
+        "cookie is read silently: a client that keeps one cookie jar for several customers (a server, or a "
+        "generated client with its default jar) merges their baskets. Keep one cookie jar per customer, or "
+        "send no cookie to start a new basket.\n\n"
+        "Each offer must exist and be published; a `version` must be the offer's current one (400 "
+        "offer_version_stale). Limits: an offer's maxQuantity across the basket (400 quantity_limit_exceeded), "
+        "at most BASKET_MAX_ITEMS items (400 basket_too_large). A customer token's basket belongs to its "
+        "customer; a client token's to its application (API.md §2).",
+        parameters=[schemas.LANDING_STATE_FOR_INITIATE, ETAG_HEADER, SET_LANDING_STATE_HEADER],
+        examples=examples.INITIATE,
         responses=schemas.responses(200, schemas.BasketResponse, 400, 401, 403, 404, 412, 422),
     )
     @api_action(
@@ -96,6 +110,14 @@ class CheckoutViewSet(ScopedViewSet):
     @extend_schema(
         operation_id="checkout_update",
         summary="Add, remove or change order items of the landing-state basket",
+        description="Applies the actions to the basket the `limio_state` cookie names, in order and all or "
+        "nothing, under a row lock: `add` needs an `offer` (an add-on also its `parentId`), `remove` the order "
+        "item's `id` (its add-ons go with it), `update` the `id` and the new `quantity` (>= 1). Any invalid "
+        "action: 400 with `details.actions[index]` saying why, and the basket unchanged. Answers the basket "
+        "and each action's result. New (acquisition) baskets only: a subscription change basket changes "
+        "through PUT /api/checkout/subscription (409 order_type_mismatch).",
+        parameters=[schemas.LANDING_STATE_COOKIE, ETAG_HEADER],
+        examples=examples.UPDATE,
         responses=schemas.responses(200, schemas.BasketUpdateResponse, 400, 401, 403, 404, 409, 410, 412, 422),
     )
     @api_action(
@@ -117,6 +139,12 @@ class CheckoutViewSet(ScopedViewSet):
     @extend_schema(
         operation_id="checkout_abandoned",
         summary="Baskets started but not completed, oldest first",
+        description="Baskets not completed (active or expired) created after `createdAfter`, ordered by "
+        "(created, id), `limit` per page (default 50, at most 1000), each with a signed recovery link. "
+        "`queryMore` of a page fetches the next one (absent on the last page); a malformed cursor is 400 "
+        "invalid_cursor. Beyond Limio: `updatedAfter`, `hasEmail=true`. A caller sees the baskets API.md §2 "
+        "lets it see; a token that also carries `checkout:admin` sees every basket.",
+        examples=examples.ABANDONED,
         responses=schemas.responses(200, schemas.AbandonedResponse, 400, 401, 403),
     )
     @api_action(

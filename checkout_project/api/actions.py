@@ -44,15 +44,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 
-from checkout_project.api.headers import parse_if_match
+from checkout_project.api.headers import IF_MATCH_PATTERN, parse_if_match
 from checkout_project.api.idempotency import HEADER as IDEMPOTENCY_KEY
 from checkout_project.api.idempotency import idempotent as run_idempotently
+from checkout_project.api.openapi import IDEMPOTENT_REPLAYED_HEADER
 
 if TYPE_CHECKING:
     from checkout_project.api.actor import Actor
@@ -60,12 +61,18 @@ if TYPE_CHECKING:
 __all__ = ["IDEMPOTENCY_HEADER", "IF_MATCH_HEADER", "Call", "api_action", "extend_schema_actions"]
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
-    IDEMPOTENCY_KEY, str, OpenApiParameter.HEADER, required=False,
-    description="Replays the first response for 24 h when sent again with the same body.",
+    IDEMPOTENCY_KEY, {"type": "string", "minLength": 1, "maxLength": 255}, OpenApiParameter.HEADER, required=False,
+    description="Any string of 1 to 255 characters (e.g. a UUID), unique per change you mean to make. Sent "
+    "again with the same body by the same client within 24 h, it replays the first response "
+    "(Idempotent-Replayed: true) instead of acting twice; with a different body: 422 "
+    "idempotency_key_reused. Longer, empty or NUL-carrying keys: 400 invalid_idempotency_key.",
+    examples=[OpenApiExample("a UUID", value="5f0c6a2e-8d1b-4c7e-9a3f-2b6d4e8c1a90")],
 )  # fmt: skip
 IF_MATCH_HEADER = OpenApiParameter(
-    "If-Match", str, OpenApiParameter.HEADER, required=False,
-    description='The basket version you read (ETag), e.g. "3"; 412 when it changed since.',
+    "If-Match", {"type": "string", "pattern": IF_MATCH_PATTERN}, OpenApiParameter.HEADER, required=False,
+    description='The basket version you read (its ETag): "3", W/"3" or 3; * or no header: any version. '
+    "412 when the basket changed since (nothing is changed); anything else: 400 invalid_if_match.",
+    examples=[OpenApiExample("the ETag you read", value='"3"')],
 )  # fmt: skip
 
 
@@ -150,7 +157,7 @@ def api_action(
             view = action(**route)(view)
         parameters: list[Any] = [serializer for serializer in (query,) if serializer is not None]
         if idempotent:
-            parameters.append(IDEMPOTENCY_HEADER)
+            parameters.extend((IDEMPOTENCY_HEADER, IDEMPOTENT_REPLAYED_HEADER))
         if if_match:
             parameters.append(IF_MATCH_HEADER)
         return extend_schema(request=body, parameters=parameters)(view)

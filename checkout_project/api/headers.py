@@ -7,6 +7,8 @@ import re
 from checkout_project.api.errors import ApiCodes, ApplicationError
 
 _VERSION = re.compile(r"[0-9]{1,18}")
+# What parse_if_match accepts, for the OpenAPI description: a version, quoted or not, weak or not, or *.
+IF_MATCH_PATTERN = r'^\s*(\*|(W/)?"?[0-9]{1,18}"?)\s*$'
 
 
 def parse_if_match(request) -> int | None:
