@@ -215,6 +215,8 @@ def test_initiate(api_client, storefront_token, customer_token, catalog, add_on,
     ))  # fmt: skip
     assert response.status_code == 200, response.json()
     assert Basket.objects.count() == 2
+    # The signed checkoutUrl is made from the basket row already loaded: no statement of its own.
+    assert response.json()["checkoutUrl"].startswith("http://testserver/api/checkout/recover?basketId=")
 
 
 def test_update(api_client, storefront_token, catalog, add_on, measure):
@@ -563,6 +565,7 @@ def test_partner_initiate_and_update(api_client, partner_token, catalog, add_on,
     assert response.status_code == 200, response.json()
     response, big = measure("POST /api/partner/checkout/initiate", lambda: initiate(20))
     assert response.status_code == 200, response.json()
+    assert response.json()["checkoutUrl"].startswith("http://testserver/api/checkout/recover?basketId=")
     assert_flat(small, big)
 
     partner = partner_token.application.partner_client.partner

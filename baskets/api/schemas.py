@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from checkout_project.api.openapi import responses
 
-__all__ = ["AbandonedResponse", "BasketResponse", "BasketUpdateResponse", "responses"]
+__all__ = ["AbandonedResponse", "BasketResponse", "BasketUpdateResponse", "InitiateResponse", "responses"]
 
 
 class ProductSerializer(serializers.Serializer):
@@ -111,6 +111,14 @@ class OrderSerializer(serializers.Serializer):
 class BasketResponse(serializers.Serializer):
     id = serializers.CharField()
     order = OrderSerializer()
+
+
+class InitiateResponse(BasketResponse):
+    checkoutUrl = serializers.URLField(
+        help_text="The hosted checkout page of this basket, to send the customer's browser to: an absolute, "
+        "signed recovery link (https://…/api/checkout/recover?basketId=…&recover=…), valid LINK_LIFETIME_DAYS "
+        "and revoked with the basket's other links"
+    )
 
 
 class ActionResultSerializer(serializers.Serializer):
