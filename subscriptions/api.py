@@ -87,12 +87,15 @@ class CatalogOfferSerializer(serializers.Serializer):
     price = CatalogChargeSerializer(many=True, help_text="The price schedule, in order")
     term = CatalogTermSerializer()
     maxQuantity = serializers.IntegerField(help_text="The most of this offer one basket holds, summed over its items")
-    upgradeOffers = serializers.ListField(child=serializers.CharField(), help_text="Ids of the offers it upgrades to")
+    upgradeOffers = serializers.ListField(
+        child=serializers.CharField(), help_text="Ids of the offers it upgrades to, sorted; only offers listed here"
+    )
     downgradeOffers = serializers.ListField(
-        child=serializers.CharField(), help_text="Ids of the offers it downgrades to"
+        child=serializers.CharField(), help_text="Ids of the offers it downgrades to, sorted; only offers listed here"
     )
     crossSellAddOns = serializers.ListField(
-        child=serializers.CharField(), help_text="Ids of the add-ons sold with it (`parentId` an item of it)"
+        child=serializers.CharField(),
+        help_text="Ids of the add-ons sold with it (an add-on item's `parentId` is an item of this offer), sorted",
     )
 
 

@@ -363,21 +363,23 @@ class CatalogPage:
 
 
 def _related_offer_ids(relation: Any, readable: QuerySet[Offer]) -> Subquery:
-    """The ids (comma-joined, in catalog order) of the offers `relation` (an Offer M2M to Offer)
-    links the outer offer to, among `readable`: a subquery of the catalog's one query."""
+    """The ids (comma-joined, in no order: SQLite before 3.44 cannot order an aggregate) of the
+    offers `relation` (an Offer M2M to Offer) links the outer offer to, among `readable`: a
+    subquery of the catalog's one query."""
     # django-stubs keeps no annotations on an auto-created through model's queryset (see above).
     linked = (
         relation.through.objects.filter(from_offer_id=OuterRef("pk"), to_offer_id__in=readable.values("pk"))
         .values("from_offer_id")
-        .annotate(ids=StringAgg("to_offer_id", Value(","), order_by=("to_offer__path",)))
+        .annotate(ids=StringAgg("to_offer_id", Value(",")))
         .values("ids")
     )
     return Subquery(linked, output_field=CharField())
 
 
 def _split_ids(joined: str | None) -> list[str]:
-    # Offer ids are hex, so the comma cannot occur inside one.
-    return [offer_id for offer_id in (joined or "").split(",") if offer_id]
+    """Sorted, so a page's body (and its ETag) does not depend on the database's aggregation order.
+    Offer ids are hex, so the comma cannot occur inside one."""
+    return sorted(offer_id for offer_id in (joined or "").split(",") if offer_id)
 
 
 def readable_offers(actor: Actor) -> QuerySet[Offer]:

@@ -104,13 +104,13 @@ class HasRequiredScope(BasePermission):
             if PARTNER_SCOPE not in accepted:
                 self.message = "A partner organisation's token can only be used on the partner endpoints."
                 return False
-            accepted = [PARTNER_SCOPE]
+            usable = [PARTNER_SCOPE]
         else:
-            accepted = [scope for scope in accepted if scope != PARTNER_SCOPE]
-            if not accepted:
+            usable = [scope for scope in accepted if scope != PARTNER_SCOPE]
+            if not usable:
                 self.message = "Partner endpoints need a token of a partner organisation's client."
                 return False
-        if not any(token.allow_scopes([scope]) for scope in accepted):
+        if not any(token.allow_scopes([scope]) for scope in usable):
             self.message = f"This endpoint needs the {' or '.join(repr(scope) for scope in accepted)} scope."
             return False
         return True
