@@ -134,6 +134,7 @@ class CatalogViewSet(ScopedViewSet):
 
     schema_tags = ["Catalog"]
     required_scope = "checkout"
+    also_accepted_scopes: tuple[str, ...] = ()  # set per action; checked by HasRequiredScope
 
     @extend_schema(
         operation_id="catalog_offers",

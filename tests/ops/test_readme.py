@@ -154,7 +154,7 @@ class LiveServer:
 
 
 @pytest.fixture(scope="module")
-def live_server(tmp_path_factory):
+def readme_server(tmp_path_factory):
     scratch = tmp_path_factory.mktemp("readme")
     env = server_environment(scratch / "db.sqlite3")
     manage = [sys.executable, str(ROOT / "manage.py")]
@@ -209,9 +209,9 @@ def run_block(block: Block, *, workdir: Path, env: dict[str, str], carried: list
 
 
 @pytest.mark.parametrize("document", RUN)
-def test_the_shell_blocks_run_as_written(live_server, tmp_path, document):
+def test_the_shell_blocks_run_as_written(readme_server, tmp_path, document):
     workdir = repository_like(tmp_path / "repository")
-    env = {**live_server.env, "BASE": live_server.base}
+    env = {**readme_server.env, "BASE": readme_server.base}
     carried: list[str] = []
     ran = 0
     for block in shell_blocks(document):

@@ -320,7 +320,7 @@ def test_partner_scope_on_a_client_of_no_partner_403(api_client, catalog):
     response = read(api_client, AccessTokenFactory(application=app, scope="partner"))
 
     assert response.status_code == 403
-    assert response.json()["message"] == "Partner endpoints need a token of a partner organisation's client."
+    assert response.json()["code"] == "insufficient_scope"  # `partner` counts only for a partner's client
 
 
 def test_a_partner_client_token_reads_as_its_partner_whatever_other_scopes_it_carries(api_client, catalog, partners):
