@@ -83,10 +83,7 @@ def partner_catalog_restriction(actor: Actor) -> Any:
         return None
     partner_id = actor.partner.pk
     listed = PartnerEligibleOffer.objects.filter(offer_id=OuterRef("pk"))
-    # django-stubs keeps no annotations on an auto-created through model's queryset (see above).
-    blocked = Partner.blocked_products.through.objects.filter(  # type: ignore[misc]
-        partner_id=partner_id, product__offers=OuterRef("pk")
-    )
+    blocked = Partner.blocked_products.through.objects.filter(partner_id=partner_id, product__offers=OuterRef("pk"))
     return (~Exists(listed) | Exists(listed.filter(partner_id=partner_id))) & ~Exists(blocked)
 
 

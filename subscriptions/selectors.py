@@ -366,7 +366,6 @@ def _related_offer_ids(relation: Any, readable: QuerySet[Offer]) -> Subquery:
     """The ids (comma-joined, in no order: SQLite before 3.44 cannot order an aggregate) of the
     offers `relation` (an Offer M2M to Offer) links the outer offer to, among `readable`: a
     subquery of the catalog's one query."""
-    # django-stubs keeps no annotations on an auto-created through model's queryset (see above).
     linked = (
         relation.through.objects.filter(from_offer_id=OuterRef("pk"), to_offer_id__in=readable.values("pk"))
         .values("from_offer_id")
@@ -413,9 +412,9 @@ def catalog_offers(*, actor: Actor, limit: int, cursor: CatalogCursor | None = N
     offers = [
         CatalogOffer(
             offer=offer,
-            upgrade_offer_ids=_split_ids(offer.upgrade_ids),  # type: ignore[attr-defined]
-            downgrade_offer_ids=_split_ids(offer.downgrade_ids),  # type: ignore[attr-defined]
-            cross_sell_add_on_ids=_split_ids(offer.cross_sell_ids),  # type: ignore[attr-defined]
+            upgrade_offer_ids=_split_ids(offer.upgrade_ids),
+            downgrade_offer_ids=_split_ids(offer.downgrade_ids),
+            cross_sell_add_on_ids=_split_ids(offer.cross_sell_ids),
         )
         for offer in rows
     ]
