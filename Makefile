@@ -12,9 +12,22 @@ PYTHON ?= python3
 PYTEST_ARGS ?=
 VENV_PYTHON = $(VENV)/bin/python
 
-.PHONY: run test lint typecheck bench venv
+.PHONY: run test lint typecheck bench venv python-version
 
-venv:
+# The project needs Python 3.12 (pyproject.toml's requires-python): say so before pip does, in
+# its own words ("No matching distribution found for Django"). Checks the venv's interpreter when
+# the venv exists (one made by an older Python is no better), else $(PYTHON).
+python-version:
+	@interpreter="$(PYTHON)"; if [ -x "$(VENV_PYTHON)" ]; then interpreter="$(VENV_PYTHON)"; fi; \
+	if ! "$$interpreter" -c 'import sys; sys.exit(sys.version_info[:2] < (3, 12))' >/dev/null 2>&1; then \
+		found=$$("$$interpreter" --version 2>&1 | head -n 1); \
+		echo "This project needs Python 3.12 or newer; $$interpreter is: $${found:-not found}." >&2; \
+		echo "Install Python 3.12 and pass it, e.g. make run PYTHON=python3.12" >&2; \
+		if [ -x "$(VENV_PYTHON)" ]; then echo "(and remove $(VENV), which an older Python made)." >&2; fi; \
+		exit 1; \
+	fi
+
+venv: python-version
 	test -x $(VENV_PYTHON) || $(PYTHON) -m venv $(VENV)
 
 run: venv

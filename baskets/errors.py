@@ -38,7 +38,6 @@ class BasketCodes(enum.StrEnum):
     BASKET_EXPIRED = "basket_expired"
     ORDER_TYPE_MISMATCH = "order_type_mismatch"
     INVALID_TRANSITION = "invalid_transition"
-    INVALID_CURSOR = "invalid_cursor"
     # Order items: what an initiate or an update refuses, per item or action.
     OFFER_NOT_FOUND = "offer_not_found"
     OFFER_VERSION_STALE = "offer_version_stale"

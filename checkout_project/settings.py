@@ -1,4 +1,4 @@
-"""Settings, read from the environment. Every variable is listed in the README."""
+"""Settings, read from the environment. Every variable is listed in docs/configuration.md."""
 
 import os
 import re

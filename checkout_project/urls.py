@@ -20,6 +20,7 @@ from checkout_project.api.oauth_views import IntrospectTokenView, token_view
 from checkout_project.api.throttling import throttle_posts
 from checkout_project.health import healthz, readyz
 from partners.api import PartnerCheckoutViewSet, PartnerSubscriptionCheckoutViewSet
+from subscriptions.api import CatalogViewSet
 
 API_DOCS_CSP: dict[str, list[str]] = {
     **settings.SECURE_CSP,
@@ -39,6 +40,7 @@ router.register("admin/v2", AdminPromoCodeViewSet, basename="admin-promo-code")
 router.register("", OrderViewSet, basename="order")
 router.register("partner/checkout", PartnerCheckoutViewSet, basename="partner-checkout")
 router.register("partner/checkout", PartnerSubscriptionCheckoutViewSet, basename="partner-checkout-subscription")
+router.register("catalog", CatalogViewSet, basename="catalog")
 
 urlpatterns = [
     # Load balancer probes: no auth, no throttling, no database for /healthz.

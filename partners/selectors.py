@@ -75,6 +75,18 @@ def partner_offer_refusal(offer: Offer) -> tuple[str, str] | None:
     return None
 
 
+def partner_catalog_restriction(actor: Actor) -> Any:
+    """The offers a partner token reads in the catalog (subscriptions.hooks): those its organisation
+    may sell, i.e. the offers partner_offer_refusal would not refuse. Other callers: no restriction.
+    An expression evaluated inside the catalog's own query: no query of its own."""
+    if actor.partner is None:
+        return None
+    partner_id = actor.partner.pk
+    listed = PartnerEligibleOffer.objects.filter(offer_id=OuterRef("pk"))
+    blocked = Partner.blocked_products.through.objects.filter(partner_id=partner_id, product__offers=OuterRef("pk"))
+    return (~Exists(listed) | Exists(listed.filter(partner_id=partner_id))) & ~Exists(blocked)
+
+
 def partner_offer_policy(partner: Partner) -> OfferPolicy:
     """The baskets services' offer policy for this partner: ineligible offers and offers with a
     blocked product are refused, at no query of its own."""

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from django.db.models import Exists, OuterRef, QuerySet, StringAgg, Subquery, Value
+from django.db.models import CharField, Exists, OuterRef, QuerySet, StringAgg, Subquery, Value
 
+from checkout_project.api.errors import ApiCodes, ApplicationError
+from subscriptions import hooks
 from subscriptions.models import Customer, Offer, Subscription, SubscriptionAddOn
+
+if TYPE_CHECKING:
+    from checkout_project.api.actor import Actor
 
 OFFER_FIELDS = (
     "id", "type", "name", "path", "currency", "published", "version", "snapshot",
@@ -307,3 +315,107 @@ def subscription_add_ons_for_renewal(*, subscription: Subscription, renewal_offe
         offer_id: RenewalAddOn(offer_id=offer_id, quantity=quantity, renewable=published and sold)
         for offer_id, quantity, published, sold in rows
     }
+
+
+# --- The catalog as integrators read it (GET /api/catalog/offers) ------------------------------
+
+
+@dataclass(frozen=True)
+class CatalogCursor:
+    """Where the next catalog page starts: after the offer with this path (paths are unique)."""
+
+    path: str
+
+    def encode(self) -> str:
+        payload = {"v": "1", "p": self.path}
+        return base64.b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode()
+
+    @classmethod
+    def decode(cls, value: str) -> CatalogCursor:
+        invalid = ApplicationError("queryMore is not a cursor this API issued.", code=ApiCodes.INVALID_CURSOR)
+        try:
+            payload = json.loads(base64.b64decode(value.encode("ascii"), validate=True))
+        except (ValueError, UnicodeError, binascii.Error):
+            raise invalid from None
+        if not isinstance(payload, dict) or payload.get("v") != "1" or not isinstance(payload.get("p"), str):
+            raise invalid
+        path = payload["p"]
+        if not path or len(path) > 255 or "\x00" in path or any("\ud800" <= char <= "\udfff" for char in path):
+            raise invalid
+        return cls(path=path)
+
+
+@dataclass(frozen=True)
+class CatalogOffer:
+    """A published offer with the ids of the offers it upgrades and downgrades to and the add-ons it
+    sells, each among the offers the same caller can read."""
+
+    offer: Offer
+    upgrade_offer_ids: list[str]
+    downgrade_offer_ids: list[str]
+    cross_sell_add_on_ids: list[str]
+
+
+@dataclass(frozen=True)
+class CatalogPage:
+    offers: list[CatalogOffer]
+    next_cursor: CatalogCursor | None
+
+
+def _related_offer_ids(relation: Any, readable: QuerySet[Offer]) -> Subquery:
+    """The ids (comma-joined, in no order: SQLite before 3.44 cannot order an aggregate) of the
+    offers `relation` (an Offer M2M to Offer) links the outer offer to, among `readable`: a
+    subquery of the catalog's one query."""
+    linked = (
+        relation.through.objects.filter(from_offer_id=OuterRef("pk"), to_offer_id__in=readable.values("pk"))
+        .values("from_offer_id")
+        .annotate(ids=StringAgg("to_offer_id", Value(",")))
+        .values("ids")
+    )
+    return Subquery(linked, output_field=CharField())
+
+
+def _split_ids(joined: str | None) -> list[str]:
+    """Sorted, so a page's body (and its ETag) does not depend on the database's aggregation order.
+    Offer ids are hex, so the comma cannot occur inside one."""
+    return sorted(offer_id for offer_id in (joined or "").split(",") if offer_id)
+
+
+def readable_offers(actor: Actor) -> QuerySet[Offer]:
+    """The offers `actor` may read in the catalog: the published ones that every registered catalog
+    restriction (subscriptions.hooks; a partner's eligible offers) admits."""
+    offers = Offer.objects.filter(published=True)
+    for restriction in hooks.catalog_restrictions():
+        condition = restriction(actor)
+        if condition is not None:
+            offers = offers.filter(condition)
+    return offers
+
+
+def catalog_offers(*, actor: Actor, limit: int, cursor: CatalogCursor | None = None) -> CatalogPage:
+    """One page of the catalog `actor` reads, by path, after `cursor`: one query at any depth and
+    page size (the offers, `limit` + 1 of them to know whether a page follows, with the ids of
+    their upgrades, downgrades and cross-sold add-ons aggregated by subqueries). The priced
+    content (products, price schedule, term) is the offer's snapshot, the one baskets price from.
+    """
+    readable = readable_offers(actor)
+    page = readable.annotate(
+        upgrade_ids=_related_offer_ids(Offer.upgrade_offers, readable),
+        downgrade_ids=_related_offer_ids(Offer.downgrade_offers, readable),
+        cross_sell_ids=_related_offer_ids(Offer.cross_sell_add_ons, readable),
+    ).only("id", "type", "name", "path", "version", "snapshot", "max_quantity")
+    if cursor is not None:
+        page = page.filter(path__gt=cursor.path)
+    rows = list(page.order_by("path")[: limit + 1])
+    more = len(rows) > limit
+    rows = rows[:limit]
+    offers = [
+        CatalogOffer(
+            offer=offer,
+            upgrade_offer_ids=_split_ids(offer.upgrade_ids),
+            downgrade_offer_ids=_split_ids(offer.downgrade_ids),
+            cross_sell_add_on_ids=_split_ids(offer.cross_sell_ids),
+        )
+        for offer in rows
+    ]
+    return CatalogPage(offers=offers, next_cursor=CatalogCursor(path=rows[-1].path) if more else None)

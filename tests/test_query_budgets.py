@@ -89,6 +89,8 @@ BUDGETS: dict[str, int] = {
     "GET /api/partner/checkout/subscription": 4,
     "POST /api/partner/checkout/subscription": 5,
     "PUT /api/partner/checkout/subscription": 7,
+    # Token; one page of offers with their upgrades, downgrades and add-ons (aggregated subqueries).
+    "GET /api/catalog/offers": 2,
     "GET /healthz": 0,
     "GET /readyz": 1,
     # A Stripe event: the payment's lock (with its basket), the payment's UPDATE, its basket event,
@@ -220,6 +222,8 @@ def test_initiate(api_client, storefront_token, customer_token, catalog, add_on,
     ))  # fmt: skip
     assert response.status_code == 200, response.json()
     assert Basket.objects.count() == 2
+    # The signed checkoutUrl is made from the basket row already loaded: no statement of its own.
+    assert response.json()["checkoutUrl"].startswith("http://testserver/api/checkout/recover?basketId=")
 
 
 def test_update(api_client, storefront_token, catalog, add_on, measure):
@@ -501,6 +505,40 @@ def test_checkout_page(client, catalog, measure):
     assert_flat(small, big)
 
 
+# --- Catalog -----------------------------------------------------------------------------------
+
+
+def test_catalog(api_client, storefront_token, catalog, add_on, measure):
+    """A page of 1 and of 30 offers, each related to others (upgrades, downgrades, add-ons); a
+    partner's page (its eligibility read in the same query) and a 304 cost the same."""
+    for position, offer in enumerate(catalog):
+        offer.upgrade_offers.add(*catalog[position + 1 : position + 4])
+        offer.downgrade_offers.add(*catalog[max(0, position - 3) : position])
+
+    def send(limit, token=storefront_token, **headers):
+        return lambda: api_client.get("/api/catalog/offers", {"limit": limit}, **bearer(token), **headers)
+
+    response, small = measure("GET /api/catalog/offers", send(1))
+    assert response.status_code == 200, response.json()
+    assert len(response.json()["items"]) == 1
+    response, big = measure("GET /api/catalog/offers", send(30))
+    assert response.status_code == 200, response.json()
+    assert len(response.json()["items"]) == 30
+    assert sum(len(item["upgradeOffers"]) for item in response.json()["items"]) > 60
+    assert_flat(small, big)
+
+    response, cached = measure("GET /api/catalog/offers", send(30, HTTP_IF_NONE_MATCH=response["ETag"]))
+    assert response.status_code == 304
+    assert_flat(big, cached)
+
+    partner = factories.PartnerFactory()
+    partner.blocked_products.add(*catalog[0].products.all())
+    response, partners_page = measure("GET /api/catalog/offers", send(30, factories.partner_token(partner)))
+    assert response.status_code == 200, response.json()
+    assert catalog[0].id not in [item["id"] for item in response.json()["items"]]
+    assert_flat(big, partners_page)
+
+
 # --- Operations and OAuth ----------------------------------------------------------------------
 
 
@@ -568,6 +606,7 @@ def test_partner_initiate_and_update(api_client, partner_token, catalog, add_on,
     assert response.status_code == 200, response.json()
     response, big = measure("POST /api/partner/checkout/initiate", lambda: initiate(20))
     assert response.status_code == 200, response.json()
+    assert response.json()["checkoutUrl"].startswith("http://testserver/api/checkout/recover?basketId=")
     assert_flat(small, big)
 
     partner = partner_token.application.partner_client.partner

@@ -25,6 +25,7 @@ __all__ = [
     "AbandonedResponse",
     "BasketResponse",
     "BasketUpdateResponse",
+    "InitiateResponse",
     "responses",
 ]
 
@@ -175,6 +176,14 @@ class OrderSerializer(serializers.Serializer):
 class BasketResponse(serializers.Serializer):
     id = serializers.CharField(help_text="basket-<uuid>")
     order = OrderSerializer()
+
+
+class InitiateResponse(BasketResponse):
+    checkoutUrl = serializers.URLField(
+        help_text="The hosted checkout page of this basket, to send the customer's browser to: an absolute, "
+        "signed recovery link (https://…/api/checkout/recover?basketId=…&recover=…), valid LINK_LIFETIME_DAYS "
+        "and revoked with the basket's other links"
+    )
 
 
 class ActionResultSerializer(serializers.Serializer):

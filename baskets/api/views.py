@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urljoin
 
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
@@ -13,6 +15,8 @@ from baskets.api import examples, schemas
 from baskets.api.landing_state import basket_id_from_cookie, set_landing_state
 from baskets.api.render import abandoned_item_to_wire, order_to_wire
 from baskets.api.serializers import AbandonedQuerySerializer, InitiateRequestSerializer, UpdateRequestSerializer
+from baskets.links import recovery_link
+from baskets.models import Basket
 from checkout_project.api.actions import Call, api_action
 from checkout_project.api.auth import require_customer
 from checkout_project.api.headers import set_etag
@@ -22,11 +26,15 @@ from checkout_project.api.viewsets import ScopedViewSet
 # --- Rendering --------------------------------------------------------------------------------
 
 
-def basket_response(change: services.BasketChange, *, with_results: bool = False, cookie: bool = False) -> Response:
+def basket_response(
+    change: services.BasketChange, *, with_results: bool = False, cookie: bool = False, base_url: str | None = None
+) -> Response:
     body: dict[str, Any] = {
         "id": change.basket.public_id,
         "order": order_to_wire(change.basket, change.items, change.quote),
     }
+    if base_url is not None:
+        body["checkoutUrl"] = checkout_url(change.basket, base_url)
     if with_results:
         body["actionResults"] = change.action_results
     response = Response(body)
@@ -36,9 +44,25 @@ def basket_response(change: services.BasketChange, *, with_results: bool = False
     return response
 
 
-def basket_with_landing_state(change: services.BasketChange) -> Response:
-    """The basket, and the landing-state cookie naming it."""
-    return basket_response(change, cookie=True)
+@dataclass(frozen=True)
+class InitiatedBasket:
+    """An initiated basket and where this server is reached (`https://checkout.example.com/`),
+    from which its absolute `checkoutUrl` is made."""
+
+    change: services.BasketChange
+    base_url: str
+
+
+def checkout_url(basket: Basket, base_url: str) -> str:
+    """The hosted checkout page of this basket, as a link a storefront sends its customer's browser
+    to (Stripe's `session.url`): a signed recovery-kind link (API.md §4), absolute, so it works
+    from the storefront's own origin. Revoking the basket's links revokes it too (a new nonce)."""
+    return urljoin(base_url, recovery_link(basket))
+
+
+def basket_with_landing_state(initiated: InitiatedBasket) -> Response:
+    """The basket, its `checkoutUrl`, and the landing-state cookie naming it."""
+    return basket_response(initiated.change, cookie=True, base_url=initiated.base_url)
 
 
 def basket_with_action_results(change: services.BasketChange) -> Response:
@@ -74,7 +98,7 @@ class CheckoutViewSet(ScopedViewSet):
     @extend_schema(
         operation_id="checkout_initiate",
         summary="Create or update a basket",
-        description="Creates a basket with these order items and details, answers it with its ETag, and sets "
+        description="Creates a basket with these order items and details, answers it with its ETag and a `checkoutUrl` (a signed link to the hosted checkout page for this basket, revoked with its other links), and sets "
         "the `limio_state` cookie naming it, which the update and order calls use.\n\n"
         "**Create or update**: when the request carries a `limio_state` cookie for an active basket this "
         "caller owns, that basket's items and details are *replaced* instead (same id, version + 1). The "
@@ -87,7 +111,7 @@ class CheckoutViewSet(ScopedViewSet):
         "customer; a client token's to its application (API.md §2).",
         parameters=[schemas.LANDING_STATE_FOR_INITIATE, ETAG_HEADER, SET_LANDING_STATE_HEADER],
         examples=examples.INITIATE,
-        responses=schemas.responses(200, schemas.BasketResponse, 400, 401, 403, 404, 412, 422),
+        responses=schemas.responses(200, schemas.InitiateResponse, 400, 401, 403, 404, 412, 422),
     )
     @api_action(
         methods=["post"],
@@ -98,14 +122,16 @@ class CheckoutViewSet(ScopedViewSet):
         actor_check=require_customer,
         render=basket_with_landing_state,
     )
-    def initiate(self, call: Call) -> services.BasketChange:
-        return self.basket_initiate(
+    def initiate(self, call: Call) -> InitiatedBasket:
+        change = self.basket_initiate(
             actor=call.actor,
             order=call.data["order"],
             landing_basket_id=basket_id_from_cookie(call.request.COOKIES),
             if_match=call.if_match,
             entry=entry_from_request(call.request),
         )
+        # The host the caller reached (ALLOWED_HOSTS; https behind SECURE_PROXY_SSL_HEADER).
+        return InitiatedBasket(change, base_url=call.request.build_absolute_uri("/"))
 
     @extend_schema(
         operation_id="checkout_update",

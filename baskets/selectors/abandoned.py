@@ -13,13 +13,12 @@ from datetime import datetime
 from django.conf import settings
 from django.db.models import Prefetch, Q, QuerySet
 
-from baskets.errors import BasketCodes
 from baskets.links import recovery_link
 from baskets.models import Basket, BasketStatus, OrderItem
 from baskets.selectors.visibility import visible_baskets
 from checkout_project.api.actor import Actor
 from checkout_project.api.auth import ADMIN_SCOPE
-from checkout_project.api.errors import ApplicationError
+from checkout_project.api.errors import ApiCodes, ApplicationError
 from checkout_project.api.wire import parse_aware_datetime
 
 # --- The abandoned feed ------------------------------------------------------------------
@@ -36,7 +35,7 @@ class Cursor:
 
     @classmethod
     def decode(cls, value: str) -> Cursor:
-        invalid = ApplicationError("queryMore is not a cursor this API issued.", code=BasketCodes.INVALID_CURSOR)
+        invalid = ApplicationError("queryMore is not a cursor this API issued.", code=ApiCodes.INVALID_CURSOR)
         try:
             payload = json.loads(base64.b64decode(value.encode("ascii"), validate=True))
         except (ValueError, UnicodeError, binascii.Error):

@@ -138,18 +138,22 @@ class HasRequiredScope(BasePermission):
         token = request.auth
         if token is None:
             return False  # DRF turns this into 401 because the request is not authenticated.
-        # Partner endpoints serve only partner clients and partner clients only partner endpoints,
-        # whatever scopes a token was given before its application joined or left a partner.
-        if (required == PARTNER_SCOPE) != (application_partner(token.application) is not None):
-            self.message = (
-                "Partner endpoints need a token of a partner organisation's client."
-                if required == PARTNER_SCOPE
-                else "A partner organisation's token can only be used on the partner endpoints."
-            )
-            return False
         # An action may also accept alternatives: @action(..., also_accepted_scopes=("checkout:admin",)).
         accepted = [required, *getattr(view, "also_accepted_scopes", ())]
-        if not any(token.allow_scopes([scope]) for scope in accepted):
+        # Partner clients use only the routes accepting `partner` (the partner endpoints, and the
+        # catalog), with that scope alone; other clients never use `partner`, whatever scopes a token
+        # was given before its application joined or left a partner.
+        if application_partner(token.application) is not None:
+            if PARTNER_SCOPE not in accepted:
+                self.message = "A partner organisation's token can only be used on the partner endpoints."
+                return False
+            usable = [PARTNER_SCOPE]
+        else:
+            usable = [scope for scope in accepted if scope != PARTNER_SCOPE]
+            if not usable:
+                self.message = "Partner endpoints need a token of a partner organisation's client."
+                return False
+        if not any(token.allow_scopes([scope]) for scope in usable):
             self.message = f"This endpoint needs the {' or '.join(repr(scope) for scope in accepted)} scope."
             return False
         return True

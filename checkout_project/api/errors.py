@@ -37,6 +37,8 @@ class ApiCodes(enum.StrEnum):
     GONE = "gone"
     PRECONDITION_FAILED = "precondition_failed"
     INVALID_IF_MATCH = "invalid_if_match"
+    # A paging cursor (`queryMore`) this API did not issue: the abandoned feed's and the catalog's.
+    INVALID_CURSOR = "invalid_cursor"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     UNPROCESSABLE_ENTITY = "unprocessable_entity"
     LOCKED = "locked"

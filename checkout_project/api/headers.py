@@ -1,8 +1,11 @@
-"""Conditional-request headers: ETag out, If-Match in."""
+"""Conditional-request headers: ETag out, If-Match and If-None-Match in."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
+from typing import Any
 
 from checkout_project.api.errors import ApiCodes, ApplicationError
 
@@ -25,3 +28,22 @@ def parse_if_match(request) -> int | None:
 
 def set_etag(response, version: int) -> None:
     response["ETag"] = f'"{version}"'
+
+
+def body_etag(data: Any) -> str:
+    """A strong ETag for a JSON body: the hash of its canonical form, so two answers with the same
+    content (whatever their key order) carry the same tag, and any change of content changes it."""
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return '"' + hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:32] + '"'
+
+
+def if_none_match_matches(request, etag: str) -> bool:
+    """Whether the request's If-None-Match names `etag` (RFC 9110 §13.1.2: a list of tags, weak
+    comparison, or `*`). A malformed header matches nothing: the full answer is never wrong."""
+    raw = request.headers.get("If-None-Match")
+    if not raw:
+        return False
+    if raw.strip() == "*":
+        return True
+    wanted = etag.removeprefix("W/")
+    return any(tag.strip().removeprefix("W/") == wanted for tag in raw.split(","))

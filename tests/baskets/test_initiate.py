@@ -10,6 +10,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from baskets.api.landing_state import basket_id_from_cookie, landing_state_value
+from baskets.links import recovery_link
 from baskets.models import Basket, BasketEvent, BasketStatus, OrderItem
 from checkout_project.api.models import IdempotencyRecord
 from checkout_project.api.wire import iso_utc
@@ -142,6 +143,7 @@ def test_initiate_creates_a_basket_with_the_whole_order(api_client, storefront_a
             "expiresAt": iso_utc(basket.expires_at),
             "completed": False,
         },
+        "checkoutUrl": f"http://testserver{recovery_link(basket)}",
     }
     assert response["ETag"] == '"1"'
     assert (basket.status, basket.order_type, basket.version, basket.currency) == ("active", "new", 1, "GBP")

@@ -60,8 +60,8 @@ def test_json_has_the_documented_keys():
     data = seed_json()
 
     assert set(data) == {"clients", "customer", "customerWithPendingChange", "offers", "promoCodes"}
-    assert set(data["clients"]) == {"storefront", "backoffice", "partner", "partner_other"}
-    for key in ("storefront", "backoffice"):
+    assert set(data["clients"]) == {"storefront", "backoffice", "resource_server", "partner", "partner_other"}
+    for key in ("storefront", "backoffice", "resource_server"):
         assert set(data["clients"][key]) == {"client_id", "client_secret", "scope"}
     for key in ("partner", "partner_other"):
         assert set(data["clients"][key]) == {"client_id", "client_secret", "scope", "partner", "subscription"}
@@ -70,6 +70,7 @@ def test_json_has_the_documented_keys():
         assert set(data["clients"][key]["subscription"]) == {"id", "reference"}
     assert data["clients"]["storefront"]["scope"] == "checkout"
     assert data["clients"]["backoffice"]["scope"] == "checkout:admin baskets:read"
+    assert data["clients"]["resource_server"]["scope"] == "introspection"
     assert set(data["customer"]) == {"email", "password", "access_token", "subscription"}
     assert set(data["customer"]["subscription"]) == {"id", "reference"}
     assert data["customer"]["subscription"]["id"].startswith("sub-")
@@ -88,7 +89,7 @@ def test_running_twice_creates_nothing_new_and_prints_the_same_credentials():
     assert counts() == after_first
     assert second == first
     assert after_first["subscriptions.Offer"] == 5
-    assert after_first["oauth2_provider.Application"] == 5
+    assert after_first["oauth2_provider.Application"] == 6
     assert after_first["partners.Partner"] == 2
     assert after_first["partners.PartnerSubscription"] == 2
     assert after_first["oauth2_provider.AccessToken"] == 2
@@ -168,7 +169,7 @@ def test_applications_and_their_allowed_scopes():
     assert customer_web.profile.allowed_scopes == "checkout"
 
 
-@pytest.mark.parametrize("client_name", ["storefront", "backoffice", "partner", "partner_other"])
+@pytest.mark.parametrize("client_name", ["storefront", "backoffice", "resource_server", "partner", "partner_other"])
 def test_printed_client_credentials_obtain_a_token_with_the_printed_scope(client_name):
     client = seed_json()["clients"][client_name]
 

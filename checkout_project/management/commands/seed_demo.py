@@ -230,6 +230,15 @@ CONFIDENTIAL_CLIENTS = [
         grant_type=Application.GRANT_CLIENT_CREDENTIALS,
         allowed_scopes="checkout:admin baskets:read",
     ),
+    # A resource server of the demo: the one client that may introspect other clients' tokens.
+    DemoClient(
+        key="resource_server",
+        name="resource server",
+        client_id="demo-resource-server",
+        client_type=Application.CLIENT_CONFIDENTIAL,
+        grant_type=Application.GRANT_CLIENT_CREDENTIALS,
+        allowed_scopes="introspection",
+    ),
 ]
 CUSTOMER_WEB = DemoClient(
     key="customer-web",
