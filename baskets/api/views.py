@@ -98,7 +98,9 @@ class CheckoutViewSet(ScopedViewSet):
     @extend_schema(
         operation_id="checkout_initiate",
         summary="Create or update a basket",
-        description="Creates a basket with these order items and details, answers it with its ETag and a `checkoutUrl` (a signed link to the hosted checkout page for this basket, revoked with its other links), and sets "
+        description="Creates a basket with these order items and details, answers it with its ETag and a "
+        "`checkoutUrl` (a signed link to the hosted checkout page for this basket, revoked with its other "
+        "links), and sets "
         "the `limio_state` cookie naming it, which the update and order calls use.\n\n"
         "**Create or update**: when the request carries a `limio_state` cookie for an active basket this "
         "caller owns, that basket's items and details are *replaced* instead (same id, version + 1). The "
