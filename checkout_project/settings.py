@@ -401,6 +401,7 @@ SPECTACULAR_SETTINGS = {
         "DiscountTypeEnum": ["percentage", "amount"],
         "ApplicationLevelEnum": ["wholeBasket", "selectedItems"],
         "TermTypeEnum": ["months", "years"],
+        "PriceTypeEnum": ["recurring", "one_time"],
         "IdentityTypeEnum": ["customer", "email"],
         "BlockedProductReasonEnum": ["product_unavailable", "product_blocked"],
     },

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
@@ -144,6 +144,58 @@ class CatalogViewSet(ScopedViewSet):
         "is 400 invalid_cursor). A partner token (scope `partner`) reads only the offers its organisation may "
         "sell: those listing it or no partner, with no product blocked for it. Every answer carries an `ETag`; "
         "send it back in `If-None-Match` and an unchanged page answers 304 with no body.",
+        parameters=[
+            OpenApiParameter(
+                "ETag",
+                str,
+                OpenApiParameter.HEADER,
+                response=[200, 304],
+                description='The page\'s version, e.g. "9f2c…": send it back as If-None-Match.',
+            ),
+            OpenApiParameter(
+                "If-None-Match",
+                str,
+                OpenApiParameter.HEADER,
+                description="An ETag of this page read before: 304 with no body while the page is unchanged.",
+            ),
+        ],
+        examples=[
+            OpenApiExample(
+                "A page of the catalog",
+                response_only=True,
+                value={
+                    "items": [
+                        {
+                            "id": "3f2a9c1e0b7d4e5f6a7b8c9d0e1f2a3b4c5d6e7f",
+                            "version": "a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0",
+                            "path": "/offers/digital-monthly",
+                            "name": "Digital monthly",
+                            "type": "offer",
+                            "products": [{"path": "/products/digital", "productCode": "DIGITAL", "name": "Digital"}],
+                            "price": [
+                                {
+                                    "name": "Monthly",
+                                    "amount": "12.990",
+                                    "currency": "GBP",
+                                    "type": "recurring",
+                                    "repeatInterval": 1,
+                                    "repeatIntervalType": "months",
+                                    "repeatCount": None,
+                                    "delayInterval": 0,
+                                    "delayIntervalType": "months",
+                                }
+                            ],
+                            "term": {"length": 1, "type": "months"},
+                            "maxQuantity": 1,
+                            "upgradeOffers": ["9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d"],
+                            "downgradeOffers": [],
+                            "crossSellAddOns": ["0f1e2d3c4b5a69788796a5b4c3d2e1f0a9b8c7d6"],
+                        }
+                    ],
+                    "queryMore": "eyJ2IjoiMSIsImMiOiIvb2ZmZXJzL2RpZ2l0YWwtbW9udGhseSJ9",
+                },
+            )
+        ],
         responses={
             **responses(200, CatalogResponse, 400, 401, 403, 429),
             304: OpenApiResponse(description="Not modified: the page is still the one `If-None-Match` names"),

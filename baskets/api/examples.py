@@ -126,7 +126,15 @@ INITIATE = [
             }
         },
     ),
-    OpenApiExample("The basket", response_only=True, value={"id": BASKET_ID, "order": ORDER}),
+    OpenApiExample(
+        "The basket",
+        response_only=True,
+        value={
+            "id": BASKET_ID,
+            "order": ORDER,
+            "checkoutUrl": f"https://checkout.example.com/api/checkout/recover?basketId={BASKET_ID}&recover=eyJi...",
+        },
+    ),
 ]
 
 UPDATE = [

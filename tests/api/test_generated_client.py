@@ -204,7 +204,7 @@ def test_the_acquisition_flow_with_the_generated_client(api, catalog):
 
     initiated = api.call(
         "/api/checkout/initiate", "post", api.operation(checkout, "checkout_initiate"), client=shop,
-        expected="BasketResponse",
+        expected="InitiateResponse",
         body=models.InitiateRequest(order=models.InitiateOrderRequest(
             order_items=[models.InitiateItemRequest(
                 offer=models.OfferRefRequest(id=monthly.id, version=monthly.version), quantity=1
