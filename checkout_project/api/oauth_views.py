@@ -1,6 +1,9 @@
 """OAuth endpoints that differ from django-oauth-toolkit's defaults."""
 
 import hashlib
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.cache import add_never_cache_headers
@@ -12,6 +15,7 @@ from checkout_project.api.throttling import throttle_posts
 # The OAuth error (RFC 6749 §5.2 shape) of a refused token request: RFC 8628's "slow down",
 # the registered token-endpoint error for a client asking too often.
 OAUTH_SLOW_DOWN = "slow_down"
+OAUTH_INVALID_REQUEST = "invalid_request"
 
 
 def token_client_counter(request: HttpRequest) -> list[tuple[str, str]]:
@@ -39,10 +43,26 @@ def token_too_many_requests(request: HttpRequest, seconds: int) -> HttpResponse:
     return response
 
 
+def refuse_nul_characters(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A token request with a NUL in a parameter or its Basic credentials is an OAuth 400
+    `invalid_request`: PostgreSQL refuses NUL in a string, and DOT's client lookup would be a 500."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        basic = basic_auth_credentials(request.META.get("HTTP_AUTHORIZATION", "")) or ()
+        texts = [*basic, *(text for key, values in request.POST.lists() for text in [key, *values])]
+        if any("\x00" in text for text in texts):
+            body = {"error": OAUTH_INVALID_REQUEST, "error_description": "A parameter contains a NUL character."}
+            return JsonResponse(body, status=400)
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
 # POST /oauth2/token: each request hashes a client secret, so it counts per client IP and per
 # client id (THROTTLE_PAGE_RATES["token"], ["token:client"]) before any of that work is done.
 token_view = throttle_posts("token", more=token_client_counter, refuse=token_too_many_requests)(
-    oauth2_views.TokenView.as_view()
+    refuse_nul_characters(oauth2_views.TokenView.as_view())
 )
 
 
