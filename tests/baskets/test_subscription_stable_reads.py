@@ -30,7 +30,9 @@ def monthly(amount: str):
 
 
 @pytest.fixture
-def clock(monkeypatch):
+def clock(monkeypatch, customer_token):
+    """Django's clock, from the upgrade's moment on (the token is made first: it stays valid)."""
+
     def set_to(moment: datetime):
         monkeypatch.setattr(timezone, "now", lambda: moment)
 
