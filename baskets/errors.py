@@ -71,6 +71,7 @@ class BasketCodes(enum.StrEnum):
     # Subscription checkout (update baskets) and renewals.
     CUSTOMER_TOKEN_REQUIRED = "customer_token_required"
     SUBSCRIPTION_NOT_FOUND = "subscription_not_found"
+    SUBSCRIPTION_AMBIGUOUS = "subscription_ambiguous"
     SUBSCRIPTION_NOT_ACTIVE = "subscription_not_active"
     SUBSCRIPTION_LOCKED = "subscription_locked"
     SUBSCRIPTION_CHANGED = "subscription_changed"
@@ -203,6 +204,19 @@ class SubscriptionNotFound(NotFound):
 
     def __init__(self) -> None:
         super().__init__(SUBSCRIPTION_NOT_FOUND)
+
+
+class SubscriptionAmbiguous(ApplicationError):
+    """No subscription named and the caller has several active ones (400): `details.subscriptions`
+    lists them (id and reference), so the client can ask again naming one."""
+
+    code = BasketCodes.SUBSCRIPTION_AMBIGUOUS
+
+    def __init__(self, subscriptions: list[dict[str, str]]) -> None:
+        super().__init__(
+            "You have several active subscriptions: name one with order.forSubscription (its id or reference).",
+            details={"subscriptions": subscriptions},
+        )
 
 
 class SubscriptionNotActive(Conflict):

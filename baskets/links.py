@@ -4,17 +4,28 @@ A token is `signing.dumps({"b": <basket uuid>, "n": <link nonce>})` under a salt
 kind, so a recovery token is no assisted token and neither is a landing-state cookie. The
 nonce ties every link to the basket's current `link_nonce`: giving the basket a new nonce
 (baskets.services.links.basket_revoke_links) revokes all links issued before, however young.
+
+A link never outlives its basket (API.md §5). A link is valid LINK_LIFETIME (30 days) from when it
+is issued, but no later than its basket's `expires_at`: its time stamp is dated back when the
+basket ends sooner, so the reads that show links (the abandoned feed, served from a replica; the
+admin) write nothing. The baskets made to be handed over by a link (assisted and renewal baskets,
+POST /admin/...) are created to live as long as a link (basket_lifetime_with_links), and
+baskets.services.links.basket_extend_for_links extends an existing basket before a link to it is
+sent (a recovery e-mail): their links get their whole 30 days.
 """
 
 from __future__ import annotations
 
 import enum
+import time
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core import signing
+from django.utils import timezone
 
 from baskets.errors import BasketCodes
 from baskets.models import Basket
@@ -72,8 +83,35 @@ class LinkRefused(ApplicationError):
         return cls(_REFUSAL_MESSAGES[refusal], code=refusal.value, status=410)
 
 
-def link_token(basket: Basket, kind: LinkKind) -> str:
-    return signing.dumps({"b": basket.id.hex, "n": basket.link_nonce}, salt=_SALTS[kind])
+def basket_lifetime_with_links(now: datetime) -> datetime:
+    """When a basket created `now` to be handed over by a link ends: not before the link does."""
+    return now + max(settings.BASKET_LIFETIME, settings.LINK_LIFETIME)
+
+
+def link_expires_at(basket: Basket, now: datetime | None = None) -> datetime:
+    """When a link to `basket` issued `now` stops working: LINK_LIFETIME later, or with the basket."""
+    return min((now or timezone.now()) + settings.LINK_LIFETIME, basket.expires_at)
+
+
+class _DatedSigner(signing.TimestampSigner):
+    """Django's TimestampSigner (the format signing.loads reads), stamping a given moment."""
+
+    def __init__(self, *, stamped_at: datetime, salt: str) -> None:
+        super().__init__(salt=salt)
+        self.stamped_at = stamped_at
+
+    def timestamp(self) -> str:
+        # Rounded down to the second, as Django's own stamp: the link never ends after the basket.
+        return signing.b62_encode(int(self.stamped_at.timestamp()))
+
+
+def link_token(basket: Basket, kind: LinkKind, *, now: datetime | None = None) -> str:
+    """A `kind` token for `basket`, stamped so that it expires at link_expires_at (`now`: the
+    signing clock's, which also checks its age)."""
+    now = now or datetime.fromtimestamp(time.time(), tz=UTC)
+    stamped_at = link_expires_at(basket, now) - settings.LINK_LIFETIME
+    payload = {"b": basket.id.hex, "n": basket.link_nonce}
+    return _DatedSigner(stamped_at=stamped_at, salt=_SALTS[kind]).sign_object(payload)
 
 
 def link_path(basket: Basket, kind: LinkKind) -> str:

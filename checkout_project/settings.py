@@ -331,7 +331,7 @@ REST_FRAMEWORK = {
         "oauth2_provider.contrib.rest_framework.OAuth2Authentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["checkout_project.api.auth.HasRequiredScope"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["checkout_project.api.parsers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["checkout_project.api.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "checkout_project.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "checkout_project.api.schema.ScopedAutoSchema",

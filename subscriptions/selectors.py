@@ -104,6 +104,13 @@ def subscription_among(
     return None
 
 
+def active_subscriptions_among(subscriptions: QuerySet[Subscription], *, limit: int) -> list[Subscription]:
+    """At most `limit` active subscriptions among `subscriptions` (a caller's own), oldest first,
+    with their offer and customer."""
+    active = subscriptions.filter(status=Subscription.Status.ACTIVE).select_related("offer", "customer")
+    return list(active.order_by("created", "id")[:limit])
+
+
 def customer_with_email_exists(email: Any) -> Exists:
     """Whether a customer has the e-mail `email` (an expression, such as `OuterRef("email")`) in any
     case: for a caller's query of its own (customer_get_or_create's `known_absent`)."""

@@ -17,6 +17,7 @@ from baskets.errors import BasketCodes
 from baskets.links import basket_links
 from checkout_project.api.actions import Call, api_action
 from checkout_project.api.errors import ApplicationError, flatten_validation_errors
+from checkout_project.api.fields import RegexIdField
 from checkout_project.api.headers import set_etag
 from checkout_project.api.openapi import ETAG_HEADER
 from checkout_project.api.viewsets import ScopedViewSet
@@ -29,7 +30,7 @@ _CUSTOMER_ID = r"^cus-[0-9a-fA-F-]{32,36}$"
 class CustomerRefSerializer(serializers.Serializer):
     """The basket's owner: `{"id": "cus-<uuid>"}` or `{"email": "…"}`."""
 
-    id = serializers.RegexField(_CUSTOMER_ID, required=False)
+    id = RegexIdField(_CUSTOMER_ID, required=False)
     email = serializers.EmailField(required=False)
 
     def validate(self, attrs):
@@ -69,14 +70,14 @@ class AdminInitiateResponse(serializers.Serializer):
 
 
 class SubscriptionRefSerializer(serializers.Serializer):
-    id = serializers.RegexField(_SUBSCRIPTION_ID, required=False)
-    reference = serializers.RegexField(_REFERENCE, required=False)
+    id = RegexIdField(_SUBSCRIPTION_ID, required=False)
+    reference = RegexIdField(_REFERENCE, required=False)
 
 
 class RenewRequestSerializer(serializers.Serializer):
     subscription = SubscriptionRefSerializer(required=False)
-    subscriptionId = serializers.RegexField(_SUBSCRIPTION_ID, required=False)
-    subscriptionReference = serializers.RegexField(_REFERENCE, required=False)
+    subscriptionId = RegexIdField(_SUBSCRIPTION_ID, required=False)
+    subscriptionReference = RegexIdField(_REFERENCE, required=False)
 
     def validate(self, attrs):
         nested = attrs.get("subscription") or {}

@@ -6,6 +6,10 @@ pages also require the nonce to be the basket's current `link_nonce`, so revokin
 links (a new nonce, baskets.services.basket_revoke_links) also shuts out every browser that
 holds a cookie set before, however it got it. Values signed before the nonce was added
 (`basket-<uuid>:<signature>`) still name their basket for the API, never on the hosted pages.
+
+A landing state may name a subscription instead (API.md §6): `sub-<uuid>:<signature>`, signed
+the same way, or a bare `sub-<uuid>` from servers. POST /checkout/subscription without a
+`forSubscription` changes the subscription it names.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from baskets.models import BASKET_ID_PREFIX, Basket
 
 _SALT = "baskets.landing_state"  # unchanged since the module moved: cookies already issued stay valid
 _BASKET_ID = re.compile(r"^basket-[A-Za-z0-9\-_]{32,36}$")
+_SUBSCRIPTION_ID = re.compile(r"^sub-[0-9a-fA-F\-]{32,36}$")
+SUBSCRIPTION_ID_PREFIX = "sub-"
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,31 @@ def basket_id_from_cookie(cookies: dict[str, str]) -> uuid.UUID | None:
         return parse_basket_id(raw)
     state = signed_landing_state(cookies)
     return state.basket_id if state is not None else None
+
+
+def subscription_landing_state_value(subscription_public_id: str) -> str:
+    """`sub-<uuid>:<signature>`: a landing state naming a subscription (a "change plan" link's)."""
+    return signing.Signer(salt=_SALT).sign(subscription_public_id)
+
+
+def subscription_id_from_cookie(cookies: dict[str, str]) -> uuid.UUID | None:
+    """The subscription a subscription-scoped landing state names (signed, or a bare `sub-<uuid>`);
+    None for a basket's landing state, a forged one, or none."""
+    raw = cookies.get(settings.LANDING_STATE_COOKIE)
+    if not raw:
+        return None
+    value = raw
+    if not _SUBSCRIPTION_ID.fullmatch(raw):
+        try:
+            value = signing.Signer(salt=_SALT).unsign(raw)
+        except signing.BadSignature:
+            return None
+        if not _SUBSCRIPTION_ID.fullmatch(value):
+            return None
+    try:
+        return uuid.UUID(value.removeprefix(SUBSCRIPTION_ID_PREFIX))
+    except ValueError:
+        return None
 
 
 def set_landing_state(response, basket: Basket) -> None:

@@ -19,7 +19,7 @@ from baskets.api.views import basket_response
 from baskets.payments import payment_to_wire
 from checkout_project.api.actions import Call, api_action
 from checkout_project.api.auth import require_customer
-from checkout_project.api.fields import PlainCharField
+from checkout_project.api.fields import IdField, PlainCharField, RegexIdField
 from checkout_project.api.headers import set_etag
 from checkout_project.api.openapi import ETAG_HEADER
 from checkout_project.api.viewsets import ScopedViewSet
@@ -33,8 +33,8 @@ ADMIN_SCOPE = "checkout:admin"
 
 
 class PromoCodeRequestSerializer(serializers.Serializer):
-    code = serializers.CharField(max_length=64, help_text="The promo code, in any case")
-    basketId = serializers.CharField(max_length=64, help_text="basket-<uuid>")
+    code = IdField(max_length=64, help_text="The promo code, in any case")
+    basketId = IdField(max_length=64, help_text="basket-<uuid>")
 
 
 # A Stripe object id (pm_…, pi_…): letters, digits, underscores and dashes only, so neither NUL
@@ -43,10 +43,10 @@ GATEWAY_ID = r"^[A-Za-z0-9_\-]+$"
 
 
 class PaymentInputSerializer(serializers.Serializer):
-    paymentMethodId = serializers.RegexField(
+    paymentMethodId = RegexIdField(
         GATEWAY_ID, max_length=255, required=False, help_text="A payment method collected with Stripe.js (pm_…)"
     )
-    paymentIntentId = serializers.RegexField(
+    paymentIntentId = RegexIdField(
         GATEWAY_ID,
         max_length=255,
         required=False,
@@ -67,7 +67,7 @@ class PaymentInputSerializer(serializers.Serializer):
 
 
 class OrderRequestSerializer(serializers.Serializer):
-    checkoutId = serializers.CharField(max_length=64, help_text="The basket id, basket-<uuid>")
+    checkoutId = IdField(max_length=64, help_text="The basket id, basket-<uuid>")
     customerDetails = CustomerDetailsSerializer(required=False)
     payment = PaymentInputSerializer(required=False)
 

@@ -3,14 +3,14 @@
 from rest_framework import serializers
 
 from checkout_project.api.errors import ActionsValidationError
-from checkout_project.api.fields import AwareDateTimeField, JSONObjectField
+from checkout_project.api.fields import AwareDateTimeField, IdField, JSONObjectField, UUIDIdField
 
 MAX_ORDER_ITEMS = 100
 
 
 class OfferRefSerializer(serializers.Serializer):
-    id = serializers.CharField(max_length=40)
-    version = serializers.CharField(max_length=40, required=False, allow_blank=True)
+    id = IdField(max_length=40)
+    version = IdField(max_length=40, required=False, allow_blank=True)
 
 
 class CustomerDetailsSerializer(serializers.Serializer):
@@ -51,11 +51,11 @@ class InitiateRequestSerializer(serializers.Serializer):
 
 class OrderItemActionSerializer(serializers.Serializer):
     orderItemActionType = serializers.ChoiceField(choices=["add", "remove", "update"])
-    id = serializers.UUIDField(required=False)
+    id = UUIDIdField(required=False)
     offer = OfferRefSerializer(required=False)
     quantity = serializers.IntegerField(min_value=1, max_value=10_000, required=False)
     type = serializers.ChoiceField(choices=["offer", "add_on"], required=False)
-    parentId = serializers.UUIDField(required=False, allow_null=True)
+    parentId = UUIDIdField(required=False, allow_null=True)
 
     def validate(self, attrs):
         kind = attrs["orderItemActionType"]

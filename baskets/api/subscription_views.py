@@ -12,12 +12,12 @@ from rest_framework.response import Response
 
 from baskets import services
 from baskets.api import examples, schemas
-from baskets.api.landing_state import basket_id_from_cookie, set_landing_state
+from baskets.api.landing_state import basket_id_from_cookie, set_landing_state, subscription_id_from_cookie
 from baskets.api.render import offer_to_wire, order_to_wire
 from baskets.api.serializers import ActionsRequestSerializer, OrderItemActionSerializer
 from baskets.api.views import entry_from_request
 from checkout_project.api.actions import Call, api_action
-from checkout_project.api.fields import JSONObjectField
+from checkout_project.api.fields import JSONObjectField, RegexIdField
 from checkout_project.api.headers import set_etag
 from checkout_project.api.openapi import ETAG_HEADER, SET_LANDING_STATE_HEADER
 from checkout_project.api.recaptcha import HEADER as RECAPTCHA_HEADER
@@ -37,8 +37,8 @@ ENTRY_HEADERS = [
 
 
 class ForSubscriptionSerializer(serializers.Serializer):
-    id = serializers.RegexField(r"^sub-[0-9a-fA-F-]{32,36}$", required=False)
-    name = serializers.RegexField(r"^[A-Z0-9]{12}$", required=False, help_text="The subscription's reference")
+    id = RegexIdField(r"^sub-[0-9a-fA-F-]{32,36}$", required=False)
+    name = RegexIdField(r"^[A-Z0-9]{12}$", required=False, help_text="The subscription's reference")
 
     def validate(self, attrs):
         if not attrs.get("id") and not attrs.get("name"):
@@ -65,7 +65,13 @@ class SubscriptionOrderSerializer(serializers.Serializer):
 
 
 class SubscriptionInitiateRequestSerializer(serializers.Serializer):
-    order = SubscriptionOrderSerializer()
+    # Limio documents `{"tracking"}` alone: the subscription is then the landing state's, or the
+    # caller's only active one (API.md §6).
+    order = SubscriptionOrderSerializer(
+        required=False,
+        help_text="Names the subscription. Without it: the subscription of a subscription-scoped "
+        "landing state (limio_state cookie), else your only active subscription.",
+    )
     tracking = JSONObjectField(required=False)
 
 
@@ -258,12 +264,13 @@ class SubscriptionCheckoutViewSet(ScopedViewSet):
         render=checkout_with_landing_state,
     )
     def subscription_initiate(self, call: Call) -> services.SubscriptionCheckout:
-        order = call.data["order"]
-        target = order["forSubscription"]
+        order = call.data.get("order") or {}
+        target = order.get("forSubscription") or {}
         return self.checkout_initiate(
             actor=call.actor,
             subscription_id=target.get("subscription_id"),
             reference=None if target.get("subscription_id") else target.get("name"),
+            landing_subscription_id=subscription_id_from_cookie(call.request.COOKIES),
             tracking=call.data.get("tracking") or order.get("tracking"),
             entry=entry_from_request(call.request),
         )

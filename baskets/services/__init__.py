@@ -29,7 +29,12 @@ from baskets.services.lifecycle import (
     basket_record_event,
     basket_transition,
 )
-from baskets.services.links import basket_follow_link, basket_record_link_visit, basket_revoke_links
+from baskets.services.links import (
+    basket_extend_for_links,
+    basket_follow_link,
+    basket_record_link_visit,
+    basket_revoke_links,
+)
 from baskets.services.promo_codes import (
     promo_code_apply,
     promo_code_get_or_create,
@@ -59,6 +64,7 @@ __all__ = [
     "basket_ensure_mutable",
     "basket_expire",
     "basket_expire_overdue",
+    "basket_extend_for_links",
     "basket_follow_link",
     "basket_initiate",
     "basket_initiate_for_customer",

@@ -23,6 +23,7 @@ from baskets.errors import (
     InvalidOrderItems,
     NotAnAcquisitionBasket,
 )
+from baskets.links import basket_lifetime_with_links
 from baskets.locks import lock_basket
 from baskets.models import Basket, BasketStatus, OrderItem, OrderType
 from baskets.selectors import BasketQuote, basket_items, basket_limits_exceeded, basket_quote, visible_baskets
@@ -233,7 +234,8 @@ def basket_initiate(
         basket = Basket(
             id=uuid.uuid4(),
             created=now,
-            expires_at=now + settings.BASKET_LIFETIME,
+            # An assisted basket is handed over by its links: it lives as long as they do.
+            expires_at=basket_lifetime_with_links(now) if assisted else now + settings.BASKET_LIFETIME,
             order_type=OrderType.NEW,
             application=actor.application,
             created_by_customer_token=actor.is_customer_token and not assisted,

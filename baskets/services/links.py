@@ -6,12 +6,14 @@ The tokens themselves (signing, checking) are baskets.links.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from baskets.errors import BasketCodes, BasketNotFound
-from baskets.links import VISIT_EVENTS, LinkKind, LinkRefused, verify_link_token
+from baskets.links import VISIT_EVENTS, LinkKind, LinkRefusal, LinkRefused, verify_link_token
 from baskets.locks import lock_basket
 from baskets.models import Basket, BasketEvent, BasketStatus, new_link_nonce
 from baskets.services.lifecycle import basket_record_event
@@ -35,6 +37,37 @@ def basket_revoke_links(*, actor: Actor, basket_id: uuid.UUID) -> Basket:
     return basket
 
 
+@transaction.atomic
+def basket_extend_for_links(*, actor: Actor, basket_id: uuid.UUID, now: datetime | None = None) -> Basket:
+    """Make an open basket live at least as long as a link issued now (API.md §5): before a link
+    to it is sent (a recovery e-mail), so the link gets its whole LINK_LIFETIME.
+
+    Locks the basket. When its `expires_at` is sooner than a link issued now would end, moves it
+    there, bumps the version (the order's `expiresAt` changed: a new ETag) and records a
+    `lifetime_extended` event; otherwise changes nothing. A completed or expired basket (or one
+    whose lifetime is over) is left as it is: its links are refused anyway. Raises BasketNotFound
+    (404).
+    """
+    now = now or timezone.now()
+    basket = lock_basket(Basket.objects.all(), basket_id)
+    if basket is None:
+        raise BasketNotFound("Basket not found")
+    until = now + settings.LINK_LIFETIME
+    if basket.status != BasketStatus.ACTIVE or basket.expires_at <= now or basket.expires_at >= until:
+        return basket
+    previous = basket.expires_at
+    basket.expires_at = until
+    basket.version += 1
+    basket.save(update_fields=["expires_at", "version"])
+    basket_record_event(
+        basket=basket,
+        actor=actor,
+        kind="lifetime_extended",
+        data={"from": previous.isoformat(), "to": until.isoformat(), "reason": "link"},
+    )
+    return basket
+
+
 def basket_record_link_visit(*, basket: Basket, kind: LinkKind, actor: Actor | None = None) -> BasketEvent:
     """Record a visit through a link: a `recovered` or `assisted` event. A visit changes no field."""
     return basket_record_event(
@@ -54,7 +87,9 @@ def basket_follow_link(*, kind: LinkKind, basket_id: uuid.UUID | None, token: st
     refusal = verify_link_token(
         token, kind=kind, basket_id=basket_id, link_nonce=basket.link_nonce if basket is not None else None
     )
-    if refusal is not None:
+    over = basket is not None and (basket.status != BasketStatus.ACTIVE or basket.expires_at <= timezone.now())
+    # A genuine link that expired with its basket (links never outlive theirs) says the basket is over.
+    if refusal is not None and not (refusal == LinkRefusal.EXPIRED and over):
         raise LinkRefused.for_refusal(refusal)
     if basket is None:
         raise LinkRefused("This basket no longer exists.", code=BasketCodes.BASKET_NOT_FOUND, status=410)

@@ -10,11 +10,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from baskets.errors import BasketCodes, SubscriptionChanged, SubscriptionNotActive, SubscriptionNotFound
+from baskets.links import basket_lifetime_with_links
 from baskets.models import Basket, OrderItem, OrderType
 from baskets.selectors import BasketQuote, basket_quote
 from baskets.services.acquisition import basket_ensure_within_limits
@@ -82,7 +82,7 @@ def basket_initiate_renewal(
         id=uuid.uuid4(),
         created=now,
         updated=now,
-        expires_at=now + settings.BASKET_LIFETIME,
+        expires_at=basket_lifetime_with_links(now),  # handed over by its links: lives as long as they do
         order_type=OrderType.RENEW,
         for_subscription=subscription,
         application=actor.application,

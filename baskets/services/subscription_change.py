@@ -27,6 +27,7 @@ from baskets.errors import (
     BasketCodes,
     BasketNotFound,
     InvalidOrderItems,
+    SubscriptionAmbiguous,
     SubscriptionChanged,
     SubscriptionLocked,
     SubscriptionNotActive,
@@ -213,6 +214,37 @@ def _checkout(
 
 # --- Initiate ---------------------------------------------------------------------------------
 
+# How many of a caller's active subscriptions subscription_ambiguous lists at most.
+AMBIGUOUS_LISTED = 50
+
+
+def _subscription_to_change(
+    owned: QuerySet[Subscription],
+    *,
+    subscription_id: uuid.UUID | None,
+    reference: str | None,
+    landing_subscription_id: uuid.UUID | None,
+) -> Subscription:
+    """The subscription a subscription checkout changes (API.md §6): the one the body names; else
+    the one a subscription-scoped landing state names; else the caller's only active subscription.
+    SubscriptionNotFound (404) when it is not among `owned` (or there is none),
+    SubscriptionAmbiguous (400) when the caller has several active ones. One query."""
+    if subscription_id is None and not reference:
+        subscription_id = landing_subscription_id
+    if subscription_id is not None or reference:
+        subscription = subscription_selectors.subscription_among(
+            owned, subscription_id=subscription_id, reference=reference
+        )
+        if subscription is None:
+            raise SubscriptionNotFound()
+        return subscription
+    active = subscription_selectors.active_subscriptions_among(owned, limit=AMBIGUOUS_LISTED)
+    if not active:
+        raise SubscriptionNotFound()
+    if len(active) > 1:
+        raise SubscriptionAmbiguous([{"id": s.public_id, "reference": s.reference} for s in active])
+    return active[0]
+
 
 @transaction.atomic
 def subscription_checkout_initiate(
@@ -220,13 +252,17 @@ def subscription_checkout_initiate(
     actor: Actor,
     subscription_id: uuid.UUID | None = None,
     reference: str | None = None,
+    landing_subscription_id: uuid.UUID | None = None,
     tracking: dict[str, Any] | None = None,
     entry: dict[str, Any] | None = None,
     now: datetime | None = None,
     partner_subscriptions: QuerySet[Subscription] | None = None,
     offer_policy: OfferPolicy | None = None,
 ) -> SubscriptionCheckout:
-    """Create an update basket for one of the caller's subscriptions.
+    """Create an update basket for one of the caller's subscriptions: the one `subscription_id` or
+    `reference` names; without either (Limio's body, `{"tracking"}` alone) the one a
+    subscription-scoped landing state names (`landing_subscription_id`), else the caller's only
+    active subscription (400 subscription_ambiguous, listing them, when there are several).
 
     A partner caller owns `partner_subscriptions` (its organisation's; none when not given) and
     the basket is bound to its partner organisation; next actions leave out what `offer_policy`
@@ -238,11 +274,9 @@ def subscription_checkout_initiate(
     """
     now = now or timezone.now()
     owned = _owned_subscriptions(actor, partner_subscriptions)
-    subscription = subscription_selectors.subscription_among(
-        owned, subscription_id=subscription_id, reference=reference
+    subscription = _subscription_to_change(
+        owned, subscription_id=subscription_id, reference=reference, landing_subscription_id=landing_subscription_id
     )
-    if subscription is None:
-        raise SubscriptionNotFound()
     if subscription.status != Subscription.Status.ACTIVE:
         raise SubscriptionNotActive()
     subscription = subscription_with_due_change_applied(subscription, now)
@@ -278,12 +312,22 @@ def subscription_checkout_initiate(
 # --- Read -------------------------------------------------------------------------------------
 
 
+def quoted_at(items: Iterable[OrderItem], subscription: Subscription, now: datetime) -> datetime:
+    """The moment an update basket's change is quoted at when it is read: the moment its actions
+    were last applied, stored as the effective date of its immediate items (subscription_checkout_
+    apply_actions gives them all that moment). So two reads of the same version give the same
+    quote, byte for byte, whenever they happen (API.md §6); completion quotes it anew at its own
+    moment. `now` for a basket with nothing immediate (its quote does not depend on the moment)."""
+    moments = [i.effective_date for i in items if i.effective_date is not None and not is_deferred(i, subscription)]
+    return max(moments, default=now)
+
+
 def subscription_checkout_get(
     *, actor: Actor, basket_id: uuid.UUID | None, now: datetime | None = None, offer_policy: OfferPolicy | None = None
 ) -> SubscriptionCheckout:
-    """The caller's update basket as of now (next actions without what `offer_policy` refuses).
-    Locks nothing; raises 403 without a customer or partner token and BasketNotFound (404) for a
-    basket the caller cannot see."""
+    """The caller's update basket as quoted when its actions were last applied (quoted_at), with
+    next actions without what `offer_policy` refuses. Locks nothing; raises 403 without a customer
+    or partner token and BasketNotFound (404) for a basket the caller cannot see."""
     now = now or timezone.now()
     _require_owner(actor)
     basket = _update_baskets(actor).filter(pk=basket_id).first() if basket_id else None
@@ -293,13 +337,15 @@ def subscription_checkout_get(
     subscription = _subscription_of(basket)
     annotations = offer_policy.annotations if offer_policy is not None else None
     options = _options(subscription, items, offer_annotations=annotations)
-    return _checkout(basket, SubscriptionChange(subscription, options), items, now, offer_policy=offer_policy)
+    at = quoted_at(items, subscription, now)
+    return _checkout(basket, SubscriptionChange(subscription, options), items, at, offer_policy=offer_policy)
 
 
 def subscription_checkout_quote(
     *, basket: Basket, items: list[OrderItem], now: datetime | None = None
 ) -> SubscriptionCheckout:
-    """An update basket's change as quoted now: the hosted checkout page's read.
+    """An update basket's change as quoted now: the hosted checkout page's read (what paying now
+    charges, unlike the API's reads, which are stable per version: quoted_at).
 
     The page's caller proved the basket is theirs with the signed landing-state cookie, so
     there is no actor check here. Locks nothing.
@@ -524,6 +570,11 @@ def subscription_checkout_apply_actions(
     if problems:
         raise InvalidOrderItems("actions", problems)
     basket_ensure_within_limits(plan.current.values(), options.offers, before=before)
+    # The change is quoted as a whole at one moment, stored with it: every immediate item takes
+    # effect now, the moment reads quote it at (quoted_at) until the next change or completion.
+    for item in plan.current.values():
+        if item.effective_date is not None and not is_deferred(item, subscription):
+            item.effective_date = now
 
     current = plan.current
     removed_ids = [item_id for item_id in original if item_id not in current]

@@ -32,6 +32,30 @@ class PlainCharField(serializers.CharField):
         return value
 
 
+class StringOnly:
+    """An identifier is a JSON string: DRF's CharField turns a number into its digits and its
+    UUIDField turns an integer into a UUID, so `{"checkoutId": 123}` would look a basket up (and
+    answer 404) instead of being refused. Mixed into every id field: any other type is a 400
+    `validation_error` with the field's own "invalid" message."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")  # type: ignore[attr-defined]
+        return super().to_internal_value(data)  # type: ignore[misc]
+
+
+class IdField(StringOnly, serializers.CharField):
+    """An identifier or code (basket, offer, promo code...): a string, never a number."""
+
+
+class RegexIdField(StringOnly, serializers.RegexField):
+    """An identifier with a pattern (`sub-<uuid>`, a reference, a gateway id): a string, never a number."""
+
+
+class UUIDIdField(StringOnly, serializers.UUIDField):
+    """A bare UUID (an order item): a string, never an integer."""
+
+
 class JSONObjectField(serializers.DictField):
     """A free-form JSON object with a size cap (tracking, customFields)."""
 
