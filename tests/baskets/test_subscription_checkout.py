@@ -177,7 +177,7 @@ def test_initiate_is_locked_until_the_pending_change_takes_effect(api_client, fr
 @pytest.mark.parametrize(
     "body",
     [
-        None,
+        # No body at all is Limio's `{}`: the caller's only subscription (test_subscription_limio_body.py).
         [],
         {"order": "x"},
         {"order": {}},
