@@ -53,7 +53,8 @@ def staff():
 def abandoned(offer, *, idle: timedelta = timedelta(hours=2), email: str = "grace@example.com", **fields) -> Basket:
     now = timezone.now()
     fields.setdefault("created", now - idle - timedelta(minutes=1))
-    basket = BasketFactory(email=email, first_name="Grace", updated=now - idle, **fields)
+    fields.setdefault("first_name", "Grace")
+    basket = BasketFactory(email=email, updated=now - idle, **fields)
     OrderItemFactory(basket=basket, offer=offer)
     return basket
 
@@ -236,6 +237,31 @@ def test_a_scheduled_email_is_skipped_when_the_customer_came_back(django_capture
     Basket.objects.filter(pk=basket.pk).update(updated=timezone.now() + timedelta(seconds=1))
 
     assert (send(email).status, send(email).reason) == ("skipped", "customer came back")
+    assert mail.outbox == []
+
+
+def test_an_empty_basket_is_skipped_when_sending_and_never_scheduled(django_capture_on_commit_callbacks, staff):
+    empty = BasketFactory(email="grace@example.com", updated=timezone.now() - timedelta(hours=3))
+    email = queue(django_capture_on_commit_callbacks, basket=empty, sent_by=staff)
+
+    assert (send(email).status, send(email).reason) == ("skipped", "basket empty")
+    assert services.recovery_schedule_run() == {"24h": 0, "1h": 0}
+    assert mail.outbox == []
+
+
+def test_an_email_whose_last_attempt_died_mid_send_fails_instead_of_looping(
+    django_capture_on_commit_callbacks, offer, staff
+):
+    email = queue(django_capture_on_commit_callbacks, basket=abandoned(offer), sent_by=staff)
+    past = timezone.now() - timedelta(minutes=1)
+    RecoveryEmail.objects.filter(pk=email.pk).update(attempts=SEND_MAX_ATTEMPTS, next_attempt_at=past)
+
+    failed = send(email)
+
+    assert (failed.status, failed.reason) == (
+        "failed",
+        f"failed after {SEND_MAX_ATTEMPTS} attempt(s): the last attempt did not finish",
+    )
     assert mail.outbox == []
 
 
