@@ -377,7 +377,7 @@ def test_the_message_has_the_items_totals_promo_code_links_and_unsubscribe_heade
     assert query["re"] == [email_reference(email.id)]
     text = message.body
     assert "Hello Grace," in text
-    assert "- Digital monthly: £12.99 every month" in text
+    assert "- Digital monthly: £12.99 every 1 month" in text
     assert "Subtotal: £12.99\nDiscount: -£2.60\nTotal: £10.39\nDue today: £10.39" in text
     assert "Your promo code SPRING20 is applied." in text
     [(html, mimetype)] = message.alternatives

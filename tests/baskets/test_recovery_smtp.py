@@ -64,7 +64,7 @@ def test_a_recovery_email_reaches_a_real_smtp_server(settings, offer):
     assert message.get_content_type() == "multipart/alternative"
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
-    assert "- Digital monthly x2: £12.99 every month" in text
+    assert "- Digital monthly x2: £12.99 every 1 month" in text
     assert "Total: £25.98" in text
     link = re.search(r"https://shop\.example/api/checkout/recover\?\S+", text)[0]
     query = parse_qs(urlsplit(link).query)
