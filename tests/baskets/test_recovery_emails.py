@@ -28,6 +28,7 @@ from baskets.services.recovery import SEND_BACKOFF, SEND_MAX_ATTEMPTS, recovery_
 from checkout_project.api.actor import Actor
 from tests.factories import BasketFactory, OrderItemFactory, PromoCodeFactory, UserFactory
 from tests.smtp_server import free_port, smtp_server
+from tests.statements import max_data_statements
 
 pytestmark = pytest.mark.django_db
 
@@ -633,3 +634,21 @@ def test_unsubscribing_stores_the_address_once_lower_case():
     assert services.email_unsubscribe(address=" Grace@Example.COM") is True
     assert services.email_unsubscribe(address="grace@example.com") is False
     assert list(EmailSuppression.objects.values_list("email", flat=True)) == ["grace@example.com"]
+
+
+def test_a_visit_from_an_email_costs_four_statements_more_once_and_one_after(
+    client, django_capture_on_commit_callbacks, offer, staff
+):
+    """GET /api/checkout/recover costs 2 (tests/test_query_budgets.py); from an email, the first
+    visit adds the email's UPDATE, the basket's UPDATE, the email's step and the event's INSERT;
+    later visits only the email's UPDATE that finds it opened already."""
+    basket = abandoned(offer)
+    send(queue(django_capture_on_commit_callbacks, basket=basket, sent_by=staff))
+    url = recovery_url(mail.outbox[0])
+
+    with max_data_statements(6) as first:
+        assert client.get(url).status_code == 302
+    with max_data_statements(3) as again:
+        assert client.get(url).status_code == 302
+
+    assert (len(first), len(again)) == (6, 3), first.sql()
