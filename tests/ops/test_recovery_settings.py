@@ -98,3 +98,16 @@ def test_a_provider_backend_by_dotted_path_and_the_schedule_switched_off(monkeyp
 def test_a_bad_value_stops_start_up_naming_the_variable(monkeypatch, env, message):
     with pytest.raises(ImproperlyConfigured, match=re.escape(message)):
         recovery_settings(monkeypatch, **env)
+
+
+def test_check_deploy_warns_without_site_url(settings):
+    from baskets.checks import site_url_check
+
+    settings.SITE_URL = ""
+    [warning] = site_url_check()
+    assert (warning.id, warning.msg) == (
+        "baskets.W001",
+        "SITE_URL is not set: recovery emails cannot link to the basket and fail.",
+    )
+    settings.SITE_URL = "https://checkout.example.com"
+    assert site_url_check() == []
