@@ -27,7 +27,7 @@ from baskets.recovery_mail import email_reference
 from baskets.services.recovery import SEND_BACKOFF, SEND_MAX_ATTEMPTS, recovery_emails_queue_many
 from checkout_project.api.actor import Actor
 from tests.factories import BasketFactory, OrderItemFactory, PromoCodeFactory, UserFactory
-from tests.smtp_server import free_port, smtp_server
+from tests.smtp_server import free_port, smtp_mailers, smtp_server
 from tests.statements import max_data_statements
 
 pytestmark = pytest.mark.django_db
@@ -42,7 +42,7 @@ def site(settings):
     settings.DEFAULT_FROM_EMAIL = "basket@shop.example"
     settings.ABANDONED_AFTER_MINUTES = 60
     settings.RECOVERY_EMAIL_SCHEDULE = [("1h", timedelta(hours=1)), ("24h", timedelta(hours=24))]
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
     return settings
 
 
@@ -285,8 +285,7 @@ def test_without_site_url_the_email_fails_at_once_with_the_reason(settings, djan
 @pytest.fixture
 def smtp(settings):
     with smtp_server() as server:
-        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-        settings.EMAIL_HOST, settings.EMAIL_PORT = server.host, server.port
+        settings.MAILERS = smtp_mailers(server.port)
         yield server
 
 
@@ -342,8 +341,7 @@ def test_after_the_last_attempt_the_email_failed_with_the_reason(
 
 
 def test_an_unreachable_mail_server_is_retried(settings, django_capture_on_commit_callbacks, offer, staff):
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", free_port(), 2
+    settings.MAILERS = smtp_mailers(free_port())  # nothing listens there
     email = queue(django_capture_on_commit_callbacks, basket=abandoned(offer), sent_by=staff)
 
     with django_capture_on_commit_callbacks(execute=True):
