@@ -36,6 +36,13 @@ class OrderType(models.TextChoices):
     RENEW = "renew", "Renew"
 
 
+class RecoveryStatus(models.TextChoices):
+    NOT_CONTACTED = "not_contacted", "Not contacted"
+    EMAILED = "emailed", "Emailed"
+    OPENED = "opened", "Link opened"
+    RECOVERED = "recovered", "Recovered"
+
+
 class Basket(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     status = models.CharField(max_length=10, choices=BasketStatus.choices, default=BasketStatus.ACTIVE)
@@ -89,6 +96,19 @@ class Basket(models.Model):
     entry = models.JSONField(default=dict, blank=True, help_text="Where the customer came in (referer, source)")
     link_nonce = models.CharField(max_length=32, default=new_link_nonce)
 
+    # What the basket is worth (its quoted total, in `currency`), kept by every service that changes
+    # the basket, so staff can list, filter and sum abandoned baskets by value without pricing them.
+    total = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    # Abandoned-basket recovery (issue 15): where the basket stands, kept by the recovery services.
+    recovery_status = models.CharField(
+        max_length=16, choices=RecoveryStatus.choices, default=RecoveryStatus.NOT_CONTACTED
+    )
+    recovery_emails_sent = models.PositiveIntegerField(default=0)
+    recovery_last_emailed_at = models.DateTimeField(null=True, blank=True)
+    recovery_opened_at = models.DateTimeField(null=True, blank=True)
+    recovered_at = models.DateTimeField(null=True, blank=True)
+    recovered_amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+
     class Meta:
         ordering = ["-created"]
         indexes = [
@@ -97,6 +117,10 @@ class Basket(models.Model):
             models.Index(fields=["email"], name="basket_email"),
             # expire_baskets walks active baskets by expiry; without this it scans the table.
             models.Index(fields=["expires_at"], name="basket_active_expiry", condition=Q(status="active")),
+            # Recovery: the scheduler walks active baskets by last activity; the dashboard counts by
+            # recovery status and time.
+            models.Index(fields=["updated"], name="basket_active_activity", condition=Q(status="active")),
+            models.Index(fields=["recovery_status", "updated"], name="basket_recovery_status"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(version__gte=1), name="basket_version_positive"),
@@ -171,6 +195,70 @@ class BasketEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} v{self.version}"
+
+
+# --- Abandoned-basket recovery ---------------------------------------------------------------
+
+
+class RecoveryEmail(models.Model):
+    """One recovery email for one basket: queued, then sent, failed or skipped (with the reason).
+
+    A scheduled email has a `step` (e.g. "1h", from RECOVERY_EMAIL_SCHEDULE) and the unique
+    constraint makes a step happen at most once per basket, whichever host schedules it. An email
+    sent by staff has no step.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    basket = models.ForeignKey(Basket, on_delete=models.CASCADE, related_name="recovery_emails")
+    step = models.CharField(max_length=16, blank=True, help_text="Schedule step; empty when sent by staff")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    reason = models.CharField(max_length=200, blank=True, help_text="Why it was skipped or failed")
+    to_email = models.EmailField(blank=True)
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    created = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    opened_at = models.DateTimeField(null=True, blank=True, help_text="First visit of its recovery link")
+    # A queued email: when its next send attempt is due (a failed attempt's retry), or until when
+    # the worker sending it holds it (its claim). None: not tried yet.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["basket", "created"]
+        indexes = [
+            models.Index(fields=["status", "created"], name="recovery_email_status"),
+            # The sweep (manage.py send_recovery_emails) walks the queued emails by when they are due.
+            models.Index(fields=["next_attempt_at"], name="recovery_email_due", condition=Q(status="queued")),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["basket", "step"], condition=~Q(step=""), name="recovery_email_once_per_step"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["queued", "sent", "failed", "skipped"]), name="recovery_email_status_known"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.step or 'manual'} {self.status}"
+
+
+class EmailSuppression(models.Model):
+    """An address that unsubscribed from recovery emails (stored lower-case)."""
+
+    email = models.EmailField(unique=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.email
 
 
 # --- Promo codes, their redemptions and payments ----------------------------------------------
