@@ -227,10 +227,17 @@ class RecoveryEmail(models.Model):
     created = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     opened_at = models.DateTimeField(null=True, blank=True, help_text="First visit of its recovery link")
+    # A queued email: when its next send attempt is due (a failed attempt's retry), or until when
+    # the worker sending it holds it (its claim). None: not tried yet.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["basket", "created"]
-        indexes = [models.Index(fields=["status", "created"], name="recovery_email_status")]
+        indexes = [
+            models.Index(fields=["status", "created"], name="recovery_email_status"),
+            # The sweep (manage.py send_recovery_emails) walks the queued emails by when they are due.
+            models.Index(fields=["next_attempt_at"], name="recovery_email_due", condition=Q(status="queued")),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["basket", "step"], condition=~Q(step=""), name="recovery_email_once_per_step"

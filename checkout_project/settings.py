@@ -271,6 +271,102 @@ if _payment_gateway == "stripe":
 # keeps them in this database; `manage.py db_worker` runs them (several workers may run at once).
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
+# --- Abandoned-basket recovery (docs/recovery.md) ---------------------------------------
+# A basket is abandoned once it has had no activity for this long (baskets.selectors
+# abandoned_for_recovery: the admin, the recovery emails and the docs share it).
+ABANDONED_AFTER_MINUTES = env_int("ABANDONED_AFTER_MINUTES", 60)
+if not 1 <= ABANDONED_AFTER_MINUTES <= 60 * 24 * 30:
+    raise ImproperlyConfigured(
+        f"ABANDONED_AFTER_MINUTES must be from 1 to 43200 (30 days), got {ABANDONED_AFTER_MINUTES}."
+    )
+
+_DURATION_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+
+
+def env_schedule(name: str, default: str) -> list[tuple[str, timedelta]]:
+    """A recovery email schedule, "1h,24h": steps after the last activity, each `<n><m|h|d>`, in
+    increasing order, none before a basket counts as abandoned nor after its lifetime; "off" for none.
+    Each step's text (e.g. "24h") names it on the emails it sends."""
+    value = os.environ.get(name, "").strip() or default
+    if value.lower() == "off":
+        return []
+    steps: list[tuple[str, timedelta]] = []
+    for text in (part.strip() for part in value.split(",")):
+        match = re.fullmatch(r"([0-9]{1,4})([mhd])", text)
+        if match is None:
+            raise ImproperlyConfigured(f"{name} must look like '1h,24h' (minutes m, hours h, days d), got {value!r}")
+        delay = timedelta(**{_DURATION_UNITS[match[2]]: int(match[1])})
+        if steps and delay <= steps[-1][1]:
+            raise ImproperlyConfigured(f"{name}: each step must come after the one before it, got {value!r}")
+        if delay < timedelta(minutes=ABANDONED_AFTER_MINUTES):
+            raise ImproperlyConfigured(
+                f"{name}: step {text} comes before a basket counts as abandoned "
+                f"(ABANDONED_AFTER_MINUTES={ABANDONED_AFTER_MINUTES})."
+            )
+        if delay >= BASKET_LIFETIME:
+            raise ImproperlyConfigured(f"{name}: step {text} comes after a basket's lifetime (BASKET_LIFETIME_DAYS).")
+        steps.append((text, delay))
+    if len(steps) > 10:
+        raise ImproperlyConfigured(f"{name} may have at most 10 steps, got {len(steps)}.")
+    return steps
+
+
+# When the scheduler (`manage.py send_recovery_emails`) emails an abandoned basket: each step once.
+RECOVERY_EMAIL_SCHEDULE = env_schedule("RECOVERY_EMAIL_SCHEDULE", "1h,24h")
+# The address customers reach this service at: the absolute links in emails (recovery, unsubscribe).
+SITE_URL = env_url("SITE_URL", "http://127.0.0.1:8000" if DEBUG else "").rstrip("/")
+
+
+def env_switch(name: str, default: bool) -> bool:
+    """A boolean that refuses anything but 1/0, true/false, yes/no, on/off."""
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value not in {"1", "true", "yes", "on", "0", "false", "no", "off"}:
+        raise ImproperlyConfigured(f"{name} must be 1 or 0 (true/false, yes/no, on/off), got {value!r}")
+    return value in {"1", "true", "yes", "on"}
+
+
+# Email (recovery emails): Django's email backends. EMAIL_BACKEND: `console` (the default with
+# DJANGO_DEBUG: prints each message), `smtp` (the default otherwise: EMAIL_HOST...), `locmem`,
+# `dummy`, or a dotted path to a provider's backend (e.g. anymail.backends.postmark.EmailBackend,
+# with its own settings).
+EMAIL_BACKENDS = {
+    "console": "django.core.mail.backends.console.EmailBackend",
+    "smtp": "django.core.mail.backends.smtp.EmailBackend",
+    "locmem": "django.core.mail.backends.locmem.EmailBackend",
+    "dummy": "django.core.mail.backends.dummy.EmailBackend",
+}
+_email_backend = os.environ.get("EMAIL_BACKEND", "").strip() or ("console" if DEBUG else "smtp")
+if _email_backend not in EMAIL_BACKENDS and not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+", _email_backend):
+    raise ImproperlyConfigured(
+        f"EMAIL_BACKEND must be one of {', '.join(EMAIL_BACKENDS)} or a dotted path, got {_email_backend!r}"
+    )
+EMAIL_BACKEND = EMAIL_BACKENDS.get(_email_backend, _email_backend)
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "").strip() or "localhost"
+if not re.fullmatch(r"[A-Za-z0-9.:\[\]-]+", EMAIL_HOST):
+    raise ImproperlyConfigured(f"EMAIL_HOST must be a host name or address, got {EMAIL_HOST!r}")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+if not 1 <= EMAIL_PORT <= 65535:
+    raise ImproperlyConfigured(f"EMAIL_PORT must be from 1 to 65535, got {EMAIL_PORT}.")
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_switch("EMAIL_USE_TLS", False)  # STARTTLS, usually on port 587
+EMAIL_USE_SSL = env_switch("EMAIL_USE_SSL", False)  # implicit TLS, usually on port 465
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL cannot both be on (STARTTLS or implicit TLS).")
+# Every connection to the mail server times out (a slow server delays a background task, never a request).
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT_SECONDS", 10)
+if not 1 <= EMAIL_TIMEOUT <= 120:
+    raise ImproperlyConfigured(f"EMAIL_TIMEOUT_SECONDS must be from 1 to 120, got {EMAIL_TIMEOUT}.")
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "").strip() or "noreply@localhost"
+if not re.fullmatch(r"[^<>@\s]+@[^<>@\s]+|[^<>@]*<[^<>@\s]+@[^<>@\s]+>", DEFAULT_FROM_EMAIL):
+    raise ImproperlyConfigured(
+        "DEFAULT_FROM_EMAIL must be an address (shop@example.com or Shop <shop@example.com>), "
+        f"got {DEFAULT_FROM_EMAIL!r}"
+    )
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
 # --- reCAPTCHA (X-Limio-Recaptcha on subscription checkout) -----------------------------
 RECAPTCHA_ENABLED = env_bool("RECAPTCHA_ENABLED", not DEBUG)
 _RECAPTCHA_VERIFIERS = {

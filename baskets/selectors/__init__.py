@@ -6,7 +6,8 @@
 - quotes: what a basket costs, of any order type (basket_quote: its totals, its promo code's
   discount and schedule, a subscription change's quotes);
 - limits: what a basket may hold (an offer's maxQuantity across it, BASKET_MAX_ITEMS);
-- validation: the findings that stop a basket from completing.
+- validation: the findings that stop a basket from completing;
+- recovery: which baskets are abandoned (ABANDONED_AFTER_MINUTES), a bulk send's counts.
 
 The names below are the package's interface; import them from `baskets.selectors`.
 """
@@ -36,6 +37,12 @@ from baskets.selectors.quotes import (
     order_lines,
     promo_code_discount,
 )
+from baskets.selectors.recovery import (
+    BulkSendResult,
+    abandoned_cutoff,
+    abandoned_for_recovery,
+    recovery_bulk_result,
+)
 from baskets.selectors.validation import (
     BASKET_CHECKS,
     BasketCheck,
@@ -60,6 +67,7 @@ __all__ = [
     "BasketCheck",
     "BasketQuote",
     "BasketValidation",
+    "BulkSendResult",
     "Cursor",
     "Finding",
     "LimitExceeded",
@@ -67,6 +75,8 @@ __all__ = [
     "SubscriptionChange",
     "abandoned_basket_export_rows",
     "abandoned_baskets",
+    "abandoned_cutoff",
+    "abandoned_for_recovery",
     "added_offer_item",
     "basket_for_checkout_page",
     "basket_get_visible",
@@ -90,5 +100,6 @@ __all__ = [
     "promo_code_load_eligible_offers",
     "promo_code_problem",
     "promo_code_with_offers",
+    "recovery_bulk_result",
     "visible_baskets",
 ]
