@@ -12,13 +12,13 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import ActionLocation
-from django.conf import settings
 from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
-from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -26,6 +26,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from baskets import selectors, services
+from baskets.charts import recovery_chart_svg
 from baskets.errors import BasketCompleted, BasketExpired, BasketNotFound, PaymentGatewayError, RefundRefused
 from baskets.links import assisted_checkout_link, recovery_link
 from baskets.models import (
@@ -39,11 +40,8 @@ from baskets.models import (
     RecoveryEmail,
     RecoveryStatus,
 )
-from baskets.charts import recovery_chart_svg
 from baskets.payments.services import payment_refund
 from baskets.selectors import normalise_promo_code, recovery_report
-from baskets.selectors.recovery import abandoned_for_recovery
-from baskets.services.recovery import recovery_email_queue, recovery_emails_queue_bulk
 from baskets.services.totals import basket_current_quote
 from checkout_project.api.actor import Actor
 from checkout_project.api.errors import ApplicationError
@@ -111,7 +109,7 @@ class AbandonedFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() == "yes":
-            return queryset & abandoned_for_recovery()
+            return queryset & selectors.abandoned_for_recovery()
         if self.value() == "open":
             return queryset.exclude(status=BasketStatus.COMPLETED)
         if self.value() == "no":
@@ -321,7 +319,9 @@ class BasketAdmin(admin.ModelAdmin):
         email = obj.email or (obj.customer.email if obj.customer is not None else "")
         if not name and not email:
             return "—"
-        return format_html('<span class="basket-customer">{}<br><small>{}</small></span>', name or "—", email or "no e-mail")
+        return format_html(
+            '<span class="basket-customer">{}<br><small>{}</small></span>', name or "—", email or "no e-mail"
+        )
 
     @admin.display(description="Value", ordering="total")
     def value(self, obj: Basket) -> str:
@@ -348,9 +348,7 @@ class BasketAdmin(admin.ModelAdmin):
         if status in NOT_SENT:
             outcome = "not sent" if status == RecoveryEmail.Status.SKIPPED else "failed"
             reason = getattr(obj, "last_email_reason", "") or ""
-            return format_html(
-                '{}<br><small class="recovery-problem">Last email {}: {}</small>', text, outcome, reason
-            )
+            return format_html('{}<br><small class="recovery-problem">Last email {}: {}</small>', text, outcome, reason)
         if status == RecoveryEmail.Status.QUEUED:
             return format_html("{}<br><small>Email queued</small>", text)
         return text
@@ -477,7 +475,12 @@ class BasketAdmin(admin.ModelAdmin):
             self.admin_site.admin_view(self.dashboard_view),
             name="baskets_basket_recovery_dashboard",
         )
-        return [send, dashboard, *super().get_urls()]
+        bulk = path(
+            "recovery-bulk/<str:result_id>/",
+            self.admin_site.admin_view(self.bulk_status_view),
+            name="baskets_basket_recovery_bulk",
+        )
+        return [send, dashboard, bulk, *super().get_urls()]
 
     def send_recovery_email_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """POST: queue one recovery email for this basket (recovery_email_queue), sent in the
@@ -488,7 +491,7 @@ class BasketAdmin(admin.ModelAdmin):
             raise PermissionDenied
         basket = get_object_or_404(Basket, pk=object_id)
         try:
-            email = recovery_email_queue(basket=basket, sent_by=request.user)
+            email = services.recovery_email_queue(basket=basket, sent_by=request.user)
         except ApplicationError as exc:
             self.message_user(request, f"No recovery email: {exc.message}", messages.ERROR)
         else:
@@ -539,13 +542,41 @@ class BasketAdmin(admin.ModelAdmin):
     )
     def send_recovery_emails(self, request: HttpRequest, queryset: QuerySet[Basket]) -> None:
         basket_ids = list(queryset.order_by().values_list("id", flat=True))
-        recovery_emails_queue_bulk(basket_ids=basket_ids, sent_by=request.user)
+        result_id = services.recovery_emails_queue_bulk(basket_ids=basket_ids, sent_by=request.user)
+        status_url = reverse("admin:baskets_basket_recovery_bulk", args=[result_id])
         self.message_user(
             request,
-            f"Sending recovery emails for {len(basket_ids)} basket(s) in the background. Baskets that cannot be "
-            "emailed (no e-mail, unsubscribed, completed or expired) are skipped: the Recovery column says why.",
+            format_html(
+                'Sending recovery emails for {} basket(s) in the background: <a href="{}">see the counts</a>. '
+                "Baskets that cannot be emailed (no e-mail, unsubscribed, completed or expired) are skipped: "
+                "the Recovery column says why.",
+                len(basket_ids),
+                status_url,
+            ),
             messages.SUCCESS,
         )
+
+    def bulk_status_view(self, request: HttpRequest, result_id: str) -> HttpResponse:
+        """Where a bulk send stands: its task's status, then how many emails it queued and skipped (by why)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        result = selectors.recovery_bulk_result(result_id)
+        if result is None:
+            raise Http404("No such bulk send.")
+        summary = result.summary or {}
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Bulk recovery emails",
+            "status": result.status,
+            "done": result.summary is not None,
+            "baskets": summary.get("baskets", 0),
+            "queued": summary.get("queued", 0),
+            "skipped": sorted((summary.get("skipped") or {}).items()),
+            "not_found": summary.get("notFound", 0),
+            "abandoned_url": reverse("admin:baskets_basket_changelist") + "?recovery=skipped",
+        }
+        return TemplateResponse(request, "admin/baskets/basket/recovery_bulk.html", context)
 
     @admin.action(
         description="Revoke the links of the selected baskets",

@@ -27,13 +27,13 @@ from subscriptions import pricing
 
 
 def item_summary(items: Sequence[OrderItem]) -> str:
-    """"Digital annual + 1 more": the first item's offer name (its quantity when more than one)."""
+    """ "Digital annual + 1 more": the first item's offer name (its quantity when more than one)."""
     if not items:
         return "No items"
     first = items[0]
     name = str(first.offer_snapshot.get("name") or first.offer_id)
     if first.quantity > 1:
-        name = f"{name} ×{first.quantity}"
+        name = f"{name} x{first.quantity}"
     return f"{name} + {len(items) - 1} more" if len(items) > 1 else name
 
 
@@ -107,18 +107,24 @@ def _event_text(event: BasketEvent, basket: Basket, last_email_at: datetime | No
     if kind == "links_revoked":
         return f"Links revoked{_by(event)}"
     if kind == "recovered":
-        later = f" · {age_text(event.created - last_email_at)} after the recovery email" if last_email_at else ""
-        return f"Recovery link opened{later}"
+        return "Recovery link visited"
+    if kind == "recovery_email_opened":
+        later = f" · {age_text(event.created - last_email_at)} after it was sent" if last_email_at else ""
+        return f"Recovery email opened (its link followed){later}"
+    if kind == "recovery_email_failed":
+        return f"Recovery email failed: {data.get('reason', '')}".rstrip(": ")
     if kind == "assisted":
         return "Assisted checkout link opened"
     if kind == "recovery_email_sent":
         step = data.get("step")
-        how = f"by {_who(event)}" if event.staff_user is not None else (f"on schedule ({step})" if step else "")
+        sent_by = data.get("sentBy") or (_who(event) if event.staff_user is not None else "")
+        how = f"by {sent_by}" if sent_by else (f"on schedule ({step} after the last activity)" if step else "")
         to = data.get("to") or data.get("email") or ""
         return " ".join(part for part in ("Recovery email sent", how, f"to {to}" if to else "") if part)
     if kind == "completed":
-        totals = data.get("totals") if isinstance(data.get("totals"), dict) else {}
-        total = totals.get("total") if totals else None
+        found = data.get("totals")
+        totals: dict[str, Any] = found if isinstance(found, dict) else {}
+        total = totals.get("total")
         if total is None:
             return f"Completed{_by(event)}"
         return f"Completed, {money(Decimal(str(total)), str(totals.get('currency') or basket.currency))}"
@@ -133,8 +139,9 @@ def _event_text(event: BasketEvent, basket: Basket, last_email_at: datetime | No
 def basket_timeline(
     basket: Basket, events: Iterable[BasketEvent], emails: Iterable[RecoveryEmail]
 ) -> list[TimelineEntry]:
-    """The basket's history in words, oldest first: its events, and the recovery emails that were
-    not sent (skipped or failed, with why) or are still queued. No JSON, no offer hashes."""
+    """The basket's history in words, oldest first: its events (a sent, opened or failed recovery
+    email has its own), and the recovery emails that were skipped (with why) or are still queued.
+    No JSON, no offer hashes."""
     entries: list[TimelineEntry] = []
     last_email_at: datetime | None = None
     for event in sorted(events, key=lambda e: (e.created, e.pk)):
@@ -147,8 +154,6 @@ def basket_timeline(
             who = f" by {email.sent_by.email or email.sent_by.get_username()}"
         if email.status == RecoveryEmail.Status.SKIPPED:
             entries.append(TimelineEntry(email.created, f"Recovery email not sent{who}: {email.reason}", "skipped"))
-        elif email.status == RecoveryEmail.Status.FAILED:
-            entries.append(TimelineEntry(email.created, f"Recovery email failed{who}: {email.reason}", "failed"))
         elif email.status == RecoveryEmail.Status.QUEUED:
             entries.append(TimelineEntry(email.created, f"Recovery email queued{who}", "queued"))
     entries.sort(key=lambda entry: entry.at)
@@ -232,7 +237,8 @@ def recovery_dashboard(now: datetime | None = None) -> RecoveryDashboard:
         .values("currency", day=TruncDate("updated"))
         .annotate(**windowed("n", "pk", Q(), Count), **windowed("v", "total", Q(), Sum))
     )
-    for row in abandoned:
+    for found_row in abandoned:
+        row: dict[str, Any] = dict(found_row)
         abandoned_by_day[row["day"]] += row["n_30d"]
         for name in since:
             figures[name].abandoned += row[f"n_{name}"]
@@ -254,7 +260,8 @@ def recovery_dashboard(now: datetime | None = None) -> RecoveryDashboard:
             **windowed("v", "recovered_amount", recovered, Sum),
         )
     )
-    for row in contacted:
+    for found_row in contacted:
+        row = dict(found_row)
         recovered_by_day[row["day"]] += row["r_30d"]
         for name in since:
             window = figures[name]

@@ -40,9 +40,7 @@ def basket_totals_backfill(*, batch_size: int) -> int:
     customer did changed).
     """
     batch = list(
-        lock_baskets_skipping_locked(Basket.objects.filter(total__isnull=True).order_by("created", "id"))[
-            :batch_size
-        ]
+        lock_baskets_skipping_locked(Basket.objects.filter(total__isnull=True).order_by("created", "id"))[:batch_size]
     )
     if not batch:
         return 0

@@ -77,7 +77,9 @@ def test_item_actions_write_the_total(actor, offer, add_on):
         actor=actor, basket_id=basket.id, actions=[{"orderItemActionType": "update", "id": main.id, "quantity": 2}]
     )
     assert stored_total(basket) == Decimal("30.98") == quoted_total(basket)
-    services.basket_apply_actions(actor=actor, basket_id=basket.id, actions=[{"orderItemActionType": "remove", "id": main.id}])
+    services.basket_apply_actions(
+        actor=actor, basket_id=basket.id, actions=[{"orderItemActionType": "remove", "id": main.id}]
+    )
     assert stored_total(basket) == Decimal("0.00") == quoted_total(basket)
 
 
