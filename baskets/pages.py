@@ -50,6 +50,7 @@ from baskets.errors import (
 from baskets.forms import CardPaymentForm, CustomerDetailsForm, PromoCodeForm, details_initial
 from baskets.links import TOKEN_PARAMETERS, LinkKind, LinkRefusal, LinkRefused
 from baskets.models import NO_PAYMENT_TAKEN, Basket, BasketStatus, OrderItem, OrderType, Payment, PromoRedemption
+from baskets.recovery_mail import EMAIL_REFERENCE_PARAMETER
 from checkout_project.api.actor import Actor
 from checkout_project.api.errors import ApplicationError, require_get
 from checkout_project.api.recaptcha import client_ip
@@ -133,7 +134,10 @@ def _follow_link(request: HttpRequest, kind: LinkKind) -> HttpResponse:
         if raw_basket_id and basket_id is None:
             raise LinkRefused.for_refusal(LinkRefusal.FORGED)
         basket = services.basket_follow_link(
-            kind=kind, basket_id=basket_id, token=request.GET.get(TOKEN_PARAMETERS[kind])
+            kind=kind,
+            basket_id=basket_id,
+            token=request.GET.get(TOKEN_PARAMETERS[kind]),
+            email_reference=request.GET.get(EMAIL_REFERENCE_PARAMETER),
         )
     except LinkRefused as refused:
         return _link_error(request, refused)

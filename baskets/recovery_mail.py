@@ -112,7 +112,7 @@ def recovery_message_context(
         if currency and name in totals
     }
     return {
-        "merchant": settings.MERCHANT_NAME or "our shop",
+        "merchant": settings.MERCHANT_NAME,
         "first_name": basket.first_name,
         "items": rows,
         "totals": money,

@@ -268,7 +268,7 @@ if _payment_gateway == "stripe":
     if missing:
         raise ImproperlyConfigured(f"PAYMENT_GATEWAY=stripe needs {', '.join(missing)}.")
 
-# Background tasks (Django's task framework): capture retries and voids. The database backend
+# Background tasks (Django's task framework): capture retries and voids, recovery emails. The database backend
 # keeps them in this database; `manage.py db_worker` runs them (several workers may run at once).
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 

@@ -9,7 +9,7 @@ from oauth2_provider import urls as oauth2_urls
 from oauth2_provider import views as oauth2_views
 from rest_framework.routers import SimpleRouter
 
-from baskets import pages
+from baskets import pages, unsubscribe_pages
 from baskets.api.admin_views import AdminCheckoutViewSet
 from baskets.api.order_views import AdminPromoCodeViewSet, OrderViewSet
 from baskets.api.subscription_views import SubscriptionCheckoutViewSet
@@ -54,6 +54,8 @@ urlpatterns = [
     path("checkout/promo-code/remove", pages.remove_promo_code, name="checkout-promo-code-remove"),
     path("checkout/order", pages.place_order, name="checkout-order"),
     path("checkout/confirmation", pages.confirmation_page, name="checkout-confirmation"),
+    # Recovery emails' unsubscribe link (signed address) and List-Unsubscribe one-click target.
+    path("email/unsubscribe/<str:token>", unsubscribe_pages.unsubscribe, name="recovery-unsubscribe"),
     # Stripe's webhook deliveries: signed by Stripe (STRIPE_WEBHOOK_SECRET), no OAuth, no CSRF.
     path("api/webhooks/stripe", stripe_webhook, name="stripe-webhook"),
     path("api/", include(router.urls)),

@@ -51,6 +51,7 @@ from baskets.services import acquisition, renewal, subscription_change
 from baskets.services.acquisition import CUSTOMER_DETAIL_FIELDS
 from baskets.services.lifecycle import basket_check_version, basket_ensure_mutable, basket_transition
 from baskets.services.promo_codes import promo_code_ensure_available, promo_code_redeem
+from baskets.services.recovery import recovery_attribute_completion
 from checkout_project.api.actor import Actor
 from checkout_project.api.errors import ApplicationError
 from subscriptions import pricing
@@ -452,7 +453,11 @@ def _complete(
         "subscriptions": [subscription.public_id for subscription in applied.subscriptions],
         "payment": {"gateway": recorded.gateway, "status": recorded.status, "id": str(recorded.id)},
     }
-    # The customer details and owner merged above are written by the transition's UPDATE.
+    # A basket whose recovery link was opened from an email is recovered, for the order's total.
+    totals = quote.totals
+    amount = totals.total if isinstance(totals, pricing.Totals) else totals.due_today
+    changed += recovery_attribute_completion(basket, amount=amount, now=now)
+    # The customer details, owner and recovery fields set above are written by the transition's UPDATE.
     basket_transition(basket=basket, to=BasketStatus.COMPLETED, actor=actor, data=event_data, also_save=changed, at=now)
     return CompletedOrder(
         basket=basket,

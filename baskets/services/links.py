@@ -15,6 +15,7 @@ from baskets.links import VISIT_EVENTS, LinkKind, LinkRefused, verify_link_token
 from baskets.locks import lock_basket
 from baskets.models import Basket, BasketEvent, BasketStatus, new_link_nonce
 from baskets.services.lifecycle import basket_record_event
+from baskets.services.recovery import recovery_email_record_open
 from checkout_project.api.actor import Actor
 
 
@@ -43,8 +44,14 @@ def basket_record_link_visit(*, basket: Basket, kind: LinkKind, actor: Actor | N
 
 
 @transaction.atomic
-def basket_follow_link(*, kind: LinkKind, basket_id: uuid.UUID | None, token: str | None) -> Basket:
+def basket_follow_link(
+    *, kind: LinkKind, basket_id: uuid.UUID | None, token: str | None, email_reference: str | None = None
+) -> Basket:
     """Open a basket through a recovery or assisted link and record the visit.
+
+    `email_reference`: the `re=` of a recovery link sent in a recovery email, recorded against
+    that email (recovery_email_record_open: the email and the basket `opened`); ignored when it
+    is not one we signed for this basket's email.
 
     Locks the basket (a visit racing a revocation or a completion sees it before or after).
     Raises LinkRefused: 400 for a missing, forged, expired, revoked, wrong-kind or other
@@ -63,4 +70,6 @@ def basket_follow_link(*, kind: LinkKind, basket_id: uuid.UUID | None, token: st
     if basket.status == BasketStatus.EXPIRED or basket.expires_at <= timezone.now():
         raise LinkRefused("This basket has expired.", code=BasketCodes.BASKET_EXPIRED, status=410)
     basket_record_link_visit(basket=basket, kind=kind)
+    if kind == LinkKind.RECOVER and email_reference:
+        recovery_email_record_open(basket=basket, reference=email_reference)
     return basket
