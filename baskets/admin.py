@@ -162,6 +162,7 @@ class DateRangeFilter(admin.FieldListFilter):
     input_type = "date"
     step = ""
     lookup_prefix = "__date"
+    from_label, to_label = "From", "To"
 
     def __init__(self, field, request, params, model, model_admin, field_path):
         self.lookup_from = f"{field_path}{self.lookup_prefix}__gte"
@@ -198,6 +199,8 @@ class DateRangeFilter(admin.FieldListFilter):
             "selected": bool(self.used_parameters),
             "input_type": self.input_type,
             "step": self.step,
+            "from_label": self.from_label,
+            "to_label": self.to_label,
         }
 
 
@@ -207,6 +210,7 @@ class ValueRangeFilter(DateRangeFilter):
     input_type = "number"
     step = "0.01"
     lookup_prefix = ""
+    from_label, to_label = "At least", "At most"
 
 
 # --- CSV export ---------------------------------------------------------------------------------------
