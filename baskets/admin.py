@@ -132,7 +132,8 @@ class RecoveryStatusFilter(admin.SimpleListFilter):
         if value in RecoveryStatus.values:
             return queryset.filter(recovery_status=value)
         if value == "skipped":
-            return queryset.filter(pk__in=RecoveryEmail.objects.filter(status__in=NOT_SENT).values("basket_id"))
+            # The latest recovery email's outcome, as BasketAdmin.get_queryset joins it in.
+            return queryset.filter(last_email_status__in=NOT_SENT)
         return queryset
 
 
@@ -564,7 +565,10 @@ class BasketAdmin(admin.ModelAdmin):
         """Where a bulk send stands: its task's status, then how many emails it queued and skipped (by why)."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        result = selectors.recovery_bulk_result(result_id)
+        try:
+            result = selectors.recovery_bulk_result(result_id)
+        except NotImplementedError:  # a task backend that keeps no results (the immediate one)
+            result = None
         if result is None:
             raise Http404("No such bulk send.")
         summary = result.summary or {}
@@ -624,7 +628,9 @@ class BasketAdmin(admin.ModelAdmin):
 
     @admin.action(description="Export the selected abandoned baskets as CSV", permissions=["view"])
     def export_abandoned_csv(self, request: HttpRequest, queryset: QuerySet[Basket]) -> StreamingHttpResponse:
-        rows = selectors.abandoned_basket_export_rows(queryset.order_by(), absolute_url=request.build_absolute_uri)
+        # The export reads its own relations (the list's prefetch is for a page of rows).
+        baskets = queryset.order_by().prefetch_related(None)
+        rows = selectors.abandoned_basket_export_rows(baskets, absolute_url=request.build_absolute_uri)
         return stream_csv(rows, f"abandoned-baskets-{timezone.now():%Y%m%d-%H%M%S}.csv")
 
 

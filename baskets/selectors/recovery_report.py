@@ -41,6 +41,8 @@ def money(amount: Decimal | None, currency: str) -> str:
     """An amount as staff read it: "£62.00", "€5.00", "12.00 CHF"; "—" when unknown."""
     if amount is None:
         return "—"
+    if amount < 0:
+        return f"-{pricing.format_amount(-amount, currency or 'GBP')}"
     return pricing.format_amount(amount, currency or "GBP")
 
 

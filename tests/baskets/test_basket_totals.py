@@ -70,7 +70,7 @@ def test_item_actions_write_the_total(actor, offer, add_on):
     added = services.basket_apply_actions(
         actor=actor,
         basket_id=basket.id,
-        actions=[{"orderItemActionType": "add", "offer": {"id": add_on.id}, "quantity": 2, "parentId": str(main.id)}],
+        actions=[{"orderItemActionType": "add", "offer": {"id": add_on.id}, "quantity": 2, "parentId": main.id}],
     )
     assert stored_total(basket) == Decimal("17.99") == quoted_total(basket) == added.quote.total
     services.basket_apply_actions(
@@ -88,7 +88,7 @@ def test_promo_code_apply_and_remove_write_the_total(actor, offer):
     PromoCodeFactory(code="HALF", percentage=Decimal("50"))
     staff = Actor(user=UserFactory(is_staff=True), is_staff=True)
     services.promo_code_apply(actor=staff, basket_id=basket.id, code="HALF")
-    assert stored_total(basket) == Decimal("6.50") == quoted_total(basket)  # 12.99 / 2, half up
+    assert stored_total(basket) == Decimal("6.49") == quoted_total(basket)  # 12.99 less 6.50 (half up)
     services.promo_code_remove(actor=staff, basket_id=basket.id)
     assert stored_total(basket) == Decimal("12.99") == quoted_total(basket)
 

@@ -13,6 +13,7 @@ from decimal import Decimal
 import pytest
 from django.contrib.admin import helpers
 from django.contrib.auth.models import Permission
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -86,7 +87,7 @@ def test_a_row_reads_at_a_glance(staff_client, offer, add_on):
     assert ">3 h<" in row
     assert "Emailed 2 times" in row
     assert "Acme Reseller" in row
-    assert str(basket.id) not in row.replace(f'value="{basket.pk}"', "")  # no wrapped UUID as a label
+    assert str(basket.id) not in re.sub(r"<[^>]+>", " ", row)  # no UUID as a visible label
 
 
 def test_a_row_says_why_the_last_email_was_not_sent(staff_client):
@@ -147,7 +148,8 @@ def recovery_baskets():
         ({"recovery": "recovered"}, ["recovered"]),
         ({"recovery": "opened"}, ["opened"]),
         ({"abandoned": "yes", "total__gte": "40", "o": "-6"}, ["opened", "big"]),
-        ({"total__gte": "40", "total__lte": "60", "o": "-6"}, ["recovered", "opened", "over"]),
+        ({"total__gte": "40", "total__lte": "62", "o": "-6"}, ["recovered", "opened", "over"]),
+        ({"total__gte": "40", "total__lte": "61.99", "o": "-6"}, ["opened", "over"]),
         ({"abandoned": "yes", "total__lte": "12.99", "o": "-6"}, ["idle"]),
     ],
 )
@@ -305,7 +307,7 @@ def test_sending_needs_a_post_and_the_change_permission(client):
 
 
 def test_the_bulk_action_runs_in_the_background_and_reports_counts(staff_client, settings):
-    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+    settings.SITE_URL = "https://shop.example"
     EmailSuppression.objects.create(email="gone@example.com")
     ok = idle(3, email="grace@example.com")
     gone = idle(3, email="gone@example.com")
@@ -319,7 +321,12 @@ def test_the_bulk_action_runs_in_the_background_and_reports_counts(staff_client,
 
     (note,) = [str(m) for m in response.context["messages"]]
     assert note.startswith("Sending recovery emails for 3 basket(s) in the background")
+    assert not RecoveryEmail.objects.exists()  # nothing done in the request
     status_url = re.search(r'href="([^"]+)"', note).group(1)
+    assert "Still running" in staff_client.get(status_url).content.decode()
+
+    call_command("db_worker", "--batch", "--no-startup-delay")  # the worker, as on any host
+
     page = staff_client.get(status_url).content.decode()
     assert "Done: 3 basket(s), 1 email(s) queued." in page
     assert "<td>Address unsubscribed</td><td>1</td>" in page
@@ -363,7 +370,7 @@ def test_the_dashboard_counts_by_window(recovery_baskets):
     assert week.recovery_rate == Decimal("33.3")
     assert len(dashboard.days) == 30
     assert sum(d.abandoned for d in dashboard.days) == 4
-    assert dashboard.days[-1].recovered == 1
+    assert sum(d.recovered for d in dashboard.days) == 1
 
 
 def test_the_dashboard_page_draws_its_chart_inline_in_a_fixed_number_of_queries(staff_client, recovery_baskets):

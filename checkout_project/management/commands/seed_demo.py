@@ -519,6 +519,7 @@ def seed_demo() -> tuple[dict[str, Any], dict[str, Any]]:
     pending_customer, pending_password, pending_subscription = seed_customer(offers, CUSTOMERS[1])
     pending_token = customer_access_token(user=pending_customer.user, application=customer_web)
     staff, staff_password = seed_staff()
+    promo_codes = seed_promo_codes(offers)  # before the demo baskets: one of them has a code
     demo_baskets = seed_demo_baskets(offers=offers, storefront=applications["storefront"], staff=staff)
     document = {
         "clients": clients,
@@ -545,7 +546,7 @@ def seed_demo() -> tuple[dict[str, Any], dict[str, Any]]:
             {"id": offer.pk, "version": offer.version, "path": offer.path, "name": offer.name, "type": str(offer.type)}
             for offer in offers
         ],
-        "promoCodes": seed_promo_codes(offers),
+        "promoCodes": promo_codes,
         "staff": {"username": staff.get_username(), "password": staff_password, "admin": "/admin/"},
     }
     extra = {
