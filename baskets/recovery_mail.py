@@ -40,7 +40,8 @@ class SiteUrlMissing(Exception):
 
 
 def email_reference(recovery_email_id: uuid.UUID) -> str:
-    return signing.dumps(recovery_email_id.hex, salt=EMAIL_REFERENCE_SALT)
+    """`<email id>:<signature>`: deterministic (no timestamp: the link never expires by itself)."""
+    return signing.Signer(salt=EMAIL_REFERENCE_SALT).sign(recovery_email_id.hex)
 
 
 def parse_email_reference(value: str | None) -> uuid.UUID | None:
@@ -48,8 +49,7 @@ def parse_email_reference(value: str | None) -> uuid.UUID | None:
     if not value:
         return None
     try:
-        payload = signing.loads(value, salt=EMAIL_REFERENCE_SALT)
-        return uuid.UUID(hex=payload) if isinstance(payload, str) else None
+        return uuid.UUID(hex=signing.Signer(salt=EMAIL_REFERENCE_SALT).unsign(value))
     except (signing.BadSignature, ValueError):
         return None
 

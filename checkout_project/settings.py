@@ -328,38 +328,55 @@ def env_switch(name: str, default: bool) -> bool:
     return value in {"1", "true", "yes", "on"}
 
 
-# Email (recovery emails): Django's email backends. EMAIL_BACKEND: `console` (the default with
-# DJANGO_DEBUG: prints each message), `smtp` (the default otherwise: EMAIL_HOST...), `locmem`,
-# `dummy`, or a dotted path to a provider's backend (e.g. anymail.backends.postmark.EmailBackend,
-# with its own settings).
-EMAIL_BACKENDS = {
+# Email (recovery emails): Django's mailers (MAILERS, Django 6.1), the default one configured by
+# environment. EMAIL_BACKEND: `console` (the default with DJANGO_DEBUG: prints each message),
+# `smtp` (the default otherwise: EMAIL_HOST...), `locmem`, `dummy`, or the dotted path of a
+# provider's backend (e.g. anymail.backends.postmark.EmailBackend, configured by its own
+# settings). The EMAIL_* variables are read here only: Django's own EMAIL_* settings are
+# deprecated in favour of MAILERS and may not be set beside it.
+_EMAIL_BACKENDS = {
     "console": "django.core.mail.backends.console.EmailBackend",
     "smtp": "django.core.mail.backends.smtp.EmailBackend",
     "locmem": "django.core.mail.backends.locmem.EmailBackend",
     "dummy": "django.core.mail.backends.dummy.EmailBackend",
 }
 _email_backend = os.environ.get("EMAIL_BACKEND", "").strip() or ("console" if DEBUG else "smtp")
-if _email_backend not in EMAIL_BACKENDS and not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+", _email_backend):
+if _email_backend not in _EMAIL_BACKENDS and not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+", _email_backend):
     raise ImproperlyConfigured(
-        f"EMAIL_BACKEND must be one of {', '.join(EMAIL_BACKENDS)} or a dotted path, got {_email_backend!r}"
+        f"EMAIL_BACKEND must be one of {', '.join(_EMAIL_BACKENDS)} or a dotted path, got {_email_backend!r}"
     )
-EMAIL_BACKEND = EMAIL_BACKENDS.get(_email_backend, _email_backend)
-EMAIL_HOST = os.environ.get("EMAIL_HOST", "").strip() or "localhost"
-if not re.fullmatch(r"[A-Za-z0-9.:\[\]-]+", EMAIL_HOST):
-    raise ImproperlyConfigured(f"EMAIL_HOST must be a host name or address, got {EMAIL_HOST!r}")
-EMAIL_PORT = env_int("EMAIL_PORT", 25)
-if not 1 <= EMAIL_PORT <= 65535:
-    raise ImproperlyConfigured(f"EMAIL_PORT must be from 1 to 65535, got {EMAIL_PORT}.")
-EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
-EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
-EMAIL_USE_TLS = env_switch("EMAIL_USE_TLS", False)  # STARTTLS, usually on port 587
-EMAIL_USE_SSL = env_switch("EMAIL_USE_SSL", False)  # implicit TLS, usually on port 465
-if EMAIL_USE_TLS and EMAIL_USE_SSL:
+_email_host = os.environ.get("EMAIL_HOST", "").strip() or "localhost"
+if not re.fullmatch(r"[A-Za-z0-9.:\[\]-]+", _email_host):
+    raise ImproperlyConfigured(f"EMAIL_HOST must be a host name or address, got {_email_host!r}")
+_email_port = env_int("EMAIL_PORT", 25)
+if not 1 <= _email_port <= 65535:
+    raise ImproperlyConfigured(f"EMAIL_PORT must be from 1 to 65535, got {_email_port}.")
+_email_use_tls = env_switch("EMAIL_USE_TLS", False)  # STARTTLS, usually on port 587
+_email_use_ssl = env_switch("EMAIL_USE_SSL", False)  # implicit TLS, usually on port 465
+if _email_use_tls and _email_use_ssl:
     raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL cannot both be on (STARTTLS or implicit TLS).")
 # Every connection to the mail server times out (a slow server delays a background task, never a request).
-EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT_SECONDS", 10)
-if not 1 <= EMAIL_TIMEOUT <= 120:
-    raise ImproperlyConfigured(f"EMAIL_TIMEOUT_SECONDS must be from 1 to 120, got {EMAIL_TIMEOUT}.")
+_email_timeout = env_int("EMAIL_TIMEOUT_SECONDS", 10)
+if not 1 <= _email_timeout <= 120:
+    raise ImproperlyConfigured(f"EMAIL_TIMEOUT_SECONDS must be from 1 to 120, got {_email_timeout}.")
+_email_backend = _EMAIL_BACKENDS.get(_email_backend, _email_backend)
+MAILERS = {
+    "default": {
+        "BACKEND": _email_backend,
+        # The SMTP backend's options; other backends take none from here (a provider's reads its own settings).
+        "OPTIONS": {
+            "host": _email_host,
+            "port": _email_port,
+            "username": os.environ.get("EMAIL_HOST_USER", ""),
+            "password": os.environ.get("EMAIL_HOST_PASSWORD", ""),
+            "use_tls": _email_use_tls,
+            "use_ssl": _email_use_ssl,
+            "timeout": _email_timeout,
+        }
+        if _email_backend == _EMAIL_BACKENDS["smtp"]
+        else {},
+    }
+}
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "").strip() or "noreply@localhost"
 if not re.fullmatch(r"[^<>@\s]+@[^<>@\s]+|[^<>@]*<[^<>@\s]+@[^<>@\s]+>", DEFAULT_FROM_EMAIL):
     raise ImproperlyConfigured(

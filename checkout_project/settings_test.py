@@ -20,3 +20,6 @@ THROTTLE_ENABLED = False
 # The abandoned feed's replica alias, mirroring the test database: tests/baskets/test_abandoned.py
 # routes the feed there (ABANDONED_FEED_DATABASE) to prove its reads leave the primary.
 DATABASES.setdefault("replica", {**DATABASES["default"], "TEST": {"MIRROR": "default"}})  # noqa: F405
+
+# Recovery emails' absolute links (empty when DJANGO_DEBUG is off): the test client's host.
+SITE_URL = "http://testserver"

@@ -1,7 +1,7 @@
 """A real SMTP server for the email tests: aiosmtpd in a thread, on a free local port.
 
     with smtp_server() as server:
-        settings.EMAIL_HOST, settings.EMAIL_PORT = server.host, server.port
+        settings.MAILERS = smtp_mailers(server.port)
         ...  # Django's SMTP backend delivers to it
         [message] = server.messages  # email.message.EmailMessage, as received
 
@@ -51,6 +51,11 @@ class SmtpServer:
 
     def refuse(self, count: int) -> None:
         self.handler.refusals_left = count
+
+
+def smtp_mailers(port: int, *, backend: str = "django.core.mail.backends.smtp.EmailBackend") -> dict[str, Any]:
+    """settings.MAILERS with Django's SMTP backend (or `backend`) sending to 127.0.0.1:`port`."""
+    return {"default": {"BACKEND": backend, "OPTIONS": {"host": "127.0.0.1", "port": port, "timeout": 5}}}
 
 
 def free_port() -> int:

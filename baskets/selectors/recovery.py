@@ -3,6 +3,7 @@ the recovery emails and the docs share) and which are due for a scheduled recove
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -48,8 +49,9 @@ def recovery_bulk_result(result_id: str) -> BulkSendResult | None:
     from baskets.tasks import recovery_emails_bulk_task
 
     try:
-        result = recovery_emails_bulk_task.get_result(result_id)
-    except (TaskResultDoesNotExist, TaskResultMismatch):
+        uuid.UUID(str(result_id))
+        result = recovery_emails_bulk_task.get_result(str(result_id))
+    except (ValueError, TaskResultDoesNotExist, TaskResultMismatch):  # not an id, or not a bulk send's
         return None
     summary = result.return_value if result.status == TaskResultStatus.SUCCESSFUL else None
     return BulkSendResult(status=str(result.status), summary=summary)

@@ -33,7 +33,7 @@ from django.utils import timezone
 from baskets import selectors
 from baskets.errors import BASKET_NOT_FOUND, BasketNotFound
 from baskets.locks import lock_basket, lock_baskets, lock_baskets_skipping_locked
-from baskets.models import Basket, BasketStatus, EmailSuppression, RecoveryEmail, RecoveryStatus
+from baskets.models import Basket, BasketStatus, EmailSuppression, OrderItem, RecoveryEmail, RecoveryStatus
 from baskets.recovery_mail import SiteUrlMissing, parse_email_reference, recovery_message
 from baskets.services.lifecycle import SYSTEM_ACTOR, basket_record_event
 from checkout_project.api.actor import Actor
@@ -70,6 +70,7 @@ class SkipReason(enum.StrEnum):
     COMPLETED = "basket completed"
     EXPIRED = "basket expired"
     ACTIVE_AGAIN = "customer came back"
+    EMPTY = "basket empty"
 
 
 def _skip_reason(basket: Basket, *, address: str, suppressed: bool, now: datetime) -> SkipReason | None:
@@ -186,11 +187,12 @@ def recovery_emails_queue_bulk(*, basket_ids: Iterable[uuid.UUID | str], sent_by
     queues the emails in transactions of BULK_CHUNK baskets, each a RecoveryEmail (queued or
     skipped with the reason) staff see on the basket, and stores its counts (BulkSummary.to_dict)
     as the task's return value: selectors.recovery_bulk_result(result_id) reads them.
-    Raises ValueError for an id that is not a UUID.
+    `basket_ids`: UUIDs, or their strings (public `basket-…` ids too). Raises ValueError for
+    anything else, before enqueueing anything.
     """
     from baskets.tasks import recovery_emails_bulk_task
 
-    ids = list(dict.fromkeys(str(uuid.UUID(str(basket_id))) for basket_id in basket_ids))
+    ids = list(dict.fromkeys(str(uuid.UUID(str(basket_id).removeprefix("basket-"))) for basket_id in basket_ids))
     user_id = sent_by.pk if sent_by is not None else None
     return recovery_emails_bulk_task.enqueue(ids, user_id).id
 
@@ -228,9 +230,11 @@ def recovery_schedule_batch(
     (basket, step) settles the rest (a basket two of them took one after the other).
     """
     done = RecoveryEmail.objects.filter(basket=OuterRef("pk"), step__in=[step, *later_steps])
+    has_items = OrderItem.objects.filter(basket=OuterRef("pk"))
     due = (
         selectors.abandoned_for_recovery(now)
         .filter(updated__lte=now - delay)
+        .filter(Exists(has_items))  # an empty basket has nothing to remind anyone of
         .exclude(Exists(done))
         .order_by("updated", "id")
     )
@@ -293,7 +297,8 @@ def _lock_email(recovery_email_id: uuid.UUID) -> tuple[Basket | None, RecoveryEm
     if basket_id is None:
         return None, None
     basket = lock_basket(Basket.objects.all(), basket_id)
-    email = RecoveryEmail.objects.select_for_update().select_related("sent_by").filter(pk=recovery_email_id).first()
+    emails = RecoveryEmail.objects.select_for_update(of=("self",)).select_related("sent_by")
+    email = emails.filter(pk=recovery_email_id).first()
     return basket, email
 
 
@@ -316,9 +321,14 @@ def recovery_email_send(*, recovery_email_id: uuid.UUID, now: datetime | None = 
             return email
         if email.status != Status.QUEUED or (email.next_attempt_at is not None and email.next_attempt_at > now):
             return email
+        if email.attempts >= SEND_MAX_ATTEMPTS:  # its last attempt died mid-send (the sweep brought it back)
+            return _give_up(basket, email, "the last attempt did not finish")
         reason = _skip_reason(basket, address=email.to_email, suppressed=bool(_suppressed([email.to_email])), now=now)
         if reason is None and email.step and basket.updated > email.created:
             reason = SkipReason.ACTIVE_AGAIN
+        items = selectors.basket_items(basket) if reason is None else []
+        if reason is None and not any(item.action_type != OrderItem.ActionType.REMOVE for item in items):
+            reason = SkipReason.EMPTY
         if reason is not None:
             email.status, email.reason, email.next_attempt_at = Status.SKIPPED, reason.value, None
             email.save(update_fields=["status", "reason", "next_attempt_at"])
@@ -326,8 +336,7 @@ def recovery_email_send(*, recovery_email_id: uuid.UUID, now: datetime | None = 
         email.attempts += 1
         email.next_attempt_at = now + SEND_CLAIM
         email.save(update_fields=["attempts", "next_attempt_at"])
-    # Outside any transaction: the message's reads, then the mail server.
-    items = selectors.basket_items(basket)
+    # Outside any transaction: the price, the message, then the mail server.
     quote = selectors.basket_quote(basket, items, now=now)
     try:
         recovery_message(recovery_email=email, basket=basket, items=items, quote=quote).send()
@@ -386,6 +395,11 @@ def _send_failed(
         _enqueue_send(email.id, run_after=email.next_attempt_at)
         logger.warning("recovery email %s: attempt %d failed (%s); retrying", email.id, email.attempts, error)
         return email
+    return _give_up(basket, email, error)
+
+
+def _give_up(basket: Basket, email: RecoveryEmail, error: str) -> RecoveryEmail:
+    """`failed` with the reason, and a `recovery_email_failed` event; the caller holds both locks."""
     email.status, email.next_attempt_at = Status.FAILED, None
     email.reason = f"failed after {email.attempts} attempt(s): {error}"[:200]
     email.save(update_fields=["status", "next_attempt_at", "reason"])

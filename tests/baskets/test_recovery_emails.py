@@ -27,7 +27,8 @@ from baskets.recovery_mail import email_reference
 from baskets.services.recovery import SEND_BACKOFF, SEND_MAX_ATTEMPTS, recovery_emails_queue_many
 from checkout_project.api.actor import Actor
 from tests.factories import BasketFactory, OrderItemFactory, PromoCodeFactory, UserFactory
-from tests.smtp_server import free_port, smtp_server
+from tests.smtp_server import free_port, smtp_mailers, smtp_server
+from tests.statements import max_data_statements
 
 pytestmark = pytest.mark.django_db
 
@@ -41,7 +42,7 @@ def site(settings):
     settings.DEFAULT_FROM_EMAIL = "basket@shop.example"
     settings.ABANDONED_AFTER_MINUTES = 60
     settings.RECOVERY_EMAIL_SCHEDULE = [("1h", timedelta(hours=1)), ("24h", timedelta(hours=24))]
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
     return settings
 
 
@@ -53,7 +54,8 @@ def staff():
 def abandoned(offer, *, idle: timedelta = timedelta(hours=2), email: str = "grace@example.com", **fields) -> Basket:
     now = timezone.now()
     fields.setdefault("created", now - idle - timedelta(minutes=1))
-    basket = BasketFactory(email=email, first_name="Grace", updated=now - idle, **fields)
+    fields.setdefault("first_name", "Grace")
+    basket = BasketFactory(email=email, updated=now - idle, **fields)
     OrderItemFactory(basket=basket, offer=offer)
     return basket
 
@@ -239,6 +241,31 @@ def test_a_scheduled_email_is_skipped_when_the_customer_came_back(django_capture
     assert mail.outbox == []
 
 
+def test_an_empty_basket_is_skipped_when_sending_and_never_scheduled(django_capture_on_commit_callbacks, staff):
+    empty = BasketFactory(email="grace@example.com", updated=timezone.now() - timedelta(hours=3))
+    email = queue(django_capture_on_commit_callbacks, basket=empty, sent_by=staff)
+
+    assert (send(email).status, send(email).reason) == ("skipped", "basket empty")
+    assert services.recovery_schedule_run() == {"24h": 0, "1h": 0}
+    assert mail.outbox == []
+
+
+def test_an_email_whose_last_attempt_died_mid_send_fails_instead_of_looping(
+    django_capture_on_commit_callbacks, offer, staff
+):
+    email = queue(django_capture_on_commit_callbacks, basket=abandoned(offer), sent_by=staff)
+    past = timezone.now() - timedelta(minutes=1)
+    RecoveryEmail.objects.filter(pk=email.pk).update(attempts=SEND_MAX_ATTEMPTS, next_attempt_at=past)
+
+    failed = send(email)
+
+    assert (failed.status, failed.reason) == (
+        "failed",
+        f"failed after {SEND_MAX_ATTEMPTS} attempt(s): the last attempt did not finish",
+    )
+    assert mail.outbox == []
+
+
 def test_without_site_url_the_email_fails_at_once_with_the_reason(settings, django_capture_on_commit_callbacks, offer):
     settings.SITE_URL = ""
     email = queue(django_capture_on_commit_callbacks, basket=abandoned(offer), step="1h")
@@ -258,8 +285,7 @@ def test_without_site_url_the_email_fails_at_once_with_the_reason(settings, djan
 @pytest.fixture
 def smtp(settings):
     with smtp_server() as server:
-        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-        settings.EMAIL_HOST, settings.EMAIL_PORT = server.host, server.port
+        settings.MAILERS = smtp_mailers(server.port)
         yield server
 
 
@@ -315,8 +341,7 @@ def test_after_the_last_attempt_the_email_failed_with_the_reason(
 
 
 def test_an_unreachable_mail_server_is_retried(settings, django_capture_on_commit_callbacks, offer, staff):
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", free_port(), 2
+    settings.MAILERS = smtp_mailers(free_port())  # nothing listens there
     email = queue(django_capture_on_commit_callbacks, basket=abandoned(offer), sent_by=staff)
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -351,7 +376,7 @@ def test_the_message_has_the_items_totals_promo_code_links_and_unsubscribe_heade
     assert query["re"] == [email_reference(email.id)]
     text = message.body
     assert "Hello Grace," in text
-    assert "- Digital monthly: £12.99 every month" in text
+    assert "- Digital monthly: £12.99 every 1 month" in text
     assert "Subtotal: £12.99\nDiscount: -£2.60\nTotal: £10.39\nDue today: £10.39" in text
     assert "Your promo code SPRING20 is applied." in text
     [(html, mimetype)] = message.alternatives
@@ -607,3 +632,21 @@ def test_unsubscribing_stores_the_address_once_lower_case():
     assert services.email_unsubscribe(address=" Grace@Example.COM") is True
     assert services.email_unsubscribe(address="grace@example.com") is False
     assert list(EmailSuppression.objects.values_list("email", flat=True)) == ["grace@example.com"]
+
+
+def test_a_visit_from_an_email_costs_four_statements_more_once_and_one_after(
+    client, django_capture_on_commit_callbacks, offer, staff
+):
+    """GET /api/checkout/recover costs 2 (tests/test_query_budgets.py); from an email, the first
+    visit adds the email's UPDATE, the basket's UPDATE, the email's step and the event's INSERT;
+    later visits only the email's UPDATE that finds it opened already."""
+    basket = abandoned(offer)
+    send(queue(django_capture_on_commit_callbacks, basket=basket, sent_by=staff))
+    url = recovery_url(mail.outbox[0])
+
+    with max_data_statements(6) as first:
+        assert client.get(url).status_code == 302
+    with max_data_statements(3) as again:
+        assert client.get(url).status_code == 302
+
+    assert (len(first), len(again)) == (6, 3), first.sql()

@@ -17,8 +17,8 @@ from django.db.models import Count
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from baskets.models import Basket, RecoveryEmail
-from tests.factories import BasketFactory
+from baskets.models import Basket, OrderItem, RecoveryEmail
+from tests.factories import BasketFactory, OfferFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.requires_postgres]
 
@@ -50,7 +50,7 @@ def test_two_schedulers_at_once_queue_each_step_once_per_basket():
     now = timezone.now()
     application = BasketFactory().application
     Basket.objects.all().delete()
-    Basket.objects.bulk_create(
+    baskets = Basket.objects.bulk_create(
         Basket(
             created=now - timedelta(hours=30), updated=now - timedelta(hours=2 if n % 2 else 25),
             expires_at=now + timedelta(days=3), application=application, currency="GBP",
@@ -58,6 +58,11 @@ def test_two_schedulers_at_once_queue_each_step_once_per_basket():
         )
         for n in range(BASKETS)
     )  # fmt: skip
+    offer = OfferFactory()
+    OrderItem.objects.bulk_create(
+        OrderItem(basket=basket, offer=offer, offer_version=offer.version, offer_snapshot=offer.snapshot)
+        for basket in baskets
+    )
 
     processes = [scheduler(), scheduler()]
     outputs = []

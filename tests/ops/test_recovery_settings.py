@@ -29,17 +29,26 @@ def test_the_defaults_in_production(monkeypatch):
     assert loaded["ABANDONED_AFTER_MINUTES"] == 60
     assert loaded["RECOVERY_EMAIL_SCHEDULE"] == [("1h", timedelta(hours=1)), ("24h", timedelta(hours=24))]
     assert loaded["SITE_URL"] == ""
-    assert loaded["EMAIL_BACKEND"] == "django.core.mail.backends.smtp.EmailBackend"
-    assert (loaded["EMAIL_HOST"], loaded["EMAIL_PORT"], loaded["EMAIL_USE_TLS"], loaded["EMAIL_USE_SSL"]) == (
-        "localhost", 25, False, False,
-    )  # fmt: skip
-    assert (loaded["EMAIL_TIMEOUT"], loaded["DEFAULT_FROM_EMAIL"]) == (10, "noreply@localhost")
+    assert loaded["MAILERS"] == {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {
+                "host": "localhost", "port": 25, "username": "", "password": "", "use_tls": False, "use_ssl": False,
+                "timeout": 10,
+            },
+        }
+    }  # fmt: skip
+    assert loaded["DEFAULT_FROM_EMAIL"] == "noreply@localhost"
+    # Django 6.1's deprecated EMAIL_* settings may not be set beside MAILERS.
+    assert not {"EMAIL_BACKEND", "EMAIL_HOST", "EMAIL_PORT", "EMAIL_TIMEOUT", "EMAIL_USE_TLS"} & set(loaded)
 
 
 def test_development_prints_emails_and_links_to_the_local_server(monkeypatch):
     loaded = recovery_settings(monkeypatch, DJANGO_DEBUG="1")
 
-    assert loaded["EMAIL_BACKEND"] == "django.core.mail.backends.console.EmailBackend"
+    assert loaded["MAILERS"] == {
+        "default": {"BACKEND": "django.core.mail.backends.console.EmailBackend", "OPTIONS": {}}
+    }
     assert loaded["SITE_URL"] == "http://127.0.0.1:8000"
 
 
@@ -56,10 +65,10 @@ def test_everything_from_the_environment(monkeypatch):
         ("45m", timedelta(minutes=45)), ("6h", timedelta(hours=6)), ("2d", timedelta(days=2)),
     ]  # fmt: skip
     assert loaded["SITE_URL"] == "https://shop.example"
-    assert (loaded["EMAIL_HOST"], loaded["EMAIL_PORT"], loaded["EMAIL_HOST_USER"], loaded["EMAIL_HOST_PASSWORD"]) == (
-        "smtp.example.com", 587, "apikey", "secret",
-    )  # fmt: skip
-    assert (loaded["EMAIL_USE_TLS"], loaded["EMAIL_TIMEOUT"]) == (True, 5)
+    assert loaded["MAILERS"]["default"]["OPTIONS"] == {
+        "host": "smtp.example.com", "port": 587, "username": "apikey", "password": "secret", "use_tls": True,
+        "use_ssl": False, "timeout": 5,
+    }  # fmt: skip
     assert loaded["DEFAULT_FROM_EMAIL"] == loaded["SERVER_EMAIL"] == "The Daily <shop@example.com>"
 
 
@@ -68,7 +77,7 @@ def test_a_provider_backend_by_dotted_path_and_the_schedule_switched_off(monkeyp
         monkeypatch, EMAIL_BACKEND="anymail.backends.postmark.EmailBackend", RECOVERY_EMAIL_SCHEDULE="off"
     )
 
-    assert loaded["EMAIL_BACKEND"] == "anymail.backends.postmark.EmailBackend"
+    assert loaded["MAILERS"] == {"default": {"BACKEND": "anymail.backends.postmark.EmailBackend", "OPTIONS": {}}}
     assert loaded["RECOVERY_EMAIL_SCHEDULE"] == []
 
 
@@ -98,3 +107,16 @@ def test_a_provider_backend_by_dotted_path_and_the_schedule_switched_off(monkeyp
 def test_a_bad_value_stops_start_up_naming_the_variable(monkeypatch, env, message):
     with pytest.raises(ImproperlyConfigured, match=re.escape(message)):
         recovery_settings(monkeypatch, **env)
+
+
+def test_check_deploy_warns_without_site_url(settings):
+    from baskets.checks import site_url_check
+
+    settings.SITE_URL = ""
+    [warning] = site_url_check()
+    assert (warning.id, warning.msg) == (
+        "baskets.W001",
+        "SITE_URL is not set: recovery emails cannot link to the basket and fail.",
+    )
+    settings.SITE_URL = "https://checkout.example.com"
+    assert site_url_check() == []
