@@ -29,7 +29,7 @@ PASSWORD = "correct horse battery staple"
 def mail_in_process(settings, live_server):
     """Emails go to mail.outbox; the send task runs as soon as the request's transaction commits
     (the immediate task backend, in the live server's thread); links point at the live server."""
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
     settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
     settings.SITE_URL = live_server.url
     mail.outbox = []
