@@ -45,7 +45,7 @@ def test_staff_filter_copy_and_revoke_a_recovery_link(browser):
     page.get_by_role("link", name="Not completed (active or expired)").click()
     page.get_by_label("From", exact=True).fill("2025-03-10")
     page.get_by_label("To", exact=True).fill("2025-03-15")
-    page.get_by_role("button", name="Filter", exact=True).click()
+    page.get_by_role("form", name="Filter by created").get_by_role("button", name="Filter").click()
     rows = page.locator("#result_list tbody tr")
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("ada@example.com")
