@@ -272,22 +272,30 @@ class BasketAdmin(admin.ModelAdmin):
     actions = ["send_recovery_emails", "revoke_links", "expire_baskets", "export_abandoned_csv"]
     fieldsets = (
         (None, {"fields": ("id", "status", "order_type", "version", "currency", "promo_code")}),
-        ("Lifetime", {"fields": ("created", "updated", "expires_at", "completed_at")}),
-        ("Recovery", {"fields": (
+        ("Customer details", {"fields": ("email", "first_name", "last_name", "company_name", "phone")}),
+        # The rest, folded: the summary above says what staff need first.
+        ("Lifetime", {"fields": ("created", "updated", "expires_at", "completed_at"), "classes": ["collapse"]}),
+        ("Recovery", {"classes": ["collapse"], "fields": (
             "recovery_status", "recovery_emails_sent", "recovery_last_emailed_at", "recovery_opened_at", "recovered_at",
             "recovered_amount",
         )}),
-        ("Owner", {"fields": (
+        ("Owner", {"classes": ["collapse"], "fields": (
             "application", "created_by_customer_token", "customer", "partner", "created_by_staff", "for_subscription",
         )}),
-        ("Customer details", {"fields": ("email", "first_name", "last_name", "company_name", "phone")}),
-        ("Order details", {"fields": ("country", "source", "external_id", "tracking", "custom_fields", "entry")}),
+        ("Order details", {"classes": ["collapse"], "fields": (
+            "country", "source", "external_id", "tracking", "custom_fields", "entry",
+        )}),
     )  # fmt: skip
     readonly_fields = flatten_fieldsets(fieldsets)
 
     class Media:
         css = {"all": ["baskets/admin/basket_links.css", "baskets/admin/recovery.css"]}
         js = ["baskets/admin/basket_links.js"]
+
+    def changelist_view(self, request, extra_context=None):
+        # The list needs the width: without the admin's navigation sidebar (the breadcrumbs and
+        # the home page lead elsewhere), its nine columns fit at 1280 px with no scrolling.
+        return super().changelist_view(request, {"is_nav_sidebar_enabled": False, **(extra_context or {})})
 
     def get_queryset(self, request):
         # The page's items in one query, and the latest recovery email's outcome joined in as two

@@ -42,10 +42,12 @@ def recovery_chart_svg(days: Sequence[DayFigures]) -> SafeString:
                     f"{day.day:%d %b}: {count} {what}",
                 )
             )
+    # A label every week, counted back from the last day (today), so the labels never collide.
+    last = len(days) - 1
     labels = [
         (f"{LEFT + index * slot + bar:.1f}", f"{HEIGHT - 6}", f"{day.day:%d %b}")
         for index, day in enumerate(days)
-        if index % 7 == 0 or index == len(days) - 1
+        if (last - index) % 7 == 0
     ]
     total_abandoned = sum(day.abandoned for day in days)
     total_recovered = sum(day.recovered for day in days)
