@@ -521,7 +521,7 @@ class BasketAdmin(admin.ModelAdmin):
     def dashboard_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_view_permission(request):
             raise PermissionDenied
-        dashboard = recovery_report.recovery_dashboard()
+        dashboard = recovery_report.recovery_dashboard_snapshot(refresh=request.GET.get("refresh") == "1")
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -544,6 +544,7 @@ class BasketAdmin(admin.ModelAdmin):
             "chart": recovery_chart_svg(dashboard.days),
             "abandoned_after": settings.ABANDONED_AFTER_MINUTES,
             "abandoned_url": reverse("admin:baskets_basket_changelist") + "?abandoned=yes",
+            "max_age": int(recovery_report.DASHBOARD_MAX_AGE.total_seconds()),
         }
         return TemplateResponse(request, "admin/baskets/basket/recovery_dashboard.html", context)
 

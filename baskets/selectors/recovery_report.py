@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.core.cache import cache
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -284,3 +285,26 @@ def recovery_dashboard(now: datetime | None = None) -> RecoveryDashboard:
         for day in (today - timedelta(days=offset) for offset in range(29, -1, -1))
     ]
     return RecoveryDashboard(now=now, windows=[figures[name] for name, _ in WINDOWS], days=days)
+
+
+# The dashboard's snapshot in the default cache (CACHES: Redis when CACHE_URL is set, shared by
+# every process; otherwise per process), and how old it may be before a page view recomputes it.
+DASHBOARD_CACHE_KEY = "baskets:recovery-dashboard:v1"
+DASHBOARD_MAX_AGE = timedelta(seconds=60)
+
+
+def recovery_dashboard_snapshot(*, refresh: bool = False, now: datetime | None = None) -> RecoveryDashboard:
+    """recovery_dashboard as of at most DASHBOARD_MAX_AGE ago: the cached snapshot while it is
+    that fresh (no query), else computed again and cached. `refresh`: computed now whatever its age.
+
+    Its aggregates read every basket of the last 30 days (index ranges, three queries): over a
+    million baskets that is seconds (docs/admin.md has the figures), so staff opening the page
+    again, or several staff at once, read the snapshot instead."""
+    now = now or timezone.now()
+    if not refresh:
+        cached = cache.get(DASHBOARD_CACHE_KEY)
+        if isinstance(cached, RecoveryDashboard) and now - cached.now < DASHBOARD_MAX_AGE:
+            return cached
+    dashboard = recovery_dashboard(now)
+    cache.set(DASHBOARD_CACHE_KEY, dashboard, timeout=int(DASHBOARD_MAX_AGE.total_seconds()) * 10)
+    return dashboard

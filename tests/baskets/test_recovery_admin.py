@@ -14,6 +14,7 @@ import pytest
 from django.contrib.admin import helpers
 from django.contrib.auth.models import Permission
 from django.core import mail
+from django.core.cache import cache
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -21,7 +22,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from baskets.models import Basket, BasketEvent, BasketStatus, EmailSuppression, RecoveryEmail, RecoveryStatus
-from baskets.selectors.recovery_report import item_summary, recovery_dashboard
+from baskets.selectors.recovery_report import (
+    DASHBOARD_CACHE_KEY,
+    DASHBOARD_MAX_AGE,
+    item_summary,
+    recovery_dashboard,
+    recovery_dashboard_snapshot,
+)
 from partners.models import Partner
 from tests.factories import BasketFactory, CustomerFactory, OrderItemFactory, PromoCodeFactory, UserFactory
 
@@ -37,6 +44,12 @@ def change_url(basket: Basket) -> str:
 
 def send_url(basket: Basket) -> str:
     return reverse("admin:baskets_basket_send_recovery_email", args=[basket.pk])
+
+
+@pytest.fixture(autouse=True)
+def no_dashboard_snapshot():
+    """The dashboard's snapshot lives in the (per-process) cache: none from another test."""
+    cache.delete(DASHBOARD_CACHE_KEY)
 
 
 @pytest.fixture
@@ -384,12 +397,12 @@ def test_the_dashboard_counts_by_window(recovery_baskets):
 
 def test_the_dashboard_page_draws_its_chart_inline_in_a_fixed_number_of_queries(staff_client, recovery_baskets):
     with CaptureQueriesContext(connection) as captured:
-        response = staff_client.get(DASHBOARD)
+        response = staff_client.get(DASHBOARD, {"refresh": "1"})
     few = len(captured.captured_queries)
     for n in range(10):
         idle(2 + n, total=Decimal("1.00"), recovery_status=RecoveryStatus.EMAILED)
     with CaptureQueriesContext(connection) as captured:
-        staff_client.get(DASHBOARD)
+        staff_client.get(DASHBOARD, {"refresh": "1"})
 
     assert len(captured.captured_queries) == few
     page = response.content.decode()
@@ -409,3 +422,26 @@ def test_the_admin_index_links_the_dashboard_and_the_abandoned_list(staff_client
 def test_the_dashboard_needs_the_view_permission(client):
     client.force_login(UserFactory(is_staff=True))
     assert client.get(DASHBOARD).status_code == 403
+
+
+def test_the_dashboard_serves_a_snapshot_for_a_minute(recovery_baskets, django_assert_num_queries):
+    now = timezone.now()
+    with django_assert_num_queries(3):
+        first = recovery_dashboard_snapshot(now=now)
+    idle(2, total=Decimal("5.00"))  # a new abandoned basket: not in the snapshot yet
+
+    with django_assert_num_queries(0):
+        again = recovery_dashboard_snapshot(now=now + DASHBOARD_MAX_AGE - timedelta(seconds=1))
+    assert again.windows[0].abandoned == first.windows[0].abandoned == 2
+
+    with django_assert_num_queries(3):
+        later = recovery_dashboard_snapshot(now=now + DASHBOARD_MAX_AGE)
+    assert later.windows[0].abandoned == 3
+    with django_assert_num_queries(3):
+        recovery_dashboard_snapshot(refresh=True, now=later.now)
+
+
+def test_the_dashboard_page_says_when_it_was_counted(staff_client):
+    page = staff_client.get(DASHBOARD).content.decode()
+    assert 'id="dashboard-as-of">Figures as of' in page
+    assert '<a href="?refresh=1">Count again now</a>' in page

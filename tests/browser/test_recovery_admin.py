@@ -14,10 +14,12 @@ from decimal import Decimal
 
 import pytest
 from django.core import mail
+from django.core.cache import cache
 from django.core.management import call_command
 from django.utils import timezone
 
 from baskets.models import Basket, BasketStatus, RecoveryEmail, RecoveryStatus
+from baskets.selectors.recovery_report import DASHBOARD_CACHE_KEY
 from tests.factories import BasketFactory, OfferFactory, OrderItemFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -33,6 +35,7 @@ def mail_in_process(settings, live_server):
     settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
     settings.SITE_URL = live_server.url
     mail.outbox = []
+    cache.delete(DASHBOARD_CACHE_KEY)  # the dashboard's snapshot: none from another test
     return mail.outbox
 
 
@@ -113,6 +116,7 @@ def test_docs_screenshots_from_the_demo_data(browser):
 
     from checkout_project.management.commands.seed_demo import seed_demo
 
+    cache.delete(DASHBOARD_CACHE_KEY)
     data, _ = seed_demo()
     call_command("seed_demo")  # idempotent: the second run changes nothing
     assert Basket.objects.filter(source="demo").count() == 16
