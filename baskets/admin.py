@@ -256,8 +256,8 @@ class BasketAdmin(admin.ModelAdmin):
     """Baskets, read as staff recovering abandoned ones: at 1280 px the list fits without scrolling
     (a short reference, the customer, value, items, last activity, age, recovery, origin)."""
 
-    list_display = ("reference", "status", "customer_column", "value", "items_column", "last_activity", "age",
-                    "recovery", "origin")  # fmt: skip
+    list_display = ("reference", "customer_column", "value", "items_column", "last_activity", "age", "recovery",
+                    "origin")  # fmt: skip
     list_display_links = ("reference",)
     list_filter = (
         AbandonedFilter, RecoveryStatusFilter, ("total", ValueRangeFilter), "status", "order_type", "partner",
@@ -357,6 +357,8 @@ class BasketAdmin(admin.ModelAdmin):
     @admin.display(description="Recovery", ordering="recovery_status")
     def recovery(self, obj: Basket) -> str:
         text = recovery_report.recovery_status_text(obj)
+        if obj.status != BasketStatus.ACTIVE:  # the basket's own status, when it is over
+            text = f"{obj.get_status_display()} · {text}"
         status = getattr(obj, "last_email_status", None)
         if status in NOT_SENT:
             outcome = "not sent" if status == RecoveryEmail.Status.SKIPPED else "failed"

@@ -157,14 +157,14 @@ def recovery_baskets():
     "query, expected",
     [
         # abandoned_for_recovery: open, idle for ABANDONED_AFTER_MINUTES (60); newest activity first here.
-        ({"abandoned": "yes", "o": "-6"}, ["idle", "opened", "big"]),
+        ({"abandoned": "yes", "o": "-5"}, ["idle", "opened", "big"]),
         ({"abandoned": "yes", "recovery": "emailed"}, ["big"]),
         ({"recovery": "recovered"}, ["recovered"]),
         ({"recovery": "opened"}, ["opened"]),
-        ({"abandoned": "yes", "total__gte": "40", "o": "-6"}, ["opened", "big"]),
-        ({"total__gte": "40", "total__lte": "62", "o": "-6"}, ["recovered", "opened", "over"]),
-        ({"total__gte": "40", "total__lte": "61.99", "o": "-6"}, ["opened", "over"]),
-        ({"abandoned": "yes", "total__lte": "12.99", "o": "-6"}, ["idle"]),
+        ({"abandoned": "yes", "total__gte": "40", "o": "-5"}, ["opened", "big"]),
+        ({"total__gte": "40", "total__lte": "62", "o": "-5"}, ["recovered", "opened", "over"]),
+        ({"total__gte": "40", "total__lte": "61.99", "o": "-5"}, ["opened", "over"]),
+        ({"abandoned": "yes", "total__lte": "12.99", "o": "-5"}, ["idle"]),
     ],
 )
 def test_filters_by_abandonment_recovery_status_and_value(staff_client, recovery_baskets, query, expected):
