@@ -15,6 +15,7 @@ from baskets.api.order_views import AdminPromoCodeViewSet, OrderViewSet
 from baskets.api.subscription_views import SubscriptionCheckoutViewSet
 from baskets.api.views import CheckoutViewSet
 from baskets.api.webhook_views import stripe_webhook
+from baskets.home import home_page
 from checkout_project.api.errors import require_get
 from checkout_project.api.oauth_views import IntrospectTokenView, token_view
 from checkout_project.api.throttling import throttle_posts
@@ -43,6 +44,8 @@ router.register("partner/checkout", PartnerSubscriptionCheckoutViewSet, basename
 router.register("catalog", CatalogViewSet, basename="catalog")
 
 urlpatterns = [
+    # The start page: the admin, the API docs, a demo checkout.
+    path("", home_page, name="home"),
     # Load balancer probes: no auth, no throttling, no database for /healthz.
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),

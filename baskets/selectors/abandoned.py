@@ -116,7 +116,7 @@ def abandoned_baskets(
 ABANDONED_EXPORT_COLUMNS = (
     "id", "status", "order_type", "created", "updated", "expires_at", "email", "first_name", "last_name",
     "company_name", "phone", "country", "source", "external_id", "partner", "customer", "order_items", "currency",
-    "recovery_link",
+    "recovery_link", "total", "recovery_status", "recovery_emails_sent", "recovered_amount",
 )  # fmt: skip
 
 
@@ -147,4 +147,6 @@ def abandoned_basket_export_rows(
             basket.partner.slug if basket.partner is not None else "",
             basket.customer.public_id if basket.customer is not None else "",
             items, basket.currency, absolute_url(recovery_link(basket)),
+            "" if basket.total is None else str(basket.total), basket.recovery_status, str(basket.recovery_emails_sent),
+            "" if basket.recovered_amount is None else str(basket.recovered_amount),
         ]  # fmt: skip

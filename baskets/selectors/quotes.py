@@ -65,6 +65,18 @@ class BasketQuote:
     def currency(self) -> str:
         return self.totals.currency
 
+    @property
+    def total(self) -> Decimal:
+        """What the basket is worth: the totals' `total` as the wire shows it (a change: its
+        settlement's total, or what is due today when nothing changes today). Kept on
+        `Basket.total` by every service that changes what the basket holds."""
+        totals = self.totals
+        if isinstance(totals, pricing.Totals):
+            return totals.total
+        if totals.settlement is not None:
+            return totals.settlement.total
+        return totals.due_today
+
 
 def basket_quote(
     basket: Basket, items: Sequence[OrderItem], *, now: datetime, change: SubscriptionChange | None = None

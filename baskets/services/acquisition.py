@@ -258,6 +258,9 @@ def basket_initiate(
     basket.external_id = order.get("external_id") or ""
     basket.currency = items[0].offer_snapshot.get("currency", "") if items else ""
     basket.updated = now
+    # Priced before the write so the basket's value goes in with the same INSERT or UPDATE.
+    quote = basket_quote(basket, items, now=now)
+    basket.total = quote.total
 
     if kind == "created":
         basket.save(force_insert=True)
@@ -270,7 +273,7 @@ def basket_initiate(
         event_data["assisted"] = True
         event_data["owner"] = owner.public_id if owner is not None else None
     basket_record_event(basket=basket, actor=actor, kind=kind, data=event_data)
-    return BasketChange(basket=basket, items=items, quote=basket_quote(basket, items, now=now))
+    return BasketChange(basket=basket, items=items, quote=quote)
 
 
 # No transaction of its own: it only reads before basket_initiate, whose transaction writes everything.
@@ -412,7 +415,10 @@ def basket_apply_actions(
         basket.currency = next((i.offer_snapshot.get("currency", "") for i in current.values()), "")
     basket.version += 1
     basket.updated = now = timezone.now()
-    basket.save(update_fields=["version", "updated", "currency"])
+    ordered = sorted(current.values(), key=lambda item: item.position)
+    quote = basket_quote(basket, ordered, now=now)
+    basket.total = quote.total
+    basket.save(update_fields=["version", "updated", "currency", "total"])
     basket_record_event(
         basket=basket,
         actor=actor,
@@ -423,10 +429,7 @@ def basket_apply_actions(
             ]
         },
     )
-    ordered = sorted(current.values(), key=lambda item: item.position)
-    return BasketChange(
-        basket=basket, items=ordered, quote=basket_quote(basket, ordered, now=now), action_results=results
-    )
+    return BasketChange(basket=basket, items=ordered, quote=quote, action_results=results)
 
 
 def _add(

@@ -59,14 +59,16 @@ def promo_code_apply(
     basket.promo_code = promo
     basket.version += 1
     basket.updated = now
-    basket.save(update_fields=["promo_code", "version", "updated"])
+    quote = selectors.basket_quote(basket, items, now=now)
+    basket.total = quote.total
+    basket.save(update_fields=["promo_code", "version", "updated", "total"])
     basket_record_event(
         basket=basket,
         actor=actor,
         kind="promo_code_applied",
         data={"code": promo.code, "replaced": replaced if replaced != promo.pk else None},
     )
-    return BasketChange(basket=basket, items=items, quote=selectors.basket_quote(basket, items, now=now))
+    return BasketChange(basket=basket, items=items, quote=quote)
 
 
 @transaction.atomic
@@ -90,9 +92,11 @@ def promo_code_remove(*, actor: Actor, basket_id: uuid.UUID | None, now: datetim
     basket.promo_code = None
     basket.version += 1
     basket.updated = now
-    basket.save(update_fields=["promo_code", "version", "updated"])
+    quote = selectors.basket_quote(basket, items, now=now)
+    basket.total = quote.total
+    basket.save(update_fields=["promo_code", "version", "updated", "total"])
     basket_record_event(basket=basket, actor=actor, kind="promo_code_removed", data={"code": removed})
-    return BasketChange(basket=basket, items=items, quote=selectors.basket_quote(basket, items, now=now))
+    return BasketChange(basket=basket, items=items, quote=quote)
 
 
 def _exhausted() -> PromoCodeRefused:

@@ -128,6 +128,8 @@ def basket_initiate_renewal(
         )
     # The subscription's quantities may exceed what the offers allow now: refused before any write.
     basket_ensure_within_limits(items, catalog.offers)
+    quote = basket_quote(basket, items, now=now)
+    basket.total = quote.total
     basket.save(force_insert=True)
     OrderItem.objects.bulk_create(items)
     basket_record_event(
@@ -136,9 +138,7 @@ def basket_initiate_renewal(
         kind="created",
         data={"renewal": subscription.public_id, "orderItems": [{"offer": i.offer_id} for i in items]},
     )
-    return RenewalBasket(
-        basket=basket, items=items, quote=basket_quote(basket, items, now=now), subscription=subscription
-    )
+    return RenewalBasket(basket=basket, items=items, quote=quote, subscription=subscription)
 
 
 # --- Completing a renewal ------------------------------------------------------------------------

@@ -302,11 +302,14 @@ def subscription_checkout_initiate(
         tracking=tracking or {},
         entry=entry or {},
     )
-    basket.save(force_insert=True)
-    basket_record_event(basket=basket, actor=actor, kind="created", data={"forSubscription": subscription.public_id})
     annotations = offer_policy.annotations if offer_policy is not None else None
     options = _options(subscription, [], offer_annotations=annotations)
-    return _checkout(basket, SubscriptionChange(subscription, options), [], now, offer_policy=offer_policy)
+    # Quoted before the INSERT, which writes the basket's value with the rest of the row.
+    checkout = _checkout(basket, SubscriptionChange(subscription, options), [], now, offer_policy=offer_policy)
+    basket.total = checkout.quote.total
+    basket.save(force_insert=True)
+    basket_record_event(basket=basket, actor=actor, kind="created", data={"forSubscription": subscription.public_id})
+    return checkout
 
 
 # --- Read -------------------------------------------------------------------------------------
@@ -592,7 +595,11 @@ def subscription_checkout_apply_actions(
         )
     basket.version += 1
     basket.updated = timezone.now()
-    basket.save(update_fields=["version", "updated"])
+    ordered = sorted(current.values(), key=lambda item: item.position)
+    change = SubscriptionChange(subscription, options)
+    checkout = _checkout(basket, change, ordered, now, results, offer_policy=offer_policy)
+    basket.total = checkout.quote.total
+    basket.save(update_fields=["version", "updated", "total"])
     basket_record_event(
         basket=basket,
         actor=actor,
@@ -600,9 +607,7 @@ def subscription_checkout_apply_actions(
         data={"actions": [{"index": r["index"], "type": r["orderItemActionType"], "item": r["orderItemId"],
                            "status": r["status"]} for r in results]},
     )  # fmt: skip
-    ordered = sorted(current.values(), key=lambda item: item.position)
-    change = SubscriptionChange(subscription, options)
-    return _checkout(basket, change, ordered, now, results, offer_policy=offer_policy)
+    return checkout
 
 
 # --- Completing a change (baskets.services.completion) ---------------------------------------------

@@ -11,7 +11,7 @@ from django.test import Client
 from django.utils import timezone
 from oauth2_provider.models import AccessToken, Application
 
-from baskets.models import Basket, PromoCode
+from baskets.models import Basket, BasketEvent, BasketStatus, PromoCode, RecoveryEmail, RecoveryStatus
 from checkout_project.api.models import ClientProfile
 from partners.models import Partner, PartnerClient, PartnerEligibleOffer, PartnerSubscription
 from subscriptions.models import Charge, Customer, Offer, Product, Subscription, SubscriptionAddOn
@@ -39,6 +39,9 @@ SEEDED_MODELS = [
     PartnerEligibleOffer,
     Partner.blocked_products.through,
     PartnerSubscription,
+    Basket,
+    BasketEvent,
+    RecoveryEmail,
 ]
 
 
@@ -59,7 +62,7 @@ def counts() -> dict[str, int]:
 def test_json_has_the_documented_keys():
     data = seed_json()
 
-    assert set(data) == {"clients", "customer", "customerWithPendingChange", "offers", "promoCodes"}
+    assert set(data) == {"clients", "customer", "customerWithPendingChange", "offers", "promoCodes", "staff"}
     assert set(data["clients"]) == {"storefront", "backoffice", "resource_server", "partner", "partner_other"}
     for key in ("storefront", "backoffice", "resource_server"):
         assert set(data["clients"][key]) == {"client_id", "client_secret", "scope"}
@@ -209,7 +212,7 @@ def test_customer_access_token_is_issued_for_customer_web_and_works_on_initiate(
     )
 
     assert response.status_code == 200, response.content
-    basket = Basket.objects.get()
+    basket = Basket.objects.exclude(source="demo").get()
     assert response.json()["id"] == basket.public_id
     assert basket.customer.email == data["customer"]["email"]
     assert basket.created_by_customer_token is True
@@ -353,7 +356,7 @@ def test_partner_client_token_works_on_partner_subscription_checkout_only_for_it
     response = initiate(partner["subscription"]["id"])
     assert response.status_code == 200, response.content
     assert response.json()["order"]["forSubscription"]["id"] == partner["subscription"]["id"]
-    assert Basket.objects.get().partner.slug == partner["partner"]["slug"]
+    assert Basket.objects.exclude(source="demo").get().partner.slug == partner["partner"]["slug"]
 
 
 def test_second_customer_has_a_pending_change_that_locks_subscription_checkout():
@@ -383,3 +386,43 @@ def test_second_customer_has_a_pending_change_that_locks_subscription_checkout()
     assert response.status_code == 423
     assert response.json()["details"]["lockedUntil"] == pending["subscription"]["pendingChange"]["effectiveAt"]
     assert Client().login(username=pending["email"], password=pending["password"])
+
+
+# --- Issue 15: the staff user and the demo baskets ----------------------------------------------------
+
+
+def test_the_staff_user_logs_in_to_the_admin_with_the_printed_password():
+    data = seed_json()
+    staff = data["staff"]
+
+    assert staff["admin"] == "/admin/"
+    assert f"  username:     {staff['username']}" in seed()
+    client = Client()
+    page = client.post("/admin/login/?next=/admin/", {"username": staff["username"], "password": staff["password"]})
+    assert page.status_code == 302
+    assert client.get("/admin/").status_code == 200
+    assert seed_json()["staff"] == staff
+
+
+def test_demo_baskets_in_every_state_over_the_last_30_days():
+    from baskets.selectors import abandoned_for_recovery
+    from baskets.selectors.recovery_report import recovery_dashboard
+
+    seed()
+    demo = Basket.objects.filter(source="demo")
+    now = timezone.now()
+
+    assert {basket.status for basket in demo} == {BasketStatus.ACTIVE, BasketStatus.COMPLETED, BasketStatus.EXPIRED}
+    assert set(demo.values_list("recovery_status", flat=True)) == set(RecoveryStatus.values)
+    assert min(b.updated for b in demo) > now - timedelta(days=30)
+    assert max(b.updated for b in demo) - min(b.updated for b in demo) > timedelta(days=20)
+    abandoned = abandoned_for_recovery().filter(source="demo")
+    assert abandoned.filter(email="").exists() and abandoned.exclude(email="").exists()
+    assert abandoned.filter(recovery_status=RecoveryStatus.NOT_CONTACTED).exclude(email="").exists()
+    assert demo.filter(status=BasketStatus.ACTIVE, updated__gt=now - timedelta(minutes=30)).exists()  # not yet
+    assert RecoveryEmail.objects.filter(status=RecoveryEmail.Status.SKIPPED).exists()
+    assert all(basket.total is not None and basket.total > 0 for basket in demo)
+    recovered = demo.filter(recovery_status=RecoveryStatus.RECOVERED)
+    assert all(b.status == BasketStatus.COMPLETED and b.recovered_amount == b.total for b in recovered)
+    month = recovery_dashboard().windows[-1]
+    assert month.abandoned > 0 and month.emails_sent > 0 and month.opened > 0 and month.recovered > 0

@@ -8,7 +8,9 @@ only tops them up to `--count`. About a minute per million rows on a small machi
 Baskets are spread evenly over the 60 days before the first run (oldest first), 1 in 10 is
 completed (the feed skips those), half have an e-mail, the ones older than the basket lifetime
 are `expired`. Each has one order item: the first published offer of the catalog (run
-`seed_demo` first).
+`seed_demo` first), and that offer's price as its `total`. For the recovery dashboard (issue 15):
+1 in 20 baskets was emailed, 1 in 40 opened its link, 1 in 30 (completed ones) was recovered, each
+contacted basket with its sent RecoveryEmail.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.utils import timezone
 
-from baskets.models import Basket, OrderItem
+from baskets.models import Basket, OrderItem, RecoveryEmail
+from subscriptions import pricing
 from subscriptions.models import Offer
 from subscriptions.selectors import first_published_offer
 
@@ -51,6 +54,17 @@ BASKET_COLUMNS = {
     "custom_fields": "'{}'::jsonb",
     "entry": "'{}'::jsonb",
     "link_nonce": "substr(md5(n::text), 1, 16)",
+    # What it is worth and where its recovery stands (issue 15's admin list and dashboard): 1 in 20
+    # emailed, 1 in 40 opened, 1 in 30 recovered (those are completed ones).
+    "total": "%(total)s",
+    "recovery_status": "CASE WHEN n % 30 = 0 THEN 'recovered' WHEN n % 40 = 3 THEN 'opened' "
+    "WHEN n % 20 = 1 THEN 'emailed' ELSE 'not_contacted' END",
+    "recovery_emails_sent": "CASE WHEN n % 30 = 0 OR n % 40 = 3 OR n % 20 = 1 THEN 1 ELSE 0 END",
+    "recovery_last_emailed_at": "CASE WHEN n % 30 = 0 OR n % 40 = 3 OR n % 20 = 1 "
+    "THEN %(start)s + n * %(step)s + interval '1 hour' END",
+    "recovery_opened_at": "CASE WHEN n % 30 = 0 OR n % 40 = 3 THEN %(start)s + n * %(step)s + interval '2 hours' END",
+    "recovered_at": "CASE WHEN n % 30 = 0 THEN %(start)s + n * %(step)s + interval '1 hour' END",
+    "recovered_amount": "CASE WHEN n % 30 = 0 THEN %(total)s END",
 }
 
 
@@ -85,6 +99,7 @@ class Command(BaseCommand):
         with connection.cursor() as cursor:
             cursor.execute(f"ANALYZE {Basket._meta.db_table}")
             cursor.execute(f"ANALYZE {OrderItem._meta.db_table}")
+            cursor.execute(f"ANALYZE {RecoveryEmail._meta.db_table}")
         self.stdout.write(f"{count - existing} bench baskets written in {time.monotonic() - started:.0f} s.")
 
     @transaction.atomic
@@ -96,6 +111,7 @@ class Command(BaseCommand):
             "expired_before": timezone.now() - settings.BASKET_LIFETIME,
             "first": first,
             "last": last,
+            "total": pricing.first_period_amount(offer.snapshot.get("price", [])),
         }
         columns, values = [], []
         for field in Basket._meta.concrete_fields:
@@ -135,4 +151,16 @@ class Command(BaseCommand):
                     "source": SOURCE,
                     "from": start + step * first,
                 },
+            )
+            # The recovery email of each contacted basket of the batch (the dashboard's "emails sent").
+            email_table = connection.ops.quote_name(RecoveryEmail._meta.db_table)
+            cursor.execute(
+                f"INSERT INTO {email_table} (id, basket_id, step, status, reason, to_email, attempts, created,"
+                " sent_at, opened_at) "
+                "SELECT gen_random_uuid(), b.id, '1h', 'sent', '', b.email, 1, b.recovery_last_emailed_at,"
+                " b.recovery_last_emailed_at, b.recovery_opened_at "
+                f"FROM {basket_table} b WHERE b.source = %(source)s AND b.recovery_emails_sent > 0 "
+                f"AND NOT EXISTS (SELECT 1 FROM {email_table} e WHERE e.basket_id = b.id) "
+                "AND b.created >= %(from)s",
+                {"source": SOURCE, "from": start + step * first},
             )

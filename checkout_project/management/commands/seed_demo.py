@@ -1,4 +1,5 @@
-"""`python manage.py seed_demo [--json]`: an idempotent demo catalog, customer and OAuth clients.
+"""`python manage.py seed_demo [--json]`: an idempotent demo catalog, customer, OAuth clients, staff user
+and baskets in every state (checkout_project/management/demo_baskets.py).
 
 Running it again creates nothing new and prints the same credentials: catalog rows are found by
 their path, applications by their client id, and every secret is derived from SECRET_KEY, so the
@@ -28,12 +29,15 @@ from oauthlib.common import generate_token
 from baskets import services as basket_services
 from checkout_project.api.models import ClientProfile
 from checkout_project.api.wire import iso_utc
+from checkout_project.management.demo_baskets import seed_demo_baskets
 from partners import services as partner_services
 from partners.models import Partner, PartnerEligibleOffer
 from subscriptions import services as catalog_services
 from subscriptions.models import Customer, Offer, Product, Subscription, SubscriptionAddOn
 
 CUSTOMER_EMAIL = "demo.customer@example.com"
+# The admin's demo staff user (a superuser): logs in at /admin/ with the password printed.
+STAFF_EMAIL = "demo.staff@example.com"
 PENDING_CUSTOMER_EMAIL = "demo.pending@example.com"
 CUSTOMER_WEB_REDIRECT_URI = "http://127.0.0.1:8000/oauth/callback"
 ACCESS_TOKEN_LIFETIME = timedelta(seconds=3600)
@@ -475,13 +479,33 @@ def customer_access_token(*, user, application: Application) -> AccessToken:
     return token
 
 
+def seed_staff() -> tuple[Any, str]:
+    """The demo staff user (superuser), its password set again on each run; with the password."""
+    password = demo_secret("staff-password")[:20]
+    user, _ = get_user_model().objects.get_or_create(
+        username=STAFF_EMAIL, defaults={"email": STAFF_EMAIL, "first_name": "Demo", "last_name": "Staff"}
+    )
+    fields = []
+    if not (user.is_staff and user.is_superuser and user.is_active):
+        user.is_staff = user.is_superuser = user.is_active = True
+        fields += ["is_staff", "is_superuser", "is_active"]
+    if not user.check_password(password):
+        user.set_password(password)
+        fields.append("password")
+    if fields:
+        user.save(update_fields=fields)
+    return user, password
+
+
 @transaction.atomic
 def seed_demo() -> tuple[dict[str, Any], dict[str, Any]]:
     """Create what is missing; return the `--json` document and extra facts for the summary."""
     offers = seed_catalog()
     clients = {}
+    applications = {}
     for client in CONFIDENTIAL_CLIENTS:
         application, secret = seed_application(client)
+        applications[client.key] = application
         clients[client.key] = {
             "client_id": application.client_id,
             "client_secret": secret,
@@ -503,6 +527,9 @@ def seed_demo() -> tuple[dict[str, Any], dict[str, Any]]:
     token = customer_access_token(user=customer.user, application=customer_web)
     pending_customer, pending_password, pending_subscription = seed_customer(offers, CUSTOMERS[1])
     pending_token = customer_access_token(user=pending_customer.user, application=customer_web)
+    staff, staff_password = seed_staff()
+    promo_codes = seed_promo_codes(offers)  # before the demo baskets: one of them has a code
+    demo_baskets = seed_demo_baskets(offers=offers, storefront=applications["storefront"], staff=staff)
     document = {
         "clients": clients,
         "customer": {
@@ -528,9 +555,11 @@ def seed_demo() -> tuple[dict[str, Any], dict[str, Any]]:
             {"id": offer.pk, "version": offer.version, "path": offer.path, "name": offer.name, "type": str(offer.type)}
             for offer in offers
         ],
-        "promoCodes": seed_promo_codes(offers),
+        "promoCodes": promo_codes,
+        "staff": {"username": staff.get_username(), "password": staff_password, "admin": "/admin/"},
     }
     extra = {
+        "demo_baskets": demo_baskets,
         "access_token_expires": token.expires,
         "customer_web_client_id": customer_web.client_id,
         "redirect_uri": CUSTOMER_WEB_REDIRECT_URI,
@@ -539,7 +568,10 @@ def seed_demo() -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 class Command(BaseCommand):
-    help = "Create (once) a demo catalog, customer with a subscription, and OAuth clients; print their credentials."
+    help = (
+        "Create (once) a demo catalog, customer with a subscription, OAuth clients, a staff user and demo "
+        "baskets; print their credentials."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--json", action="store_true", help="Print one JSON object instead of a summary.")
@@ -554,7 +586,17 @@ class Command(BaseCommand):
     @staticmethod
     def summary(data: dict[str, Any], extra: dict[str, Any]) -> str:
         customer = data["customer"]
-        lines = ["Demo data is ready.", "", "OAuth clients (POST /oauth2/token, grant_type=client_credentials):"]
+        staff = data["staff"]
+        lines = [
+            "Demo data is ready.",
+            "",
+            "Staff (the admin at /admin/: abandoned baskets, recovery dashboard):",
+            f"  username:     {staff['username']}",
+            f"  password:     {staff['password']}",
+            f"  demo baskets: {extra['demo_baskets']} (abandoned, emailed, opened, recovered, completed, expired)",
+            "",
+            "OAuth clients (POST /oauth2/token, grant_type=client_credentials):",
+        ]
         for key, client in data["clients"].items():
             lines += [
                 f"  {key}",
