@@ -306,11 +306,7 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 # --- Abandoned-basket recovery (docs/recovery.md) ---------------------------------------
 # A basket is abandoned once it has had no activity for this long (baskets.selectors
 # abandoned_for_recovery: the admin, the recovery emails and the docs share it).
-ABANDONED_AFTER_MINUTES = env_int("ABANDONED_AFTER_MINUTES", 60)
-if not 1 <= ABANDONED_AFTER_MINUTES <= 60 * 24 * 30:
-    raise ImproperlyConfigured(
-        f"ABANDONED_AFTER_MINUTES must be from 1 to 43200 (30 days), got {ABANDONED_AFTER_MINUTES}."
-    )
+ABANDONED_AFTER_MINUTES = env_int("ABANDONED_AFTER_MINUTES", 60, minimum=1, maximum=60 * 24 * 30)  # up to 30 days
 
 _DURATION_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 
@@ -379,17 +375,13 @@ if _email_backend not in _EMAIL_BACKENDS and not re.fullmatch(r"[A-Za-z_]\w*(\.[
 _email_host = os.environ.get("EMAIL_HOST", "").strip() or "localhost"
 if not re.fullmatch(r"[A-Za-z0-9.:\[\]-]+", _email_host):
     raise ImproperlyConfigured(f"EMAIL_HOST must be a host name or address, got {_email_host!r}")
-_email_port = env_int("EMAIL_PORT", 25)
-if not 1 <= _email_port <= 65535:
-    raise ImproperlyConfigured(f"EMAIL_PORT must be from 1 to 65535, got {_email_port}.")
+_email_port = env_int("EMAIL_PORT", 25, minimum=1, maximum=65535)
 _email_use_tls = env_switch("EMAIL_USE_TLS", False)  # STARTTLS, usually on port 587
 _email_use_ssl = env_switch("EMAIL_USE_SSL", False)  # implicit TLS, usually on port 465
 if _email_use_tls and _email_use_ssl:
     raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL cannot both be on (STARTTLS or implicit TLS).")
 # Every connection to the mail server times out (a slow server delays a background task, never a request).
-_email_timeout = env_int("EMAIL_TIMEOUT_SECONDS", 10)
-if not 1 <= _email_timeout <= 120:
-    raise ImproperlyConfigured(f"EMAIL_TIMEOUT_SECONDS must be from 1 to 120, got {_email_timeout}.")
+_email_timeout = env_int("EMAIL_TIMEOUT_SECONDS", 10, minimum=1, maximum=120)
 _email_backend = _EMAIL_BACKENDS.get(_email_backend, _email_backend)
 MAILERS = {
     "default": {
