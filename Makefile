@@ -1,4 +1,4 @@
-# make run   install into a venv, migrate, seed demo data, serve on http://127.0.0.1:8000
+# make run   install into a venv, migrate, seed demo data, serve on http://127.0.0.1:8000 (and a task worker)
 # make test  install the dev dependencies into the venv and run the whole test suite
 # make lint  ruff check + ruff format --check
 # make typecheck  mypy with django-stubs and djangorestframework-stubs over the apps ([tool.mypy])
@@ -34,7 +34,9 @@ run: venv
 	$(VENV_PYTHON) -m pip install .
 	DJANGO_DEBUG="$${DJANGO_DEBUG:-1}" $(VENV_PYTHON) manage.py migrate --no-input
 	DJANGO_DEBUG="$${DJANGO_DEBUG:-1}" $(VENV_PYTHON) manage.py seed_demo
-	DJANGO_DEBUG="$${DJANGO_DEBUG:-1}" $(VENV_PYTHON) manage.py runserver 127.0.0.1:8000
+	@# The task worker (recovery emails, payment retries) runs beside the server and stops with it.
+	DJANGO_DEBUG="$${DJANGO_DEBUG:-1}" sh -c '$(VENV_PYTHON) manage.py db_worker & worker=$$!; \
+		trap "kill $$worker 2>/dev/null" EXIT INT TERM; $(VENV_PYTHON) manage.py runserver 127.0.0.1:8000'
 
 test: venv
 	$(VENV_PYTHON) -m pip install '.[dev]'
