@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.core import mail
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
@@ -25,6 +25,7 @@ from baskets.errors import BasketNotFound
 from baskets.models import Basket, BasketEvent, BasketStatus, EmailSuppression, RecoveryEmail, RecoveryStatus
 from baskets.recovery_mail import email_reference
 from baskets.services.recovery import SEND_BACKOFF, SEND_MAX_ATTEMPTS, recovery_emails_queue_many
+from baskets.services.recovery import _queue as queue_emails
 from checkout_project.api.actor import Actor
 from tests.factories import BasketFactory, OrderItemFactory, PromoCodeFactory, UserFactory
 from tests.smtp_server import free_port, smtp_mailers, smtp_server
@@ -149,6 +150,21 @@ def test_a_schedule_step_is_queued_once_per_basket(django_capture_on_commit_call
     assert RecoveryEmail.objects.filter(basket=basket).count() == 2
     assert {email.step for email in RecoveryEmail.objects.all()} == {"1h", "24h"} == {first.step, other_step.step}
     assert len(send_tasks()) == 2
+
+
+def test_a_step_another_scheduler_wrote_meanwhile_is_left_out_not_duplicated(django_capture_on_commit_callbacks, offer):
+    """The race the unique constraint settles: the step was written after this batch's query
+    read the basket (INSERT ... ON CONFLICT DO NOTHING, then only the rows written are queued)."""
+    basket = abandoned(offer)
+    other = abandoned(offer, email="ada@example.com")
+    RecoveryEmail.objects.create(basket=basket, step="1h", status="queued", to_email=basket.email)
+
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        written = queue_emails([basket, other], step="1h", sent_by=None, now=timezone.now())
+
+    assert [email.basket_id for email in written] == [other.pk]
+    assert RecoveryEmail.objects.filter(basket=basket).count() == 1
+    assert [task.args_kwargs["args"] for task in send_tasks()] == [[str(written[0].id)]]
 
 
 def test_a_staff_email_has_no_step_and_a_basket_gone_is_not_found(offer, staff):
