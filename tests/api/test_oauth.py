@@ -209,13 +209,15 @@ def test_the_hosted_login_page_renders_an_accessible_form(client):
 
     assert response.status_code == 200
     html = response.content.decode()
-    assert '<label for="id_username">Username</label>' in html
+    # Issue 15: it asks for the e-mail address, in the hosted checkout pages' look.
+    assert '<label for="id_username">Email</label>' in html
     assert '<label for="id_password">Password</label>' in html
-    assert 'id="id_username"' in html
+    assert 'type="email" name="username" id="id_username"' in html
     assert 'type="password" name="password" id="id_password"' in html
     assert 'name="csrfmiddlewaretoken"' in html
     assert '<input type="hidden" name="next" value="/oauth2/authorize/?client_id=abc">' in html
-    assert '<button type="submit">Sign in</button>' in html
+    assert '<button type="submit" class="button button--primary">Sign in</button>' in html
+    assert "/static/checkout/checkout.css" in html
     assert "<script" not in html
 
 
@@ -223,7 +225,7 @@ def test_the_login_page_says_when_the_credentials_are_wrong(client, shopper):
     response = client.post("/accounts/login/", {"username": "ada", "password": "wrong"})
 
     assert response.status_code == 200
-    assert '<p role="alert" id="login-error">' in response.content.decode()
+    assert '<div class="notice notice--error" role="alert" id="login-error">' in response.content.decode()
     assert "_auth_user_id" not in client.session
 
 
