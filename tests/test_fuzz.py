@@ -420,13 +420,18 @@ def send_raw(case, headers: dict[str, str], cookies: dict[str, str]):
     path = case.operation.path.format(**(case.path_parameters or {}))
     query = "?" + urlencode(case.query, doseq=True) if case.query else ""
     sent = {name: str(value) for name, value in (case.headers or {}).items() if name.lower() in KEPT_HEADERS}
-    return client.generic(
+    response = client.generic(
         case.method.upper(),
         path + query,
         json.dumps(case.body),
         content_type="application/json",
         headers={**sent, **headers},
     )
+    # Django's test client connects close_old_connections again when it is done: keep it off
+    # (keep_the_test_connection), or the next in-process WSGI request closes the test's connection.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    return response
 
 
 # The generated headers worth keeping on a hand-sent request (the others are ours or irrelevant).
