@@ -420,17 +420,32 @@ def send_raw(case, headers: dict[str, str], cookies: dict[str, str]):
     path = case.operation.path.format(**(case.path_parameters or {}))
     query = "?" + urlencode(case.query, doseq=True) if case.query else ""
     sent = {name: str(value) for name, value in (case.headers or {}).items() if name.lower() in KEPT_HEADERS}
-    return client.generic(
+    response = client.generic(
         case.method.upper(),
         path + query,
         json.dumps(case.body),
         content_type="application/json",
         headers={**sent, **headers},
     )
+    # Django's test client connects close_old_connections again when it is done: keep it off
+    # (keep_the_test_connection), or the next in-process WSGI request closes the test's connection.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    return response
 
 
 # The generated headers worth keeping on a hand-sent request (the others are ours or irrelevant).
 KEPT_HEADERS = {"if-match", "idempotency-key"}
+# The operations that look their object up by an id of the body or path (they answered 404 to
+# random ids): some positive request of theirs must reach a real object.
+ID_LOOKUPS = {
+    "POST /api/order",
+    "POST /api/admin/checkout/initiate/renew",
+    "POST /api/admin/v2/promo_code",
+    "POST /api/partner/checkout/validate/{id}",
+    "POST /api/checkout/subscription",
+    "POST /api/partner/checkout/subscription",
+}
 # Answers that show the request never reached an object: refused as malformed, or nothing found.
 NOT_REACHED = {
     "validation_error", "malformed_json", "invalid_if_match", "invalid_idempotency_key", "recaptcha_required",
@@ -486,7 +501,7 @@ def test_fuzz(label, mode, world):
     if FUZZ_SEED is not None:
         fuzz = seed(int(FUZZ_SEED))(fuzz)
     fuzz()
-    if mode == GenerationMode.POSITIVE and (has_body or len(operation.path_parameters)):
+    if mode == GenerationMode.POSITIVE and label in ID_LOOKUPS:
         # The real ids did their job: some request reached a real object (its service answered).
         reached = [answer for answer in answers if answer[1] not in NOT_REACHED]
         assert reached, f"no request reached a service: {sorted(set(answers))}"
