@@ -96,7 +96,6 @@ def basket_transition(
     return basket
 
 
-@transaction.atomic
 def baskets_extend_for_link(baskets: Sequence[Basket], *, actor: Actor, now: datetime) -> list[Basket]:
     """Make the locked, open `baskets` live at least as long as a link issued `now` (API.md §5:
     LINK_LIFETIME), before such a link is handed to the customer; the baskets that changed.
@@ -122,6 +121,7 @@ def baskets_extend_for_link(baskets: Sequence[Basket], *, actor: Actor, now: dat
     return changed
 
 
+@transaction.atomic
 def basket_expire(*, actor: Actor, basket_id: uuid.UUID) -> Basket:
     """End an active basket's life now, before its lifetime is over (staff, from the admin).
 
