@@ -68,7 +68,14 @@ MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "15"))
 FUZZ_SEED = os.environ.get("FUZZ_SEED")
 
 SCHEMA = schemathesis.openapi.from_wsgi("/api/schema/?format=json", get_wsgi_application())
-OPERATIONS = {operation.label: operation for operation in (result.ok() for result in SCHEMA.get_all_operations())}
+# The API's operations. The OAuth endpoints (/oauth2/…, django-oauth-toolkit's) are in the schema
+# too, but speak OAuth (form bodies, RFC 6749's {"error", "error_description"}, an empty 200 for a
+# revocation): tests/api/test_oauth.py and test_token_endpoint_hardening.py hold them to that.
+OPERATIONS = {
+    operation.label: operation
+    for operation in (result.ok() for result in SCHEMA.get_all_operations())
+    if operation.path.startswith("/api/")
+}
 
 CHECKS = [
     schemathesis.checks.not_a_server_error,
