@@ -314,8 +314,10 @@ _DURATION_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 def env_schedule(name: str, default: str) -> list[tuple[str, timedelta]]:
     """A recovery email schedule, "1h,24h": steps after the last activity, each `<n><m|h|d>`, in
     increasing order, none before a basket counts as abandoned nor after its lifetime; "off" for none.
-    Each step's text (e.g. "24h") names it on the emails it sends."""
-    value = os.environ.get(name, "").strip() or default
+    Each step's text (e.g. "24h") names it on the emails it sends. The default's steps that a short
+    BASKET_LIFETIME_DAYS leaves no time for are left out; a step of one's own setting stops the start."""
+    given = os.environ.get(name, "").strip()
+    value = given or default
     if value.lower() == "off":
         return []
     steps: list[tuple[str, timedelta]] = []
@@ -332,6 +334,8 @@ def env_schedule(name: str, default: str) -> list[tuple[str, timedelta]]:
                 f"(ABANDONED_AFTER_MINUTES={ABANDONED_AFTER_MINUTES})."
             )
         if delay >= BASKET_LIFETIME:
+            if not given:
+                continue
             raise ImproperlyConfigured(f"{name}: step {text} comes after a basket's lifetime (BASKET_LIFETIME_DAYS).")
         steps.append((text, delay))
     if len(steps) > 10:

@@ -43,6 +43,12 @@ def test_the_defaults_in_production(monkeypatch):
     assert not {"EMAIL_BACKEND", "EMAIL_HOST", "EMAIL_PORT", "EMAIL_TIMEOUT", "EMAIL_USE_TLS"} & set(loaded)
 
 
+def test_the_default_schedule_leaves_out_a_step_a_one_day_lifetime_leaves_no_time_for(monkeypatch):
+    loaded = recovery_settings(monkeypatch, BASKET_LIFETIME_DAYS="1")
+
+    assert loaded["RECOVERY_EMAIL_SCHEDULE"] == [("1h", timedelta(hours=1))]
+
+
 def test_development_prints_emails_and_links_to_the_local_server(monkeypatch):
     loaded = recovery_settings(monkeypatch, DJANGO_DEBUG="1")
 

@@ -268,6 +268,7 @@ PRODUCTION_ENVIRONMENT = {
     "SECURE_HSTS_PRELOAD": "1",
     "RECAPTCHA_PUBLIC_KEY": "site-key",
     "RECAPTCHA_PRIVATE_KEY": "secret-key",
+    "SITE_URL": "https://checkout.example.com",
 }
 
 
@@ -292,15 +293,17 @@ def test_check_deploy_finds_nothing_with_production_settings():
     assert "System check identified no issues (0 silenced)." in result.stdout
 
 
-def test_check_deploy_with_the_defaults_asks_only_for_the_preload_consent():
-    environment = {name: value for name, value in PRODUCTION_ENVIRONMENT.items() if name != "SECURE_HSTS_PRELOAD"}
+def test_check_deploy_with_the_defaults_asks_only_for_the_preload_consent_and_the_site_url():
+    left_out = {"SECURE_HSTS_PRELOAD", "SITE_URL"}
+    environment = {name: value for name, value in PRODUCTION_ENVIRONMENT.items() if name not in left_out}
 
     result = manage("check", "--deploy", **environment)
 
     output = result.stdout + result.stderr  # a warning goes to stderr, the all-clear to stdout
     assert result.returncode == 0, output
-    assert "System check identified 1 issue (0 silenced)." in output
+    assert "System check identified 2 issues (0 silenced)." in output
     assert "(security.W021)" in output
+    assert "(baskets.W001)" in output
 
 
 def test_a_short_secret_key_stops_manage_py_naming_the_variable():
