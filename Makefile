@@ -5,11 +5,12 @@
 # make bench the benchmark against gunicorn on PostgreSQL (BENCH_DATABASE_URL; bench/RESULTS.md)
 #
 # DATABASE_URL=postgres://user@host:5432/name switches run and test to PostgreSQL.
-# Overridable: VENV (default .venv), PYTHON (interpreter that creates the venv), PYTEST_ARGS.
+# Overridable: VENV (default .venv), PYTHON (interpreter that creates the venv), PYTEST_ARGS (default
+# `-n auto`: one pytest-xdist worker per core, each with its own test database; `PYTEST_ARGS=` runs serially).
 
 VENV ?= .venv
 PYTHON ?= python3
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= -n auto
 VENV_PYTHON = $(VENV)/bin/python
 
 .PHONY: run test lint typecheck bench venv python-version
