@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -42,7 +43,13 @@ def basket_record_event(
     data: dict[str, Any] | None = None,
 ) -> BasketEvent:
     """Record an event of the basket at its current version (one INSERT)."""
-    event = BasketEvent(
+    event = _event(basket, actor, kind, data)
+    event.save(force_insert=True)
+    return event
+
+
+def _event(basket: Basket, actor: Actor, kind: str, data: dict[str, Any] | None) -> BasketEvent:
+    return BasketEvent(
         basket=basket,
         kind=kind,
         application=actor.application,
@@ -52,8 +59,6 @@ def basket_record_event(
         version=basket.version,
         data=data or {},
     )
-    event.save(force_insert=True)
-    return event
 
 
 @transaction.atomic(savepoint=False)  # runs inside its caller's transaction: no SAVEPOINT
@@ -89,6 +94,31 @@ def basket_transition(
     basket.save(update_fields=fields)
     basket_record_event(basket=basket, actor=actor, kind=to, data=data)
     return basket
+
+
+def baskets_extend_for_link(baskets: Sequence[Basket], *, actor: Actor, now: datetime) -> list[Basket]:
+    """Make the locked, open `baskets` live at least as long as a link issued `now` (API.md §5:
+    LINK_LIFETIME), before such a link is handed to the customer; the baskets that changed.
+
+    A basket whose `expires_at` is sooner is moved there, its version bumped (the order's
+    `expiresAt` changed: a new ETag) and a `lifetime_extended` event recorded: two statements
+    however many baskets. A completed or expired basket (or one whose lifetime is over) is left as
+    it is: its links are refused anyway.
+    """
+    until = now + settings.LINK_LIFETIME
+    changed, events = [], []
+    for basket in baskets:
+        if basket.status != BasketStatus.ACTIVE or basket.expires_at <= now or basket.expires_at >= until:
+            continue
+        data = {"from": basket.expires_at.isoformat(), "to": until.isoformat(), "reason": "link"}
+        basket.expires_at = until
+        basket.version += 1
+        changed.append(basket)
+        events.append(_event(basket, actor, "lifetime_extended", data))
+    if changed:
+        Basket.objects.bulk_update(changed, ["expires_at", "version"])
+        BasketEvent.objects.bulk_create(events)
+    return changed
 
 
 @transaction.atomic

@@ -8,7 +8,6 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -16,7 +15,7 @@ from baskets.errors import BasketCodes, BasketNotFound
 from baskets.links import VISIT_EVENTS, LinkKind, LinkRefusal, LinkRefused, verify_link_token
 from baskets.locks import lock_basket
 from baskets.models import Basket, BasketEvent, BasketStatus, new_link_nonce
-from baskets.services.lifecycle import basket_record_event
+from baskets.services.lifecycle import basket_record_event, baskets_extend_for_link
 from baskets.services.recovery import recovery_email_record_open
 from checkout_project.api.actor import Actor
 
@@ -53,19 +52,7 @@ def basket_extend_for_links(*, actor: Actor, basket_id: uuid.UUID, now: datetime
     basket = lock_basket(Basket.objects.all(), basket_id)
     if basket is None:
         raise BasketNotFound("Basket not found")
-    until = now + settings.LINK_LIFETIME
-    if basket.status != BasketStatus.ACTIVE or basket.expires_at <= now or basket.expires_at >= until:
-        return basket
-    previous = basket.expires_at
-    basket.expires_at = until
-    basket.version += 1
-    basket.save(update_fields=["expires_at", "version"])
-    basket_record_event(
-        basket=basket,
-        actor=actor,
-        kind="lifetime_extended",
-        data={"from": previous.isoformat(), "to": until.isoformat(), "reason": "link"},
-    )
+    baskets_extend_for_link([basket], actor=actor, now=now)
     return basket
 
 

@@ -35,7 +35,7 @@ from baskets.errors import BASKET_NOT_FOUND, BasketNotFound
 from baskets.locks import lock_basket, lock_baskets, lock_baskets_skipping_locked
 from baskets.models import Basket, BasketStatus, EmailSuppression, OrderItem, RecoveryEmail, RecoveryStatus
 from baskets.recovery_mail import SiteUrlMissing, parse_email_reference, recovery_message
-from baskets.services.lifecycle import SYSTEM_ACTOR, basket_record_event
+from baskets.services.lifecycle import SYSTEM_ACTOR, basket_record_event, baskets_extend_for_link
 from checkout_project.api.actor import Actor
 
 logger = logging.getLogger(__name__)
@@ -133,9 +133,12 @@ def _queue(baskets: Sequence[Basket], *, step: str, sent_by: Any, now: datetime)
         emails = [email for email in emails if email.id in written]
     else:
         RecoveryEmail.objects.bulk_create(emails)
-    for email in emails:
-        if email.status == Status.QUEUED:
-            _enqueue_send(email.id)
+    queued = [email for email in emails if email.status == Status.QUEUED]
+    # The emailed recovery link gets its whole lifetime: the basket lives at least as long.
+    actor = Actor(user=sent_by, is_staff=True) if sent_by is not None else SYSTEM_ACTOR
+    baskets_extend_for_link([email.basket for email in queued], actor=actor, now=now)
+    for email in queued:
+        _enqueue_send(email.id)
     return emails
 
 

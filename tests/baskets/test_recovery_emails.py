@@ -113,6 +113,35 @@ def test_a_staff_email_is_queued_and_its_send_task_enqueued_on_commit(django_cap
     assert mail.outbox == []  # sent by the worker, not by the request
 
 
+def test_a_queued_email_makes_the_basket_live_as_long_as_its_link(
+    django_capture_on_commit_callbacks, settings, offer, staff
+):
+    # API.md §5: the emailed recovery link is valid LINK_LIFETIME; its basket must not expire first.
+    basket = abandoned(offer, expires_at=timezone.now() + timedelta(days=2))
+    version = basket.version
+    before = timezone.now()
+
+    queue(django_capture_on_commit_callbacks, basket=basket, sent_by=staff)
+
+    basket.refresh_from_db()
+    assert basket.expires_at >= before + settings.LINK_LIFETIME
+    assert basket.version == version + 1
+    event = BasketEvent.objects.get(basket=basket, kind="lifetime_extended")
+    assert event.staff_user == staff
+
+
+def test_a_skipped_email_leaves_the_basket_lifetime_alone(django_capture_on_commit_callbacks, offer, staff):
+    expires_at = timezone.now() + timedelta(days=2)
+    basket = abandoned(offer, email="", expires_at=expires_at)
+
+    email = queue(django_capture_on_commit_callbacks, basket=basket, sent_by=staff)
+
+    basket.refresh_from_db()
+    assert email.status == RecoveryEmail.Status.SKIPPED
+    assert basket.expires_at == expires_at
+    assert not BasketEvent.objects.filter(basket=basket, kind="lifetime_extended").exists()
+
+
 @pytest.mark.parametrize(
     ("fields", "suppressed", "reason"),
     [
@@ -183,8 +212,11 @@ def test_a_staff_email_has_no_step_and_a_basket_gone_is_not_found(offer, staff):
 
 def test_a_sent_email_marks_the_basket_emailed_with_an_event(django_capture_on_commit_callbacks, offer, staff):
     basket = abandoned(offer)
-    before = Basket.objects.values_list("version", "updated").get(pk=basket.pk)
+    last_activity = basket.updated
     email = queue(django_capture_on_commit_callbacks, basket=basket, sent_by=staff)
+    # Queueing extended the basket's lifetime to its link's (a new version); sending changes neither.
+    before = Basket.objects.values_list("version", "updated").get(pk=basket.pk)
+    assert before[1] == last_activity
 
     sent = send(email)
 
@@ -547,8 +579,10 @@ def test_bulk_queueing_of_thousands_takes_a_bounded_number_of_statements_per_chu
     assert summary.queued == 1000
     assert summary.skipped == {"no email address": 1000}
     chunks = -(-len(ids) // 200)
-    # Per chunk: its transaction, the lock, the suppression lookup, the insert (the sends are enqueued on commit).
-    assert len(queries) <= 6 * chunks + 2
+    # Per chunk: its transaction, the lock, the suppression lookup, the insert (the sends are enqueued on commit),
+    # and the queued baskets' lifetimes extended to their links' (one UPDATE, one INSERT of their events).
+    assert len(queries) <= 9 * chunks + 2
+    assert Basket.objects.filter(pk__in=ids, expires_at__gt=now + timedelta(days=2)).count() == 1000
 
 
 # --- Attribution ---------------------------------------------------------------------------------

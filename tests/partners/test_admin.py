@@ -133,8 +133,9 @@ def test_the_basket_list_shows_the_partner(staff_client, token, offer):
     response = staff_client.get(reverse("admin:baskets_basket_changelist"))
 
     assert response.status_code == 200
-    partners = {row["public_id"]: row["partner"] for row in result_rows(response)}
-    assert partners == {basket.public_id: "Acme Reseller", other.public_id: "-"}
+    # The "Source / partner" column: the partner's name, else the order's source.
+    origins = {row["reference"]: row["origin"] for row in result_rows(response)}
+    assert origins == {basket.id.hex[:8]: "Acme Reseller", other.id.hex[:8]: other.source or "—"}
 
 
 def test_the_add_on_page_lists_its_eligible_partners(staff_client, partner):
