@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -12,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db.models import CharField, Exists, OuterRef, QuerySet, StringAgg, Subquery, Value
 
-from checkout_project.api.errors import ApiCodes, ApplicationError
+from checkout_project.api.wire import cursor_decode, cursor_encode, invalid_cursor
 from subscriptions import hooks
 from subscriptions.models import Customer, Offer, Subscription, SubscriptionAddOn
 
@@ -334,21 +331,15 @@ class CatalogCursor:
     path: str
 
     def encode(self) -> str:
-        payload = {"v": "1", "p": self.path}
-        return base64.b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode()
+        return cursor_encode({"p": self.path})
 
     @classmethod
     def decode(cls, value: str) -> CatalogCursor:
-        invalid = ApplicationError("queryMore is not a cursor this API issued.", code=ApiCodes.INVALID_CURSOR)
-        try:
-            payload = json.loads(base64.b64decode(value.encode("ascii"), validate=True))
-        except (ValueError, UnicodeError, binascii.Error):
-            raise invalid from None
-        if not isinstance(payload, dict) or payload.get("v") != "1" or not isinstance(payload.get("p"), str):
-            raise invalid
-        path = payload["p"]
-        if not path or len(path) > 255 or "\x00" in path or any("\ud800" <= char <= "\udfff" for char in path):
-            raise invalid
+        path = cursor_decode(value).get("p")
+        if not isinstance(path, str) or not path or len(path) > 255 or "\x00" in path:
+            raise invalid_cursor()
+        if any("\ud800" <= char <= "\udfff" for char in path):
+            raise invalid_cursor()
         return cls(path=path)
 
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -18,8 +15,7 @@ from baskets.models import Basket, BasketStatus, OrderItem
 from baskets.selectors.visibility import visible_baskets
 from checkout_project.api.actor import Actor
 from checkout_project.api.auth import ADMIN_SCOPE
-from checkout_project.api.errors import ApiCodes, ApplicationError
-from checkout_project.api.wire import parse_aware_datetime
+from checkout_project.api.wire import cursor_decode, cursor_encode, invalid_cursor, parse_aware_datetime
 
 # --- The abandoned feed ------------------------------------------------------------------
 
@@ -30,25 +26,18 @@ class Cursor:
     basket_id: uuid.UUID
 
     def encode(self) -> str:
-        payload = {"v": "1", "c": str(self.basket_id), "r": self.created.isoformat().replace("+00:00", "Z")}
-        return base64.b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode()
+        return cursor_encode({"c": str(self.basket_id), "r": self.created.isoformat().replace("+00:00", "Z")})
 
     @classmethod
     def decode(cls, value: str) -> Cursor:
-        invalid = ApplicationError("queryMore is not a cursor this API issued.", code=ApiCodes.INVALID_CURSOR)
-        try:
-            payload = json.loads(base64.b64decode(value.encode("ascii"), validate=True))
-        except (ValueError, UnicodeError, binascii.Error):
-            raise invalid from None
-        if not isinstance(payload, dict) or payload.get("v") != "1":
-            raise invalid
+        payload = cursor_decode(value)
         created = parse_aware_datetime(payload.get("r"))
         try:
             basket_id = uuid.UUID(str(payload.get("c")))
         except ValueError:
-            raise invalid from None
+            raise invalid_cursor() from None
         if created is None:
-            raise invalid
+            raise invalid_cursor()
         return cls(created=created, basket_id=basket_id)
 
 

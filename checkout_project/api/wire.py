@@ -1,8 +1,15 @@
-"""Wire formats shared by every endpoint: times (ISO 8601 UTC, milliseconds)."""
+"""Wire formats shared by every endpoint: times (ISO 8601 UTC, milliseconds) and the opaque
+keyset cursors of paged lists (`queryMore`)."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from datetime import UTC, datetime
+from typing import Any
+
+from checkout_project.api.errors import ApiCodes, ApplicationError
 
 
 def iso_utc(value: datetime | None) -> str | None:
@@ -25,3 +32,23 @@ def parse_aware_datetime(value: object) -> datetime | None:
         return parsed.astimezone(UTC)
     except OverflowError:  # 0001-01-01T00:00:00+23:00 is before year 1 in UTC (found by tests/test_fuzz.py)
         return None
+
+
+def cursor_encode(fields: dict[str, str]) -> str:
+    """A `queryMore` cursor: base64 of {"v": "1", **fields} (API.md §4: opaque to clients)."""
+    return base64.b64encode(json.dumps({"v": "1", **fields}, separators=(",", ":")).encode()).decode()
+
+
+def cursor_decode(value: str) -> dict[str, Any]:
+    """The fields of a cursor cursor_encode made; 400 invalid_cursor for anything else."""
+    try:
+        payload = json.loads(base64.b64decode(value.encode("ascii"), validate=True))
+    except (ValueError, UnicodeError, binascii.Error):
+        raise invalid_cursor() from None
+    if not isinstance(payload, dict) or payload.get("v") != "1":
+        raise invalid_cursor()
+    return payload
+
+
+def invalid_cursor() -> ApplicationError:
+    return ApplicationError("queryMore is not a cursor this API issued.", code=ApiCodes.INVALID_CURSOR)
