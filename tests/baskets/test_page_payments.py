@@ -11,32 +11,12 @@ import re
 import pytest
 from django.utils.csp import CSP, build_policy
 
-from baskets.api.landing_state import landing_state_value
 from baskets.models import BasketEvent, BasketStatus, Payment
 from baskets.pages import CONTENT_SECURITY_POLICY, HOSTED_PAGE_CSP, renewal_terms
 from subscriptions.models import Customer, Subscription
-from tests.factories import INTRO_THEN_RECURRING, BasketFactory, OfferFactory, OrderItemFactory
 from tests.pages import CHECKOUT_DETAILS
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def weekly():
-    return OfferFactory(name="The Weekly", path="/offers/weekly", charges=INTRO_THEN_RECURRING)
-
-
-@pytest.fixture
-def basket(weekly):
-    basket = BasketFactory(email="")
-    OrderItemFactory(basket=basket, offer=weekly)
-    return basket
-
-
-@pytest.fixture
-def customer_client(client, basket):
-    client.cookies["limio_state"] = landing_state_value(basket)
-    return client
 
 
 @pytest.fixture

@@ -20,7 +20,6 @@ from baskets.pages import CONTENT_SECURITY_POLICY
 from subscriptions.models import Customer, Subscription
 from tests.conftest import bearer
 from tests.factories import (
-    INTRO_THEN_RECURRING,
     BasketFactory,
     OfferFactory,
     OrderItemFactory,
@@ -31,25 +30,6 @@ from tests.factories import (
 from tests.pages import CHECKOUT_DETAILS
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def weekly():
-    return OfferFactory(name="The Weekly", path="/offers/weekly", charges=INTRO_THEN_RECURRING)
-
-
-@pytest.fixture
-def basket(weekly):
-    basket = BasketFactory(email="")
-    OrderItemFactory(basket=basket, offer=weekly)
-    return basket
-
-
-@pytest.fixture
-def customer_client(client, basket):
-    """A browser holding the basket's signed landing-state cookie, as a recovery link leaves it."""
-    client.cookies["limio_state"] = landing_state_value(basket)
-    return client
 
 
 def page_text(response) -> str:
