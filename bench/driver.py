@@ -56,6 +56,8 @@ class Config:
     ping_cookie: str
     # {pid: CPU seconds} of the server's processes (bench/server_cpu.py), sampled around each slice.
     server_cpu: Callable[[], dict[int, float]] | None = None
+    # Where requests go instead of base_url's socket (bench/profile.py calls the app in-process).
+    transport: httpx.AsyncBaseTransport | None = None
 
 
 @dataclass
@@ -226,7 +228,9 @@ async def run_slice(name: str, config: Config, recorder: Recorder, *, duration: 
     seconds recorded into `recorder`; the seconds measured."""
     flow = FLOWS[name]
     limits = httpx.Limits(max_connections=config.users, max_keepalive_connections=config.users)
-    async with httpx.AsyncClient(base_url=config.base_url, timeout=30.0, limits=limits) as client:
+    async with httpx.AsyncClient(
+        base_url=config.base_url, timeout=30.0, limits=limits, transport=config.transport
+    ) as client:
 
         async def user(deadline: float) -> None:
             while time.monotonic() < deadline:

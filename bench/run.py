@@ -26,6 +26,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -117,15 +118,56 @@ def deep_cursor(database_url: str, page_size: int) -> tuple[str, str]:
     return cursor, f"basket-{basket_id}"
 
 
-def client_token(base_url: str, client: dict[str, str]) -> str:
-    response = httpx.post(
-        f"{base_url}/oauth2/token",
+def client_token(http: httpx.Client, client: dict[str, str]) -> str:
+    response = http.post(
+        "/oauth2/token",
         data={"grant_type": "client_credentials", "scope": client["scope"]},
         auth=(client["client_id"], client["client_secret"]),
         timeout=10,
     )
     response.raise_for_status()
     return response.json()["access_token"]
+
+
+@dataclass
+class Prepared:
+    """A migrated, seeded benchmark database and what the flows need from it."""
+
+    demo: dict[str, Any]
+    deep_cursor: str
+    ping_basket: str
+    seed_seconds: float
+
+
+def prepare(app: Path, env: dict[str, str], database_url: str, *, baskets: int, page_size: int) -> Prepared:
+    """Steps 1 and 2: create and migrate the database, seed the demo data and the feed's baskets."""
+    create_database(database_url)
+    log("migrating")
+    manage(app, env, "migrate", "--no-input")
+    demo = json.loads(manage(app, env, "seed_demo", "--json"))
+    log(f"seeding baskets up to {baskets}")
+    started = time.monotonic()
+    manage(app, env, "seed_bench_baskets", "--count", str(baskets))
+    seed_seconds = round(time.monotonic() - started, 1)
+    analyze(database_url)
+    cursor, ping_basket = deep_cursor(database_url, page_size)
+    return Prepared(demo, cursor, ping_basket, seed_seconds)
+
+
+def driver_config(prepared: Prepared, http: httpx.Client, **settings: Any) -> driver.Config:
+    """The driver's configuration: tokens from /oauth2/token (through `http`) and the seeded data."""
+    clients = prepared.demo["clients"]
+    return driver.Config(
+        storefront_token=client_token(http, clients["storefront"]),
+        backoffice_token=client_token(http, clients["backoffice"]),
+        customer_token=prepared.demo["customer"]["access_token"],
+        subscription_id=prepared.demo["customer"]["subscription"]["id"],
+        offers={offer["path"]: offer for offer in prepared.demo["offers"]},
+        promo_code="SPRING20",
+        deep_cursor=prepared.deep_cursor,
+        ping_cookie=prepared.ping_basket,
+        **settings,
+    )
 
 
 def wait_ready(base_url: str, server: subprocess.Popen, timeout: float = 60) -> None:
@@ -201,16 +243,7 @@ def main() -> int:
 
     database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
     env = server_env(database_url)
-    create_database(database_url)
-    log("migrating")
-    manage(app, env, "migrate", "--no-input")
-    demo = json.loads(manage(app, env, "seed_demo", "--json"))
-    log(f"seeding baskets up to {args.baskets}")
-    started = time.monotonic()
-    manage(app, env, "seed_bench_baskets", "--count", str(args.baskets))
-    seed_seconds = round(time.monotonic() - started, 1)
-    analyze(database_url)
-    cursor, ping_basket = deep_cursor(database_url, args.page_size)
+    prepared = prepare(app, env, database_url, baskets=args.baskets, page_size=args.page_size)
 
     base_url = f"http://127.0.0.1:{args.port}"
     server_environment = {**env, "GUNICORN_BIND": f"127.0.0.1:{args.port}"}
@@ -227,23 +260,17 @@ def main() -> int:
     try:
         wait_ready(base_url, server)
         server_cpu = ServerCPU(server.pid, database_url)
-        offers = {offer["path"]: offer for offer in demo["offers"]}
-        config = driver.Config(
-            base_url=base_url,
-            users=args.users,
-            duration=args.duration,
-            warmup=args.warmup,
-            storefront_token=client_token(base_url, demo["clients"]["storefront"]),
-            backoffice_token=client_token(base_url, demo["clients"]["backoffice"]),
-            customer_token=demo["customer"]["access_token"],
-            subscription_id=demo["customer"]["subscription"]["id"],
-            offers=offers,
-            promo_code="SPRING20",
-            deep_cursor=cursor,
-            page_size=args.page_size,
-            ping_cookie=ping_basket,
-            server_cpu=server_cpu.sample,
-        )
+        with httpx.Client(base_url=base_url) as http:
+            config = driver_config(
+                prepared,
+                http,
+                base_url=base_url,
+                users=args.users,
+                duration=args.duration,
+                warmup=args.warmup,
+                page_size=args.page_size,
+                server_cpu=server_cpu.sample,
+            )
         phases = [name.strip() for name in args.flows.split(",") if name.strip()]
         log(f"running {', '.join(phases)}: {args.users} users, {args.duration:g} s each in {args.rounds} rounds")
         results = asyncio.run(driver.run_all(config, phases, rounds=max(1, args.rounds)))
@@ -269,7 +296,7 @@ def main() -> int:
             "baskets": args.baskets,
             "page_size": args.page_size,
             "deep_page": DEEP_PAGES,
-            "seed_seconds": seed_seconds,
+            "seed_seconds": prepared.seed_seconds,
         },
         "results": results,
     }

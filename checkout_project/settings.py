@@ -573,6 +573,10 @@ else:
     }
 
 THROTTLE_ENABLED = env_bool("THROTTLE_ENABLED", True)
+# Seconds a checked access token stays in the shared cache (checkout_project.api.token_cache);
+# revoking it, or deactivating its user or partner, takes effect on the next request anyway.
+# 0 loads every token from the database.
+TOKEN_CACHE_SECONDS = env_int("TOKEN_CACHE_SECONDS", 60, minimum=0, maximum=3600)
 # GET /api/_bench/ping, the benchmark's floor (bench/run.py sets it). Off: never in production.
 BENCH_ENDPOINTS = env_bool("BENCH_ENDPOINTS", False)
 THROTTLE_CACHE = "default"

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_delete, post_save
 
 
 class PartnersConfig(AppConfig):
@@ -17,3 +18,23 @@ class PartnersConfig(AppConfig):
         hooks.register_completion_hook(partner_basket_completed)
         # A partner token reads only the offers its organisation may sell (GET /api/catalog/offers).
         catalog_hooks.register_catalog_restriction(partner_catalog_restriction)
+
+        # A cached access token carries its application's partner: deactivating a partner, or
+        # changing which application is whose, is seen by the next request everywhere.
+        post_save.connect(partner_saved, sender=self.get_model("Partner"), dispatch_uid="partners.partner_saved")
+        partner_client = self.get_model("PartnerClient")
+        post_save.connect(partner_client_changed, sender=partner_client, dispatch_uid="partners.client_saved")
+        post_delete.connect(partner_client_changed, sender=partner_client, dispatch_uid="partners.client_deleted")
+
+
+def partner_saved(sender, instance, created: bool = False, **kwargs) -> None:
+    from checkout_project.api.token_cache import forget_tokens_where
+
+    if not created:
+        forget_tokens_where(application__partner_client__partner_id=instance.pk)
+
+
+def partner_client_changed(sender, instance, **kwargs) -> None:
+    from checkout_project.api.token_cache import forget_tokens_where
+
+    forget_tokens_where(application_id=instance.application_id)

@@ -36,6 +36,17 @@ def succeeded(response, status: int = 200):
 
 
 @pytest.fixture
+def token_cache_off(settings):
+    """Statement counts are taken with every token loaded from the database (one statement).
+
+    With the token cache on, a hit costs the same one statement (the cache's read instead of the
+    token's query) and a miss two more (the cache's read and write): tests/api/test_token_cache.py
+    proves both, so a budget counted here holds for every request after a token's first.
+    """
+    settings.TOKEN_CACHE_SECONDS = 0
+
+
+@pytest.fixture
 def storefront_app():
     return ApplicationFactory(name="storefront", scopes="checkout")
 

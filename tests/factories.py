@@ -62,7 +62,9 @@ class AccessTokenFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = AccessToken
 
-    application = factory.SubFactory(ApplicationFactory)
+    # By default an application allowed the token's scopes (a token's scopes are narrowed to its
+    # application's on every request).
+    application = factory.LazyAttribute(lambda token: ApplicationFactory(scopes=token.scope))
     user = None
     token = factory.LazyFunction(lambda: secrets.token_urlsafe(30))
     scope = "checkout"

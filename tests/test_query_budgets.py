@@ -49,7 +49,7 @@ from tests.factories import (
 )
 from tests.statements import CEILING, assert_flat, max_data_statements
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("token_cache_off")]
 
 # endpoint -> the most statements touching data one request may send (the token check included),
 # as measured on PostgreSQL (and the same on SQLite).

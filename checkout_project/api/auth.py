@@ -14,6 +14,7 @@ from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.scopes import BaseScopes
 from rest_framework.permissions import BasePermission
 
+from checkout_project.api import token_cache
 from checkout_project.api.actor import Actor
 from checkout_project.api.errors import ApiCodes, ApplicationError
 
@@ -24,7 +25,7 @@ ADMIN_SCOPE = "checkout:admin"
 def application_partner(application):
     """The partner organisation owning this OAuth application, or None (partners.PartnerClient).
 
-    Loaded with the token (CheckoutOAuth2Validator._load_access_token): no query on requests.
+    Loaded with the token (load_access_token): no query on requests.
     """
     link = getattr(application, "partner_client", None)  # None when the application is no partner's
     return link.partner if link is not None else None
@@ -98,18 +99,38 @@ class CheckoutOAuth2Validator(OAuth2Validator):
         return False
 
     def _load_access_token(self, token):
-        # One query per request for the token, its application, its user and that user's customer,
-        # and the application's partner organisation. The checksum is unique: no ORDER BY/LIMIT
-        # (`.first()` would order by id, and compiling an ordering over this many selected
-        # columns is a visible part of every request's cost).
-        token_checksum = hashlib.sha256(token.encode("utf-8")).hexdigest()
+        return load_access_token(token)
+
+
+def load_access_token(token: str, *, cached: bool = True):
+    """The token with what every request needs of it, or None (unknown, or its holder may not act).
+
+    From the shared cache when it was checked in the last TOKEN_CACHE_SECONDS (token_cache; not
+    when `cached` is false), else one query for the token, its application and the application's
+    client profile, its user and that user's customer, and the application's partner
+    organisation. The checksum is unique: no ORDER BY/LIMIT (`.first()` would order by id, and
+    compiling an ordering over this many selected columns is a visible part of every request's
+    cost).
+
+    Its scopes are narrowed to those its application may be granted now (the rule tokens are
+    issued by): a scope taken from a client's profile stops working on its tokens at once.
+    """
+    token_checksum = hashlib.sha256(token.encode("utf-8")).hexdigest()
+    access_token = token_cache.cached_token(token_checksum) if cached else None
+    if access_token is None:
         tokens = AccessToken.objects.select_related(
-            "application", "user", "user__customer", "application__partner_client__partner"
+            "application", "application__profile", "user", "user__customer", "application__partner_client__partner"
         ).filter(token_checksum=token_checksum)
         access_token = next(iter(tokens), None)
-        if access_token is not None and not token_holder_allowed(access_token):
+        if access_token is None or not token_holder_allowed(access_token):
             return None  # as an unknown token: 401
-        return access_token
+        if cached and not access_token.is_expired():
+            token_cache.remember_token(access_token)
+    elif not token_holder_allowed(access_token):
+        return None
+    available = ApplicationScopes().get_available_scopes(application=access_token.application)
+    access_token.scope = " ".join(scope for scope in access_token.scope.split() if scope in available)
+    return access_token
 
 
 def token_holder_allowed(access_token) -> bool:

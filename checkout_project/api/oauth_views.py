@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.cache import add_never_cache_headers
 from oauth2_provider import views as oauth2_views
 
-from checkout_project.api.auth import CheckoutOAuth2Validator, basic_auth_credentials
+from checkout_project.api.auth import basic_auth_credentials, load_access_token
 from checkout_project.api.throttling import throttle_posts
 
 # The OAuth error (RFC 6749 §5.2 shape) of a refused token request: RFC 8628's "slow down",
@@ -79,7 +79,8 @@ class IntrospectTokenView(oauth2_views.IntrospectTokenView):
 
     @staticmethod
     def get_token_response(token_value=None):
-        # A token the API would refuse (a deactivated partner's or user's) is not active either.
-        if token_value is not None and CheckoutOAuth2Validator()._load_access_token(token_value) is None:
+        # A token the API would refuse (a deactivated partner's or user's) is not active either;
+        # asked of the database, not the token cache: a resource server gets the truth.
+        if token_value is not None and load_access_token(token_value, cached=False) is None:
             return JsonResponse({"active": False}, status=200)
         return oauth2_views.IntrospectTokenView.get_token_response(token_value)

@@ -340,6 +340,7 @@ def test_every_abandoned_item_carries_a_working_recovery_link(api_client, client
     assert BasketEvent.objects.filter(kind="recovered").count() == 3
 
 
+@pytest.mark.usefixtures("token_cache_off")
 def test_recovery_links_cost_the_abandoned_page_no_query(
     api_client, backoffice_token, offer, django_assert_num_queries
 ):

@@ -708,6 +708,7 @@ def _basket_of(pairs: int, application, add_on, promo):
     return basket
 
 
+@pytest.mark.usefixtures("token_cache_off")
 @pytest.mark.django_db(transaction=True)
 def test_query_count_does_not_grow_with_the_basket(api_client, storefront_token, add_on):
     promo = PromoCodeFactory(code="SPRING20", available_quantity=100)

@@ -20,7 +20,7 @@ from tests.conftest import bearer
 from tests.factories import BasketFactory, CustomerFactory, OfferFactory, OrderItemFactory
 from tests.statements import CEILING, assert_flat, max_data_statements
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("token_cache_off")]
 
 BUDGET = CEILING
 

@@ -148,6 +148,7 @@ def test_refused_callers_change_nothing(api_client, subscription, case):
     assert nothing_written()
 
 
+@pytest.mark.usefixtures("token_cache_off")
 def test_query_count_does_not_grow_with_add_ons(api_client, backoffice_token, customer, offer):
     add_ons = [
         OfferFactory(type="add_on", path=f"/offers/extra-{n}", max_quantity=3) for n in range(6)

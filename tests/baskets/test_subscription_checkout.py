@@ -728,6 +728,7 @@ def test_completing_a_basket_built_on_a_plan_that_changed_since_is_409(
 # --- Query counts -----------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("token_cache_off")
 def test_query_counts_do_not_grow_with_add_ons(api_client, frozen, customer, customer_token, catalog):
     """The same requests for a subscription with one add-on and for one with five, its offer selling
     two extra add-ons, then ten: each request sends as many statements for the big one."""

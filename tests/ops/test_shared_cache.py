@@ -141,6 +141,7 @@ def statements_and_status(request) -> tuple[int, int]:
     return len(captured), response.status_code
 
 
+@pytest.mark.usefixtures("token_cache_off")
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     ("url", "token", "counters"),

@@ -190,6 +190,7 @@ def test_update_keeps_items_added_before_the_offer_became_ineligible(api_client,
 # --- The abandoned feed and order submission -----------------------------------------------------
 
 
+@pytest.mark.usefixtures("token_cache_off")
 def test_the_abandoned_feed_names_the_partner_by_slug_at_no_extra_query_per_basket(
     api_client, backoffice_token, token, other_token, offer, django_assert_max_num_queries
 ):

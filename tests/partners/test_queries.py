@@ -18,7 +18,7 @@ from tests.factories import OfferFactory, ProductFactory
 from tests.partners.conftest import RECAPTCHA, partner_basket, partner_subscription
 from tests.statements import CEILING, max_data_statements
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("token_cache_off")]
 
 
 @pytest.fixture

@@ -257,6 +257,7 @@ def test_another_partners_basket_and_a_public_basket_are_404(api_client, token, 
 # --- Query count ----------------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("token_cache_off")
 @pytest.mark.django_db(transaction=True)
 def test_validate_costs_at_most_10_queries_whatever_the_number_of_items(api_client, partner, token):
     # Outside the test transaction (no SAVEPOINTs counted), with a promo code, an eligibility list
