@@ -99,6 +99,13 @@ def main() -> int:
     parser.add_argument("--top", type=int, default=30, help="modules listed (default 30)")
     parser.add_argument("--interval", type=float, default=0.0002, help="sampling interval in seconds")
     parser.add_argument("--tree", type=Path, help="also write pyinstrument's call tree (text) to this file")
+    parser.add_argument(
+        "--each-middleware",
+        type=int,
+        metavar="ROUNDS",
+        help="instead: the flow's CPU per request with every middleware, then without each one in turn, "
+        "ROUNDS times interleaved (--seconds in all per variant); what each middleware costs",
+    )
     args = parser.parse_args()
 
     database_url = os.environ.get("BENCH_DATABASE_URL", run.DEFAULT_DATABASE_URL)
@@ -118,6 +125,9 @@ def main() -> int:
         settings = dict(base_url=base_url, users=1, warmup=0.0, page_size=args.page_size)
         config = run.driver_config(prepared, http, duration=args.warmup, transport=InProcess(application), **settings)
     asyncio.run(driver.run_all(config, [args.flow]))
+
+    if args.each_middleware:
+        return each_middleware(config, args.flow, rounds=args.each_middleware, seconds=args.seconds)
 
     # 1. Timed, not profiled: a profiler's own overhead would inflate every figure.
     timed = InProcess(application)
@@ -161,6 +171,40 @@ def main() -> int:
         by_package[name.split(".")[0] if "/" not in name else "ours"] += seconds
     print("\nby package:", ", ".join(f"{name} {seconds / sampled * 100:.1f} %" for name, seconds in
                                      sorted(by_package.items(), key=lambda item: -item[1])[:12]))  # fmt: skip
+    return 0
+
+
+def each_middleware(config: driver.Config, flow: str, *, rounds: int, seconds: float) -> int:
+    """The flow's application CPU per request with all of settings.MIDDLEWARE and without each one
+    (a handler built for each variant), the variants interleaved `rounds` times; medians."""
+    from django.conf import settings
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.test import override_settings
+
+    full = list(settings.MIDDLEWARE)
+    variants: dict[str, list[str]] = {"(all)": full, **{name: [m for m in full if m != name] for name in full}}
+    per_request: dict[str, list[float]] = defaultdict(list)
+    failing: dict[str, str] = {}
+    config.duration = seconds / rounds
+    for _ in range(rounds):
+        for name, middleware in variants.items():
+            with override_settings(MIDDLEWARE=middleware):
+                transport = InProcess(WSGIHandler())
+                config.transport = transport
+                result = asyncio.run(driver.run_all(config, [flow]))[flow]
+            if result["errors"]:  # the others need it (SessionMiddleware for AuthenticationMiddleware)
+                failing[name] = (result["error_samples"] or ["errors"])[0][:80]
+            values = [value for values in transport.cpu.values() for value in values]
+            per_request[name].append(sum(values) / len(values) * 1000)
+    base = statistics.median(per_request["(all)"])
+    print(f"{flow}: application CPU per request, median of {rounds} rounds of {config.duration:g} s")
+    print(f"  {'(all)':60} {base:6.3f} ms")
+    for name in full:
+        if name in failing:
+            print(f"  without {name:52} the flow fails: {failing[name]}")
+            continue
+        median = statistics.median(per_request[name])
+        print(f"  without {name:52} {median:6.3f} ms  (it costs {base - median:+.3f} ms)")
     return 0
 
 
