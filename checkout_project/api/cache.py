@@ -11,11 +11,16 @@ waiting for a disk flush, and a crash empties the cache, which holds nothing tha
 
 from __future__ import annotations
 
+import base64
+import pickle
 from datetime import UTC, datetime
 
+from django.conf import settings
 from django.core.cache import caches
+from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.db import DatabaseCache as DjangoDatabaseCache
-from django.db import connections, router
+from django.db import connections, router, transaction
+from django.utils import timezone
 
 
 class DatabaseCache(DjangoDatabaseCache):
@@ -56,6 +61,31 @@ class DatabaseCache(DjangoDatabaseCache):
             )
             (counted,) = cursor.fetchone()
         return int(counted)
+
+    def add(self, key, value, timeout=DEFAULT_TIMEOUT, version=None) -> bool:
+        """Django's `add` (store unless the key holds an unexpired value), without counting the table.
+
+        Django's DatabaseCache counts every row before each write, to cull past MAX_ENTRIES: with
+        the throttle counters in the same table, a scan on every write. Here an `add` (the token
+        cache writes with it) deletes the key's row if its time ran out, then inserts it unless
+        the key is taken: three statements, whatever the table holds. Expired rows are purged by
+        `delete_expired()` (`expire_baskets`), as the counters are.
+        """
+        from checkout_project.api.models import CacheEntry  # the backend loads before the apps
+
+        key = self.make_and_validate_key(key, version=version)
+        seconds = self.get_backend_timeout(timeout)
+        expires = datetime.max if seconds is None else datetime.fromtimestamp(seconds, tz=UTC)
+        if not settings.USE_TZ:
+            expires = expires.replace(tzinfo=None)
+        encoded = base64.b64encode(pickle.dumps(value, self.pickle_protocol)).decode("latin1")
+        entries = CacheEntry.objects.using(router.db_for_write(self.cache_model_class))
+        with transaction.atomic(using=entries.db):
+            entries.filter(cache_key=key, expires__lt=timezone.now()).delete()
+            _, created = entries.get_or_create(
+                cache_key=key, defaults={"value": encoded, "expires": expires.replace(microsecond=0)}
+            )
+        return created
 
     def delete_expired(self, *, now: datetime) -> int:
         """Delete every entry (counters included) whose time ran out before `now`; how many."""

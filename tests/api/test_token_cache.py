@@ -90,8 +90,8 @@ def test_the_cache_key_is_the_tokens_checksum_never_the_token(api_client, storef
 def test_a_hit_costs_the_statements_a_load_costs_and_a_miss_two_more(api_client, settings, storefront_token):
     # The query budgets (tests/test_query_budgets.py) are counted with the cache off: one statement
     # for the token. A hit replaces it with one read of the cache; a miss adds the cache's read and
-    # write: with Django's database cache, the read and three statements for the write (it counts
-    # the table, looks for the key, inserts), in a transaction of its own.
+    # write: with the database cache, the read and three statements for the write (an expired
+    # row's DELETE, a look for the key, the INSERT), in a transaction of its own.
     def statements() -> int:
         api_client.cookies.clear()
         with DataStatements(connection) as captured:

@@ -60,6 +60,32 @@ def test_the_cache_works_as_a_cache():
 
 
 @pytest.mark.django_db
+def test_add_stores_once_keeps_a_taken_key_and_never_counts_the_table():
+    cache = caches["default"]
+    for number in range(5):
+        cache.set(f"other-{number}", number, timeout=60)
+
+    with DataStatements(connection) as captured:
+        assert cache.add("token", {"first": True}, timeout=60) is True
+    taken = cache.add("token", {"second": True}, timeout=60)
+
+    assert taken is False
+    assert cache.get("token") == {"first": True}
+    assert len(captured) == 3, captured.sql()  # the expired row's DELETE, a SELECT, the INSERT
+    assert not any("COUNT(" in statement.upper() for statement in captured.statements)
+
+
+@pytest.mark.django_db
+def test_add_replaces_an_entry_whose_time_ran_out():
+    cache = caches["default"]
+    CacheEntry.objects.create(cache_key=":1:token", value="stale", expires=datetime(2020, 1, 1, tzinfo=UTC))
+
+    assert cache.add("token", "fresh", timeout=60) is True
+    assert cache.get("token") == "fresh"
+    assert CacheEntry.objects.get(cache_key=":1:token").expires > datetime.now(tz=UTC)
+
+
+@pytest.mark.django_db
 def test_a_throttle_check_is_one_statement_and_counts_to_the_limit():
     with CaptureQueriesContext(connection) as first:
         assert window_wait("anonymous", "ip:203.0.113.1", "3/min", NOW) is None
