@@ -178,10 +178,25 @@ def test_linking_a_customer_to_a_user_is_seen_on_the_next_request(api_client, sh
     assert refused.json()["code"] == "no_customer_account"
     assert cached(token)
 
-    CustomerFactory(user=user)
+    customer = CustomerFactory(user=user)
+    response = initiate(api_client, token)
 
-    assert initiate(api_client, token).status_code == 200
-    assert Customer.objects.filter(user=user).exists()
+    assert response.status_code == 200
+    assert Basket.objects.filter(customer=customer).count() == 1  # the request acted as the new customer
+
+
+def test_deleting_a_users_customer_is_seen_on_the_next_request(api_client, shared_cache, customer, customer_token):
+    assert initiate(api_client, customer_token).status_code == 200
+    assert cached(customer_token)
+    api_client.cookies.clear()
+    before = Basket.objects.count()
+
+    Customer.objects.get(pk=customer.pk).delete()
+    response = initiate(api_client, customer_token)
+
+    assert response.status_code == 403
+    assert response.json()["code"] == "no_customer_account"
+    assert Basket.objects.count() == before
 
 
 def test_deactivating_a_partner_takes_effect_on_the_next_request(api_client, shared_cache):
