@@ -243,7 +243,12 @@ def recovery_schedule_batch(
     )
     with transaction.atomic():
         baskets = list(lock_baskets_skipping_locked(due)[:batch_size])
-        _queue(baskets, step=step, sent_by=None, now=now)
+        # A basket another scheduler held until just now (its lock released by its commit) may
+        # have got this step or a later one after the statement above read the emails: asked
+        # again, now that the baskets are locked (a new statement sees what was committed).
+        emailed = RecoveryEmail.objects.filter(basket__in=baskets, step__in=[step, *later_steps])
+        taken = set(emailed.values_list("basket_id", flat=True))
+        _queue([basket for basket in baskets if basket.pk not in taken], step=step, sent_by=None, now=now)
     return len(baskets)
 
 
