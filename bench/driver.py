@@ -63,6 +63,8 @@ class Config:
 @dataclass
 class Recorder:
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    # When each request finished (wall clock, for setting the slowest against the server's logs).
+    finished: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     error_samples: list[str] = field(default_factory=list)
     flows: int = 0
@@ -75,6 +77,7 @@ class Recorder:
             return
         self.requests += 1
         self.latencies[step].append(seconds)
+        self.finished[step].append(time.time())
         if not ok:
             self.errors[step] += 1
             if len(self.error_samples) < 5:
@@ -211,6 +214,16 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
     return sorted_values[min(rank, len(sorted_values)) - 1]
 
 
+def slowest(latencies: list[float], finished: list[float], count: int = 5) -> list[str]:
+    """The `count` slowest requests, as "HH:MM:SS.mmm UTC latency-ms" (when each finished): a tail
+    spike set against the server's logs (PostgreSQL's checkpoints, autovacuum) shows its cause."""
+    worst = sorted(zip(latencies, finished, strict=True), reverse=True)[:count]
+    return [
+        f"{time.strftime('%H:%M:%S', time.gmtime(at))}.{int(at % 1 * 1000):03d} {seconds * 1000:.0f}ms"
+        for seconds, at in worst
+    ]
+
+
 def summary_ms(values: list[float]) -> dict[str, Any]:
     ordered = sorted(values)
     return {
@@ -282,7 +295,10 @@ def phase_result(recorder: Recorder, elapsed: float) -> dict[str, Any]:
         "errors": sum(recorder.errors.values()),
         "errors_by_step": dict(recorder.errors),
         "error_samples": recorder.error_samples,
-        "steps": {step: summary_ms(values) for step, values in recorder.latencies.items()},
+        "steps": {
+            step: {**summary_ms(values), "slowest": slowest(values, recorder.finished[step])}
+            for step, values in recorder.latencies.items()
+        },
     }
 
 

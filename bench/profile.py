@@ -25,6 +25,9 @@ import sys
 import sysconfig
 import time
 from collections import defaultdict
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from functools import partial, wraps
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +109,11 @@ def main() -> int:
         help="instead: the flow's CPU per request with every middleware, then without each one in turn, "
         "ROUNDS times interleaved (--seconds in all per variant); what each middleware costs",
     )
+    parser.add_argument(
+        "--drf-features",
+        action="store_true",
+        help="instead: the application CPU each DRF feature on the API path spends per request, timed inside it",
+    )
     args = parser.parse_args()
 
     database_url = os.environ.get("BENCH_DATABASE_URL", run.DEFAULT_DATABASE_URL)
@@ -128,6 +136,8 @@ def main() -> int:
 
     if args.each_middleware:
         return each_middleware(config, args.flow, rounds=args.each_middleware, seconds=args.seconds)
+    if args.drf_features:
+        return drf_features(config, args.flow, seconds=args.seconds)
 
     # 1. Timed, not profiled: a profiler's own overhead would inflate every figure.
     timed = InProcess(application)
@@ -174,38 +184,147 @@ def main() -> int:
     return 0
 
 
-def each_middleware(config: driver.Config, flow: str, *, rounds: int, seconds: float) -> int:
-    """The flow's application CPU per request with all of settings.MIDDLEWARE and without each one
-    (a handler built for each variant), the variants interleaved `rounds` times; medians."""
-    from django.conf import settings
-    from django.core.handlers.wsgi import WSGIHandler
-    from django.test import override_settings
+Variants = dict[str, Callable[[], AbstractContextManager[Any]]]
 
-    full = list(settings.MIDDLEWARE)
-    variants: dict[str, list[str]] = {"(all)": full, **{name: [m for m in full if m != name] for name in full}}
+
+def each_variant(
+    config: driver.Config, flow: str, variants: Variants, *, rounds: int, seconds: float
+) -> tuple[dict[str, float], dict[str, str]]:
+    """The flow's application CPU per request (ms, median of `rounds`) under each variant (a
+    context manager changing the application; a handler is built inside it), the variants
+    interleaved; and the variants whose flow failed, with the first error."""
     per_request: dict[str, list[float]] = defaultdict(list)
     failing: dict[str, str] = {}
-    config.duration = seconds / rounds
-    for _ in range(rounds):
-        for name, middleware in variants.items():
-            with override_settings(MIDDLEWARE=middleware):
-                transport = InProcess(WSGIHandler())
+    config.duration, config.warmup = seconds / rounds, 1.0  # each slice warms its new handler up first
+    names = list(variants)
+    for round_ in range(rounds):
+        # Each round starts one variant later: none always runs first (or right after the same one).
+        for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
+            variant = variants[name]
+            with variant():
+                transport = InProcess(application_handler())
                 config.transport = transport
                 result = asyncio.run(driver.run_all(config, [flow]))[flow]
-            if result["errors"]:  # the others need it (SessionMiddleware for AuthenticationMiddleware)
+            if result["errors"]:
                 failing[name] = (result["error_samples"] or ["errors"])[0][:80]
             values = [value for values in transport.cpu.values() for value in values]
             per_request[name].append(sum(values) / len(values) * 1000)
-    base = statistics.median(per_request["(all)"])
-    print(f"{flow}: application CPU per request, median of {rounds} rounds of {config.duration:g} s")
-    print(f"  {'(all)':60} {base:6.3f} ms")
-    for name in full:
+    return {name: statistics.median(values) for name, values in per_request.items()}, failing
+
+
+def print_variants(flow: str, rounds: int, seconds: float, medians: dict[str, float], failing: dict[str, str]) -> None:
+    base_name, *others = medians
+    base = medians[base_name]
+    print(f"{flow}: application CPU per request, median of {rounds} rounds of {seconds / rounds:g} s")
+    print(f"  {base_name:64} {base:6.3f} ms")
+    for name in others:
         if name in failing:
-            print(f"  without {name:52} the flow fails: {failing[name]}")
+            print(f"  {name:64} the flow fails: {failing[name]}")
             continue
-        median = statistics.median(per_request[name])
-        print(f"  without {name:52} {median:6.3f} ms  (it costs {base - median:+.3f} ms)")
+        print(f"  {name:64} {medians[name]:6.3f} ms  ({medians[name] - base:+.3f} ms)")
+
+
+def each_middleware(config: driver.Config, flow: str, *, rounds: int, seconds: float) -> int:
+    """The flow with all of settings.MIDDLEWARE and without each one (the others need some:
+    SessionMiddleware for AuthenticationMiddleware, and the flow then fails)."""
+    from django.conf import settings
+    from django.test import override_settings
+
+    full = list(settings.MIDDLEWARE)
+    variants: Variants = {
+        "(all)": nullcontext,
+        "(all, again: the noise)": nullcontext,
+        **{f"without {name}": partial(override_settings, MIDDLEWARE=[m for m in full if m != name]) for name in full},
+    }
+    print_variants(flow, rounds, seconds, *each_variant(config, flow, variants, rounds=rounds, seconds=seconds))
     return 0
+
+
+class FeatureTimer:
+    """Application CPU spent inside chosen methods (`time.process_time()`), each counted once
+    however deeply it recurses, per method; installed by wrapping the class attribute."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.originals: list[tuple[Any, str, Any]] = []
+
+    def wrap(self, label: str, owner: Any, name: str) -> None:
+        original = owner.__dict__[name]
+        depth = 0
+
+        @wraps(original)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            nonlocal depth
+            if depth:
+                return original(*args, **kwargs)
+            depth += 1
+            started = time.process_time()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.seconds[label] += time.process_time() - started
+                depth -= 1
+
+        self.originals.append((owner, name, original))
+        setattr(owner, name, timed)
+
+    def unwrap(self) -> None:
+        for owner, name, original in reversed(self.originals):
+            setattr(owner, name, original)
+
+
+def drf_features(config: driver.Config, flow: str, *, seconds: float) -> int:
+    """The application CPU each DRF feature on the API path spends per API request, timed inside
+    the feature itself (an A/B run per feature is noisier than most of them cost), with
+    throttling on as in production (at rates the run cannot reach)."""
+    from django.test import override_settings
+    from rest_framework.serializers import BaseSerializer
+    from rest_framework.views import APIView
+
+    from checkout_project.api.auth import HasRequiredScope
+    from checkout_project.api.parsers import JSONParser, JSONRenderer
+
+    timer = FeatureTimer()
+    features = [
+        ("the DRF view in all (dispatch; rendering is after it)", APIView, "dispatch"),
+        ("request wrapping (Request, parser/authenticator instances)", APIView, "initialize_request"),
+        ("content negotiation", APIView, "perform_content_negotiation"),
+        ("version determination", APIView, "determine_version"),
+        ("authentication (the token check, token cache)", APIView, "perform_authentication"),
+        ("throttling (database cache counter)", APIView, "check_throttles"),
+        ("the scope check (permission class)", HasRequiredScope, "has_permission"),
+        ("parsing the JSON body", JSONParser, "parse"),
+        ("request validation (serializers' is_valid)", BaseSerializer, "is_valid"),
+        ("finalize_response (renderer context, headers)", APIView, "finalize_response"),
+        ("rendering the JSON response", JSONRenderer, "render"),
+    ]
+    for label, owner, name in features:
+        timer.wrap(label, owner, name)
+    transport = InProcess(application_handler())
+    config.transport, config.duration, config.warmup = transport, seconds, 1.0
+    rates = {scope: "1000000/min" for scope in ("checkout", "checkout:admin", "baskets:read", "partner", "anonymous",
+                                                "customer")}  # fmt: skip
+    try:
+        with override_settings(THROTTLE_ENABLED=True, THROTTLE_RATES=rates):
+            result = asyncio.run(driver.run_all(config, [flow]))[flow]
+    finally:
+        timer.unwrap()
+    api = {step: values for step, values in transport.cpu.items() if " /api/" in step}
+    requests = sum(len(values) for values in api.values())
+    total = sum(sum(values) for values in api.values())
+    # The warm-up's requests were timed too (the transport is the same): count them all.
+    print(f"{flow}: {requests} API requests (errors {result['errors']}), application CPU "
+          f"{total * 1000 / requests:.3f} ms per API request; throttling on")  # fmt: skip
+    for label, _, _ in features:
+        spent = timer.seconds[label]
+        print(f"  {label:62} {spent * 1000 / requests:6.3f} ms  {spent / total * 100:5.1f} %")
+    return 0
+
+
+def application_handler() -> Any:
+    from django.core.handlers.wsgi import WSGIHandler
+
+    return WSGIHandler()
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@
    (default postgres://postgres@127.0.0.1:5432/checkout_bench);
 2. seeds the demo catalog and credentials (`seed_demo --json`) and tops the benchmark's baskets
    up to --baskets (`seed_bench_baskets`; a million the first time, about a minute and a half,
-   nothing on later runs);
+   nothing on later runs), analyzes the basket tables and writes the server's dirty pages
+   (CHECKPOINT) so that earlier work's checkpoint does not fall inside the measurement;
 3. starts gunicorn with gunicorn.conf.py (2 workers per core), throttling off, the offline
    reCAPTCHA verifier, WARNING logs and the floor endpoint on;
 4. waits for /readyz, gets client tokens from /oauth2/token, and runs bench/driver.py: the floor,
@@ -101,6 +102,24 @@ def analyze(database_url: str) -> None:
         connection.execute("ANALYZE baskets_orderitem")
 
 
+def checkpoint(database_url: str) -> None:
+    """Write every dirty page of the PostgreSQL server now, before the measurement.
+
+    Seeding, or whatever else the server did before (a test suite creating and dropping its
+    databases), leaves dirty pages that the next checkpoint writes and syncs; falling inside a
+    measured slice, its sync phase stalls commits for seconds and shows as tail latency of
+    whichever flow runs then. A checkpoint the run itself causes is still measured. Needs a
+    superuser or the pg_checkpoint role; without either, the run goes on and says so.
+    """
+    import psycopg
+
+    try:
+        with psycopg.connect(database_url, autocommit=True) as connection:
+            connection.execute("CHECKPOINT")
+    except psycopg.errors.InsufficientPrivilege:
+        log("no CHECKPOINT before the run: the database user may not (superuser or pg_checkpoint)")
+
+
 def deep_cursor(database_url: str, page_size: int) -> tuple[str, str]:
     """The cursor of the page DEEP_PAGES pages into the feed (what a client would hold there) and a basket id."""
     import base64
@@ -139,7 +158,9 @@ class Prepared:
     seed_seconds: float
 
 
-def prepare(app: Path, env: dict[str, str], database_url: str, *, baskets: int, page_size: int) -> Prepared:
+def prepare(
+    app: Path, env: dict[str, str], database_url: str, *, baskets: int, page_size: int, flush: bool = True
+) -> Prepared:
     """Steps 1 and 2: create and migrate the database, seed the demo data and the feed's baskets."""
     create_database(database_url)
     log("migrating")
@@ -150,6 +171,8 @@ def prepare(app: Path, env: dict[str, str], database_url: str, *, baskets: int, 
     manage(app, env, "seed_bench_baskets", "--count", str(baskets))
     seed_seconds = round(time.monotonic() - started, 1)
     analyze(database_url)
+    if flush:
+        checkpoint(database_url)
     cursor, ping_basket = deep_cursor(database_url, page_size)
     return Prepared(demo, cursor, ping_basket, seed_seconds)
 
@@ -228,6 +251,11 @@ def main() -> int:
     )
     parser.add_argument("--baskets", type=int, default=1_000_000, help="baskets in the feed (default 1,000,000)")
     parser.add_argument("--page-size", type=int, default=50, help="abandoned feed page size (default 50)")
+    parser.add_argument(
+        "--no-checkpoint",
+        action="store_true",
+        help="leave the server's dirty pages to its next checkpoint (to see what that does to the tail)",
+    )
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--workers", type=int, default=0, help="gunicorn workers (default: gunicorn.conf.py's)")
     parser.add_argument("--flows", default="floor,acquisition,subscription,abandoned")
@@ -243,7 +271,9 @@ def main() -> int:
 
     database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
     env = server_env(database_url)
-    prepared = prepare(app, env, database_url, baskets=args.baskets, page_size=args.page_size)
+    prepared = prepare(
+        app, env, database_url, baskets=args.baskets, page_size=args.page_size, flush=not args.no_checkpoint
+    )
 
     base_url = f"http://127.0.0.1:{args.port}"
     server_environment = {**env, "GUNICORN_BIND": f"127.0.0.1:{args.port}"}
