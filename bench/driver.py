@@ -215,7 +215,7 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
 
 
 def slowest(latencies: list[float], finished: list[float], count: int = 5) -> list[str]:
-    """The `count` slowest requests, as "HH:MM:SS.mmm UTC latency-ms" (when each finished): a tail
+    """The `count` slowest requests, as "HH:MM:SS.mmm 123ms" (when each finished, UTC): a tail
     spike set against the server's logs (PostgreSQL's checkpoints, autovacuum) shows its cause."""
     worst = sorted(zip(latencies, finished, strict=True), reverse=True)[:count]
     return [

@@ -75,9 +75,8 @@ class DatabaseCache(DjangoDatabaseCache):
 
         key = self.make_and_validate_key(key, version=version)
         seconds = self.get_backend_timeout(timeout)
-        expires = datetime.max if seconds is None else datetime.fromtimestamp(seconds, tz=UTC)
-        if not settings.USE_TZ:
-            expires = expires.replace(tzinfo=None)
+        zone = UTC if settings.USE_TZ else None
+        expires = datetime.max.replace(tzinfo=zone) if seconds is None else datetime.fromtimestamp(seconds, tz=zone)
         encoded = base64.b64encode(pickle.dumps(value, self.pickle_protocol)).decode("latin1")
         entries = CacheEntry.objects.using(router.db_for_write(self.cache_model_class))
         with transaction.atomic(using=entries.db):

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import time
+import warnings
 from datetime import UTC, datetime
 from io import StringIO
 from pathlib import Path
@@ -83,6 +84,18 @@ def test_add_replaces_an_entry_whose_time_ran_out():
     assert cache.add("token", "fresh", timeout=60) is True
     assert cache.get("token") == "fresh"
     assert CacheEntry.objects.get(cache_key=":1:token").expires > datetime.now(tz=UTC)
+
+
+@pytest.mark.django_db
+def test_add_without_a_timeout_keeps_the_entry_for_ever():
+    cache = caches["default"]
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # Django's warning on a naive datetime
+        assert cache.add("forever", "kept", timeout=None) is True
+
+    assert cache.get("forever") == "kept"
+    assert CacheEntry.objects.get(cache_key=":1:forever").expires.year == 9999
 
 
 @pytest.mark.django_db
